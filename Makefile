@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh Debian machine with Python 3.11:
+#   make demo   - install what is missing, start the servers, run the system on the sample district
+#   make test   - install what is missing, run ruff, mypy and pytest against real servers
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install lint format test demo schemas sample bench clean
+
+install: $(STAMP)
+	@$(BIN)/streetlight services install >/dev/null
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/pytest
+
+demo: install
+	$(BIN)/streetlight demo
+
+schemas: install
+	$(BIN)/streetlight contract schemas --write docs/schemas
+
+sample: install
+	$(BIN)/python examples/xunyang/generate.py
+
+bench: install
+	$(BIN)/python bench/influx_write.py
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Api: see README.md."""

@@ -1,0 +1,1 @@
+"""Controller: see README.md."""

@@ -1,0 +1,1 @@
+"""Dashboards: see README.md."""
