@@ -1,0 +1,94 @@
+"""The alarm vocabulary of DESIGN.md section 6, used by name everywhere (API, MQTT, InfluxDB)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from streetlight.domain.model import AssetKind
+
+
+class AlarmType(StrEnum):
+    LAMP_FAILURE = "lamp_failure"
+    LOW_POWER = "low_power"
+    HIGH_POWER = "high_power"
+    DIMMING_FAILURE = "dimming_failure"
+    DAY_BURNING = "day_burning"
+    CYCLING = "cycling"
+    LAMP_OFFLINE = "lamp_offline"
+    VOLTAGE_HIGH = "voltage_high"
+    VOLTAGE_LOW = "voltage_low"
+    OVER_TEMPERATURE = "over_temperature"
+    SUPPLY_LOSS = "supply_loss"
+    PHASE_LOSS = "phase_loss"
+    CIRCUIT_DEAD = "circuit_dead"
+    LEAKAGE = "leakage"
+    DOOR_OPEN = "door_open"
+    COMMAND_FAILED = "command_failed"
+
+
+class Severity(StrEnum):
+    """Repair classes of DESIGN.md section 7, each with its deadline."""
+
+    EMERGENCY = "emergency"  # made safe within 1 h
+    SERIOUS = "serious"  # repaired within 3 working days
+    ORDINARY = "ordinary"  # repaired within 24 h
+
+
+REPAIR_DEADLINE: dict[Severity, timedelta] = {
+    Severity.EMERGENCY: timedelta(hours=1),
+    Severity.ORDINARY: timedelta(hours=24),
+    Severity.SERIOUS: timedelta(days=3),  # working days: the ledger counts them on its calendar
+}
+
+SEVERITY: dict[AlarmType, Severity] = {
+    AlarmType.LAMP_FAILURE: Severity.ORDINARY,
+    AlarmType.LOW_POWER: Severity.ORDINARY,
+    AlarmType.HIGH_POWER: Severity.ORDINARY,
+    AlarmType.DIMMING_FAILURE: Severity.ORDINARY,
+    AlarmType.DAY_BURNING: Severity.ORDINARY,
+    AlarmType.CYCLING: Severity.ORDINARY,
+    AlarmType.LAMP_OFFLINE: Severity.ORDINARY,
+    AlarmType.VOLTAGE_HIGH: Severity.SERIOUS,
+    AlarmType.VOLTAGE_LOW: Severity.SERIOUS,
+    AlarmType.OVER_TEMPERATURE: Severity.ORDINARY,
+    AlarmType.SUPPLY_LOSS: Severity.SERIOUS,
+    AlarmType.PHASE_LOSS: Severity.SERIOUS,
+    # a dead circuit while the cabinet is live suggests a cut or stolen cable: exposed conductors
+    AlarmType.CIRCUIT_DEAD: Severity.EMERGENCY,
+    AlarmType.LEAKAGE: Severity.EMERGENCY,
+    # an open cabinet door exposes live parts in a street where people walk
+    AlarmType.DOOR_OPEN: Severity.EMERGENCY,
+    AlarmType.COMMAND_FAILED: Severity.ORDINARY,
+}
+
+ASSET_KINDS: dict[AlarmType, frozenset[AssetKind]] = {
+    **{
+        kind: frozenset({AssetKind.LAMP})
+        for kind in (
+            AlarmType.LAMP_FAILURE,
+            AlarmType.LOW_POWER,
+            AlarmType.HIGH_POWER,
+            AlarmType.DIMMING_FAILURE,
+            AlarmType.DAY_BURNING,
+            AlarmType.CYCLING,
+            AlarmType.LAMP_OFFLINE,
+            AlarmType.OVER_TEMPERATURE,
+        )
+    },
+    AlarmType.VOLTAGE_HIGH: frozenset({AssetKind.LAMP, AssetKind.CABINET}),
+    AlarmType.VOLTAGE_LOW: frozenset({AssetKind.LAMP, AssetKind.CABINET}),
+    AlarmType.SUPPLY_LOSS: frozenset({AssetKind.CABINET}),
+    AlarmType.PHASE_LOSS: frozenset({AssetKind.CABINET}),
+    AlarmType.CIRCUIT_DEAD: frozenset({AssetKind.CIRCUIT}),
+    AlarmType.LEAKAGE: frozenset({AssetKind.CABINET}),
+    AlarmType.DOOR_OPEN: frozenset({AssetKind.CABINET}),
+    AlarmType.COMMAND_FAILED: frozenset({AssetKind.LAMP, AssetKind.CIRCUIT, AssetKind.CABINET}),
+}
+
+
+class AlarmState(StrEnum):
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+    CLOSED = "closed"

@@ -1,0 +1,191 @@
+"""Settings shared by every process, read from `STREETLIGHT_*` environment variables.
+
+Each process builds one settings object in its `main()` (never at import time) through
+`load_settings`, which turns pydantic's validation errors into one line per variable:
+``STREETLIGHT_MQTT_URL: scheme must be mqtt or mqtts, got 'http'``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from streetlight.errors import ConfigError
+
+ENV_PREFIX = "STREETLIGHT_"
+
+_TOPIC_ROOT = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+_INFLUX_DB = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_DURATION = re.compile(r"^[1-9][0-9]{0,5}[hdw]$")
+
+
+@dataclass(frozen=True, slots=True)
+class MqttUrl:
+    """Where the broker is: ``mqtt://user:pass@host:port`` or ``mqtts://`` for TLS."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, value: str) -> MqttUrl:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"scheme must be mqtt or mqtts, got {parts.scheme!r} in {value!r}")
+        if not parts.hostname:
+            raise ValueError(f"no host in {value!r}")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname,
+            port=port if port is not None else (8883 if tls else 1883),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    def __str__(self) -> str:
+        """The URL without its password, for logs and messages."""
+        user = f"{self.username}@" if self.username else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{host}:{self.port}"
+
+
+def _check_http_url(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"scheme must be http or https, got {parts.scheme!r} in {value!r}")
+    if not parts.hostname:
+        raise ValueError(f"no host in {value!r}")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ValueError(f"bad port in {value!r}") from exc
+    return value.rstrip("/")
+
+
+HttpUrlField = Annotated[str, BeforeValidator(_check_http_url)]
+
+
+class CommonSettings(BaseSettings):
+    """What every Streetlight process needs to reach the bus, the time series and the store."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_ca_file: Path | None = None
+    mqtt_root: str = "streetlight"
+    influx_url: HttpUrlField = "http://127.0.0.1:8086"
+    influx_db: str = "streetlight"
+    influx_token: SecretStr | None = None
+    influx_user: str | None = None
+    influx_password: SecretStr | None = None
+    influx_retention: str = "35d"
+    # gzip request bodies: "auto" compresses unless InfluxDB is on this host (loopback), where
+    # compressing only spends CPU the server needs (bench/influx_write.py measures both)
+    influx_gzip: Literal["auto", "on", "off"] = "auto"
+    db_url: str = Field(default="", description="default: a SQLite file in var_dir")
+    var_dir: Path = Path("var")
+    log_level: str = "INFO"
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        MqttUrl.parse(value)
+        return value
+
+    @property
+    def mqtt(self) -> MqttUrl:
+        return MqttUrl.parse(self.mqtt_url)
+
+    @field_validator("mqtt_root")
+    @classmethod
+    def _topic_root(cls, value: str) -> str:
+        if not _TOPIC_ROOT.match(value):
+            raise ValueError(
+                f"must be topic levels of letters, digits, '_' or '-' joined by '/', got {value!r}"
+            )
+        return value
+
+    @field_validator("influx_db")
+    @classmethod
+    def _influx_db(cls, value: str) -> str:
+        if not _INFLUX_DB.match(value):
+            raise ValueError(f"must be 1-64 letters, digits, '_' or '-', got {value!r}")
+        return value
+
+    @field_validator("influx_retention")
+    @classmethod
+    def _influx_retention(cls, value: str) -> str:
+        if value != "INF" and not _DURATION.match(value):
+            raise ValueError(f"must be INF or a duration like 35d, 12w or 720h, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _default_db_url(self) -> Self:
+        if not self.db_url:
+            # frozen model: set the derived default once, while it is being built
+            object.__setattr__(self, "db_url", f"sqlite:///{self.var_dir / 'streetlight.db'}")
+        return self
+
+    @field_validator("db_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not an SQLAlchemy URL: {value!r}") from exc
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"backend must be sqlite or postgresql, got {url.get_backend_name()!r}"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError(f"must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
+        return level
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Build `cls` from the environment; a bad value raises `ConfigError` naming the variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        problems = []
+        for error in exc.errors():
+            name = prefix + "_".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message}")
+        raise ConfigError("; ".join(problems)) from exc
