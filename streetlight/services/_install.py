@@ -1,0 +1,71 @@
+"""Debian packages the local servers and tests need, installed with apt-get when missing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from streetlight.errors import StreetlightError
+
+logger = logging.getLogger(__name__)
+
+# program -> the Debian package that provides it
+SERVER_PACKAGES = {"mosquitto": "mosquitto", "influxd": "influxdb"}
+TOOL_PACKAGES = {"mosquitto_sub": "mosquitto-clients", "mbpoll": "mbpoll", "openssl": "openssl"}
+_SBIN = (Path("/usr/sbin"), Path("/usr/bin"), Path("/sbin"))
+
+
+class InstallError(StreetlightError):
+    """A program is missing and could not be installed."""
+
+
+def find_program(name: str) -> Path | None:
+    """The program's path, also looking in sbin directories a non-root PATH may lack."""
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    for directory in _SBIN:
+        candidate = directory / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def ensure_programs(programs: dict[str, str]) -> dict[str, Path]:
+    """Paths of the programs, installing their Debian packages first where they are missing."""
+    missing = sorted({package for name, package in programs.items() if not find_program(name)})
+    if missing:
+        _apt_install(missing)
+    paths = {}
+    for name, package in programs.items():
+        path = find_program(name)
+        if path is None:
+            raise InstallError(f"{name} not found after installing Debian package {package!r}")
+        paths[name] = path
+    return paths
+
+
+def _apt_install(packages: list[str]) -> None:
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    if os.geteuid() != 0:
+        if not shutil.which("sudo"):
+            raise InstallError(
+                f"missing Debian packages {', '.join(packages)}; as root run: {' '.join(command)}"
+            )
+        command = ["sudo", "-n", *command]
+    if not shutil.which("apt-get"):
+        raise InstallError(f"missing packages {', '.join(packages)} and no apt-get to install them")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    logger.warning("installing Debian packages: %s", " ".join(packages))
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        # a fresh machine may have no package lists yet
+        update = [*command[: command.index("install")], "update"]
+        subprocess.run(update, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise InstallError(f"apt-get could not install {', '.join(packages)}: {tail[0]}")
