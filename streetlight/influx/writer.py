@@ -1,0 +1,157 @@
+"""Batched, concurrent writes: lines gather into batches by size and by age.
+
+    async with BatchWriter(client, batch_size=5000, flush_interval=1.0) as writer:
+        await writer.write(line)            # or writer.write_points([...])
+
+A batch is sent when it holds `batch_size` lines or when its oldest line is `flush_interval`
+seconds old. At most `max_pending` sealed batches wait to be sent; when they are all taken,
+`write` blocks (backpressure) rather than grow without bound. `max_in_flight` batches are sent
+at once, so encoding the next batch overlaps the server's work on the previous one.
+
+A batch that still fails after the client's bounded retries goes to `on_failure` (the gateway
+spools it to disk); without a handler it is logged and counted in `stats.lines_failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from streetlight.influx.client import InfluxClient, InfluxError
+from streetlight.influx.line_protocol import Point
+
+logger = logging.getLogger(__name__)
+
+FailureHandler = Callable[[list[str], InfluxError], Awaitable[None]]
+
+
+@dataclass
+class WriterStats:
+    lines_written: int = 0
+    batches_written: int = 0
+    lines_failed: int = 0
+    batches_failed: int = 0
+
+
+class BatchWriter:
+    """Buffers line-protocol lines and writes them to one InfluxDB database in batches."""
+
+    def __init__(
+        self,
+        client: InfluxClient,
+        *,
+        batch_size: int = 5000,
+        flush_interval: float = 1.0,
+        max_pending: int = 8,
+        max_in_flight: int = 2,
+        on_failure: FailureHandler | None = None,
+        database: str | None = None,
+    ) -> None:
+        if batch_size < 1 or flush_interval <= 0 or max_pending < 1 or max_in_flight < 1:
+            raise ValueError("batch_size, flush_interval, max_pending, max_in_flight must be > 0")
+        self._client = client
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._max_in_flight = max_in_flight
+        self._on_failure = on_failure
+        self._database = database
+        self._buffer: list[str] = []
+        self._buffer_since = 0.0
+        self._batches: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=max_pending)
+        self._tasks: asyncio.TaskGroup | None = None
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._unsent = 0  # lines in sealed batches not yet written or handed to on_failure
+        self.stats = WriterStats()
+
+    async def __aenter__(self) -> BatchWriter:
+        self._tasks = asyncio.TaskGroup()
+        await self._tasks.__aenter__()
+        self._tasks.create_task(self._age_flusher(), name="influx-writer-age-flusher")
+        for index in range(self._max_in_flight):
+            self._tasks.create_task(self._sender(), name=f"influx-writer-sender-{index}")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._closing = True
+        self._closed.set()
+        assert self._tasks is not None
+        try:
+            await self._seal()
+            for _ in range(self._max_in_flight):
+                await self._batches.put(None)
+        finally:
+            await self._tasks.__aexit__(None, None, None)
+            self._tasks = None
+
+    async def write(self, line: str) -> None:
+        """Add one encoded line; may wait while the pending batches are full."""
+        if not self._buffer:
+            self._buffer_since = time.monotonic()
+        self._buffer.append(line)
+        if len(self._buffer) >= self._batch_size:
+            await self._seal()
+
+    async def write_lines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            await self.write(line)
+
+    async def write_points(self, points: Iterable[Point]) -> None:
+        for point in points:
+            await self.write(point.to_line())
+
+    async def flush(self) -> None:
+        """Send what is buffered and wait until every batch so far has been handled."""
+        await self._seal()
+        await self._batches.join()
+
+    @property
+    def buffered(self) -> int:
+        """Lines not yet handed to a sender."""
+        return len(self._buffer) + self._unsent
+
+    async def _seal(self) -> None:
+        if not self._buffer:
+            return
+        if self._tasks is None and not self._closing:
+            raise RuntimeError("BatchWriter is used outside its 'async with' block")
+        batch, self._buffer = self._buffer, []
+        self._unsent += len(batch)
+        await self._batches.put(batch)
+
+    async def _age_flusher(self) -> None:
+        while not self._closed.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._flush_interval / 4):
+                    await self._closed.wait()
+            if self._buffer and time.monotonic() - self._buffer_since >= self._flush_interval:
+                await self._seal()
+
+    async def _sender(self) -> None:
+        while True:
+            batch = await self._batches.get()
+            try:
+                if batch is None:
+                    return
+                await self._send(batch)
+                self._unsent -= len(batch)
+            finally:
+                self._batches.task_done()
+
+    async def _send(self, batch: list[str]) -> None:
+        try:
+            await self._client.write_lines(batch, database=self._database)
+        except InfluxError as exc:
+            self.stats.batches_failed += 1
+            if self._on_failure is not None:
+                await self._on_failure(batch, exc)
+            else:
+                self.stats.lines_failed += len(batch)
+                logger.error("dropped a batch of %d lines: %s", len(batch), exc)  # noqa: TRY400 - the reason is in the message; a traceback adds nothing
+        else:
+            self.stats.lines_written += len(batch)
+            self.stats.batches_written += 1
