@@ -1,0 +1,282 @@
+"""Assemble validated records into an `Inventory`, reporting every problem with its row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from streetlight.domain import (
+    Cabinet,
+    Circuit,
+    Community,
+    District,
+    GeoPoint,
+    Inventory,
+    Lamp,
+    Maintainer,
+    Site,
+    Subdistrict,
+)
+from streetlight.errors import StreetlightError
+from streetlight.inventory._records import CabinetRecord, LampRecord, Record, parse_record
+
+MAX_PROBLEMS = 50
+
+
+class InventoryError(StreetlightError):
+    """An inventory file that cannot be loaded; `problems` holds one line per bad row."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass
+class _Entity:
+    """Attributes of one tree node, gathered from the records that mention it."""
+
+    first_seen: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Collector:
+    source: str
+    problems: list[str] = field(default_factory=list)
+    nodes: dict[tuple[str, str], _Entity] = field(default_factory=dict)
+    lamps: dict[str, tuple[str, LampRecord]] = field(default_factory=dict)
+    cabinets: dict[str, tuple[str, CabinetRecord]] = field(default_factory=dict)
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{self.source}: {where}: {message}")
+
+    def describe(self, where: str, node_kind: str, node_id: str | None, **attrs: Any) -> None:
+        """Record what this row says about a node; disagreements with earlier rows are problems."""
+        if node_id is None:
+            return
+        entity = self.nodes.setdefault((node_kind, node_id), _Entity(first_seen=where))
+        for key, value in attrs.items():
+            if value is None:
+                continue
+            known = entity.attrs.get(key)
+            if known is None:
+                entity.attrs[key] = value
+            elif known != value:
+                self.problem(
+                    where,
+                    f"{node_kind} {node_id!r}: {key} {str(value)!r} conflicts with {str(known)!r} "
+                    f"given at {entity.first_seen}",
+                )
+
+    def add(self, where: str, properties: dict[str, Any] | str) -> None:
+        if isinstance(properties, str):
+            self.problem(where, properties)
+            return
+        try:
+            record = parse_record(properties)
+        except ValueError as exc:
+            label = properties.get("id")
+            self.problem(f"{where}" + (f" ({label})" if isinstance(label, str) else ""), str(exc))
+            return
+        self._describe_tree(where, record)
+        if isinstance(record, LampRecord):
+            if record.id in self.lamps:
+                self.problem(
+                    where, f"lamp {record.id!r} already given at {self.lamps[record.id][0]}"
+                )
+            else:
+                self.lamps[record.id] = (where, record)
+        elif record.id in self.cabinets:
+            self.problem(
+                where, f"cabinet {record.id!r} already given at {self.cabinets[record.id][0]}"
+            )
+        else:
+            self.cabinets[record.id] = (where, record)
+
+    def _describe_tree(self, where: str, r: Record) -> None:
+        self.describe(where, "district", r.district, name=r.district_name, timezone=r.timezone)
+        self.describe(
+            where, "subdistrict", r.subdistrict, name=r.subdistrict_name, parent=r.district
+        )
+        self.describe(where, "community", r.community, name=r.community_name, parent=r.subdistrict)
+        self.describe(
+            where, "maintainer", r.maintainer, name=r.maintainer_name, kind=r.maintainer_kind
+        )
+        self.describe(
+            where,
+            "site",
+            r.site,
+            name=r.site_name,
+            parent=r.community,
+            category=r.site_category,
+            road_class=r.road_class,
+            maintainer=r.maintainer,
+        )
+
+    def node(self, kind: str, node_id: str) -> _Entity:
+        return self.nodes[(kind, node_id)]
+
+    def ids(self, kind: str) -> list[str]:
+        return [node_id for (k, node_id) in self.nodes if k == kind]
+
+    def require(self, kind: str, node_id: str, keys: Iterable[str]) -> dict[str, Any] | None:
+        """The complete attributes of a node, or None (with a problem) when some are missing."""
+        entity = self.node(kind, node_id)
+        missing = [key for key in keys if key not in entity.attrs]
+        if missing:
+            self.problem(
+                entity.first_seen,
+                f"{kind} {node_id!r}: {', '.join(missing)} given on no record",
+            )
+            return None
+        return entity.attrs
+
+
+def _build_node(collector: _Collector, where: str, factory: Any, **kwargs: Any) -> Any:
+    try:
+        return factory(**kwargs)
+    except ValueError as exc:
+        collector.problem(where, str(exc))
+        return None
+
+
+def build_inventory(source: str, rows: Iterable[tuple[str, dict[str, Any] | str]]) -> Inventory:
+    """Build an inventory from `(where, properties)` pairs; `where` is e.g. ``row 12``.
+
+    A row whose shape is already known to be wrong comes as a string saying why.
+
+    Raises `InventoryError` listing every bad row (up to `MAX_PROBLEMS`).
+    """
+    collector = _Collector(source)
+    for where, properties in rows:
+        collector.add(where, properties)
+        if len(collector.problems) >= MAX_PROBLEMS:
+            break
+    if not collector.problems:
+        inventory = _assemble(collector)
+        if inventory is not None and not collector.problems:
+            return inventory
+    problems = collector.problems[:MAX_PROBLEMS]
+    if len(collector.problems) >= MAX_PROBLEMS:
+        problems.append(f"{source}: stopped after {MAX_PROBLEMS} problems")
+    raise InventoryError(problems)
+
+
+def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass per tree level
+    districts = c.ids("district")
+    if len(districts) != 1:
+        c.problem("file", f"an inventory holds exactly one district, found {sorted(districts)}")
+        return None
+    district_attrs = c.require("district", districts[0], ("name", "timezone"))
+    if district_attrs is None:
+        return None
+    district = _build_node(
+        c,
+        c.node("district", districts[0]).first_seen,
+        District,
+        id=districts[0],
+        name=district_attrs["name"],
+        timezone=district_attrs["timezone"],
+    )
+    if district is None:
+        return None
+
+    subdistricts: dict[str, Subdistrict] = {}
+    for sid in c.ids("subdistrict"):
+        attrs = c.require("subdistrict", sid, ("name",))
+        if attrs is not None:
+            subdistricts[sid] = Subdistrict(id=sid, name=attrs["name"], district_id=district.id)
+    communities: dict[str, Community] = {}
+    for cid in c.ids("community"):
+        attrs = c.require("community", cid, ("name", "parent"))
+        if attrs is not None:
+            communities[cid] = Community(id=cid, name=attrs["name"], subdistrict_id=attrs["parent"])
+    maintainers: dict[str, Maintainer] = {}
+    for mid in c.ids("maintainer"):
+        attrs = c.require("maintainer", mid, ("name", "kind"))
+        if attrs is not None:
+            maintainers[mid] = Maintainer(id=mid, name=attrs["name"], kind=attrs["kind"])
+    sites: dict[str, Site] = {}
+    for site_id in c.ids("site"):
+        keys = ("name", "parent", "category", "road_class", "maintainer")
+        attrs = c.require("site", site_id, keys)
+        if attrs is not None:
+            sites[site_id] = Site(
+                id=site_id,
+                name=attrs["name"],
+                community_id=attrs["parent"],
+                category=attrs["category"],
+                road_class=attrs["road_class"],
+                maintainer_id=attrs["maintainer"],
+            )
+
+    cabinets: dict[str, Cabinet] = {}
+    circuits: dict[str, Circuit] = {}
+    for cabinet_id, (where, rec) in c.cabinets.items():
+        cabinet = _build_node(
+            c,
+            where,
+            Cabinet,
+            id=cabinet_id,
+            name=rec.name,
+            site_id=rec.site,
+            location=GeoPoint(lat=rec.lat, lon=rec.lon),
+            profile=rec.profile,
+            circuit_ids=tuple(rec.circuits),
+            nominal_voltage_v=rec.nominal_voltage_v,
+        )
+        if cabinet is None:
+            continue
+        cabinets[cabinet_id] = cabinet
+        for number, circuit_id in enumerate(rec.circuits, start=1):
+            if circuit_id in circuits:
+                c.problem(where, f"circuit {circuit_id!r} already belongs to another cabinet")
+            circuits[circuit_id] = Circuit(id=circuit_id, cabinet_id=cabinet_id, number=number)
+
+    lamps: dict[str, Lamp] = {}
+    for lamp_id, (where, lamp_rec) in c.lamps.items():
+        if lamp_rec.cabinet not in cabinets:
+            c.problem(where, f"lamp {lamp_id!r}: unknown cabinet {lamp_rec.cabinet!r}")
+            continue
+        circuit = circuits.get(lamp_rec.circuit)
+        if circuit is None or circuit.cabinet_id != lamp_rec.cabinet:
+            cabinet_id = lamp_rec.cabinet
+            c.problem(
+                where,
+                f"lamp {lamp_id!r}: circuit {lamp_rec.circuit!r} is not in cabinet {cabinet_id!r}",
+            )
+            continue
+        if cabinets[lamp_rec.cabinet].site_id != lamp_rec.site:
+            c.problem(
+                where,
+                f"lamp {lamp_id!r}: site {lamp_rec.site!r} differs from its cabinet's "
+                f"{cabinets[lamp_rec.cabinet].site_id!r}",
+            )
+            continue
+        lamps[lamp_id] = Lamp(
+            id=lamp_id,
+            circuit_id=lamp_rec.circuit,
+            location=GeoPoint(lat=lamp_rec.lat, lon=lamp_rec.lon),
+            rated_power_w=lamp_rec.rated_power_w,
+            phase=lamp_rec.phase,
+            profile=lamp_rec.profile,
+            installed_on=lamp_rec.installed_on,
+            project=lamp_rec.project,
+        )
+    if c.problems:
+        return None
+    try:
+        return Inventory(
+            district=district,
+            subdistricts=subdistricts,
+            communities=communities,
+            maintainers=maintainers,
+            sites=sites,
+            cabinets=cabinets,
+            circuits=circuits,
+            lamps=lamps,
+        )
+    except ValueError as exc:  # a reference between nodes that no row can be blamed for alone
+        c.problem("file", str(exc))
+        return None

@@ -1,0 +1,222 @@
+"""Inventory files: a GeoJSON FeatureCollection or a CSV table of the same flat records.
+
+GeoJSON: one Point feature per lamp and per cabinet (`properties.kind`), the hierarchy in the
+properties; the collection may carry a `district` member (`{"id", "name", "timezone"}`) whose
+values every feature inherits. CSV: one row per lamp or cabinet with `lon` and `lat` columns and
+the same property names; a cabinet's circuits are `;`-separated. docs/contract.md has the format.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from streetlight.domain import Inventory
+from streetlight.inventory._build import InventoryError, build_inventory
+
+CSV_COLUMNS = (
+    "kind",
+    "id",
+    "lon",
+    "lat",
+    "district",
+    "district_name",
+    "timezone",
+    "subdistrict",
+    "subdistrict_name",
+    "community",
+    "community_name",
+    "site",
+    "site_name",
+    "site_category",
+    "road_class",
+    "maintainer",
+    "maintainer_name",
+    "maintainer_kind",
+    "name",
+    "cabinet",
+    "circuit",
+    "circuits",
+    "rated_power_w",
+    "phase",
+    "profile",
+    "installed_on",
+    "project",
+    "nominal_voltage_v",
+)
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Load a `.geojson`/`.json` or `.csv` inventory; raises `InventoryError` naming bad rows."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InventoryError([f"{source}: cannot read: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise InventoryError([f"{source}: not UTF-8 text (byte {exc.start})"]) from exc
+    suffix = path.suffix.lower()
+    if suffix in (".geojson", ".json"):
+        return build_inventory(source, _geojson_rows(source, text))
+    if suffix == ".csv":
+        return build_inventory(source, _csv_rows(text))
+    raise InventoryError([f"{source}: unknown inventory format {suffix!r} (use .geojson or .csv)"])
+
+
+def _geojson_rows(source: str, text: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InventoryError(
+            [f"{source}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+        ) from exc
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        raise InventoryError([f"{source}: not a GeoJSON FeatureCollection"])
+    features = document.get("features")
+    if not isinstance(features, list):
+        raise InventoryError([f"{source}: 'features' must be a list"])
+    defaults: dict[str, Any] = {}
+    district = document.get("district")
+    if isinstance(district, dict):
+        defaults = {
+            "district": district.get("id"),
+            "district_name": district.get("name"),
+            "timezone": district.get("timezone"),
+        }
+    elif district is not None:
+        raise InventoryError([f"{source}: 'district' must be an object with id, name, timezone"])
+    for index, feature in enumerate(features, start=1):
+        where = f"feature {index}"
+        yield where, _feature_properties(feature, defaults)
+
+
+def _feature_properties(feature: Any, defaults: dict[str, Any]) -> dict[str, Any] | str:
+    """Flatten one feature into record properties, or say why its shape is wrong."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        return "not a GeoJSON Feature"
+    properties = feature.get("properties")
+    geometry = feature.get("geometry")
+    if not isinstance(properties, dict):
+        return "a feature needs a properties object"
+    record = {**{k: v for k, v in defaults.items() if v is not None}, **properties}
+    if (
+        isinstance(geometry, dict)
+        and geometry.get("type") == "Point"
+        and isinstance(geometry.get("coordinates"), list)
+        and len(geometry["coordinates"]) >= 2
+    ):
+        record["lon"], record["lat"] = geometry["coordinates"][:2]
+    else:
+        return "geometry must be a Point with [lon, lat] coordinates"
+    return record
+
+
+def _csv_rows(text: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    for row in reader:
+        where = f"row {reader.line_num}"
+        if None in row:
+            yield where, "more cells than header columns"
+            continue
+        yield where, {key.strip(): value.strip() for key, value in row.items() if value is not None}
+
+
+def _records(inventory: Inventory) -> Iterator[dict[str, Any]]:
+    """Every lamp and cabinet as a flat record, with its full hierarchy."""
+    district = inventory.district
+
+    def hierarchy(site_id: str) -> dict[str, Any]:
+        site = inventory.sites[site_id]
+        community = inventory.communities[site.community_id]
+        subdistrict = inventory.subdistricts[community.subdistrict_id]
+        maintainer = inventory.maintainers[site.maintainer_id]
+        return {
+            "district": district.id,
+            "district_name": district.name,
+            "timezone": district.timezone,
+            "subdistrict": subdistrict.id,
+            "subdistrict_name": subdistrict.name,
+            "community": community.id,
+            "community_name": community.name,
+            "site": site.id,
+            "site_name": site.name,
+            "site_category": site.category.value,
+            "road_class": site.road_class.value,
+            "maintainer": maintainer.id,
+            "maintainer_name": maintainer.name,
+            "maintainer_kind": maintainer.kind.value,
+        }
+
+    for cabinet in inventory.cabinets.values():
+        yield {
+            "kind": "cabinet",
+            "id": cabinet.id,
+            "lon": cabinet.location.lon,
+            "lat": cabinet.location.lat,
+            **hierarchy(cabinet.site_id),
+            "name": cabinet.name,
+            "profile": cabinet.profile,
+            "circuits": list(cabinet.circuit_ids),
+            "nominal_voltage_v": cabinet.nominal_voltage_v,
+        }
+    for lamp in inventory.lamps.values():
+        place = inventory.place(lamp.id)
+        yield {
+            "kind": "lamp",
+            "id": lamp.id,
+            "lon": lamp.location.lon,
+            "lat": lamp.location.lat,
+            **hierarchy(place.site_id),
+            "cabinet": place.cabinet_id,
+            "circuit": lamp.circuit_id,
+            "rated_power_w": lamp.rated_power_w,
+            "phase": lamp.phase.value,
+            "profile": lamp.profile,
+            "installed_on": lamp.installed_on.isoformat() if lamp.installed_on else None,
+            "project": lamp.project,
+        }
+
+
+def dump_geojson(inventory: Inventory) -> dict[str, Any]:
+    """The inventory as a GeoJSON FeatureCollection; district fields go to the collection."""
+    district_keys = ("district", "district_name", "timezone")
+    features = []
+    for record in _records(inventory):
+        lon, lat = record.pop("lon"), record.pop("lat")
+        properties = {
+            key: value
+            for key, value in record.items()
+            if key not in district_keys and value is not None
+        }
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": properties,
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "district": {
+            "id": inventory.district.id,
+            "name": inventory.district.name,
+            "timezone": inventory.district.timezone,
+        },
+        "features": features,
+    }
+
+
+def dump_csv(inventory: Inventory) -> str:
+    """The inventory as CSV, one row per cabinet and lamp, every column filled where it applies."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in _records(inventory):
+        if "circuits" in record:
+            record["circuits"] = ";".join(record["circuits"])
+        writer.writerow({key: "" if value is None else value for key, value in record.items()})
+    return out.getvalue()

@@ -1,0 +1,240 @@
+"""Inventory files: the sample district, round trips, and bad rows named with their reason."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streetlight.domain import Inventory, SiteCategory
+from streetlight.inventory import InventoryError, dump_csv, dump_geojson, load_inventory
+from tests.conftest import ROOT, SAMPLE_INVENTORY
+
+
+@pytest.fixture(scope="module")
+def sample() -> Inventory:
+    return load_inventory(SAMPLE_INVENTORY)
+
+
+def test_sample_district_has_the_size_the_issue_asks_for(sample: Inventory) -> None:
+    assert len(sample.lamps) >= 2000
+    assert len(sample.sites) >= 40
+    assert len(sample.cabinets) >= 60
+    assert {s.name for s in sample.subdistricts.values()} == {
+        "湓浦街道",
+        "甘棠街道",
+        "人民路街道",
+        "白水湖街道",
+        "金鸡坡街道",
+    }
+    assert Counter(s.category for s in sample.sites.values()).keys() == set(SiteCategory)
+    assert sample.district.timezone == "Asia/Shanghai"
+
+
+def test_sample_coordinates_are_around_xunyang(sample: Inventory) -> None:
+    points = [lamp.location for lamp in sample.lamps.values()]
+    points += [cab.location for cab in sample.cabinets.values()]
+    assert all(29.66 < p.lat < 29.78 and 115.93 < p.lon < 116.05 for p in points)
+    mean_lat = sum(p.lat for p in points) / len(points)
+    mean_lon = sum(p.lon for p in points) / len(points)
+    assert abs(mean_lat - 29.73) < 0.03
+    assert abs(mean_lon - 115.99) < 0.03
+
+
+def test_sample_is_generated_reproducibly(tmp_path: Path) -> None:
+    out = tmp_path / "inventory.geojson"
+    script = ROOT / "examples" / "xunyang" / "generate.py"
+    subprocess.run(
+        [sys.executable, str(script), "--out", str(out)], check=True, capture_output=True
+    )
+    assert out.read_bytes() == SAMPLE_INVENTORY.read_bytes()
+
+
+def test_geojson_round_trip(sample: Inventory, tmp_path: Path) -> None:
+    path = tmp_path / "again.geojson"
+    path.write_text(json.dumps(dump_geojson(sample), ensure_ascii=False))
+    assert load_inventory(path) == sample
+
+
+def test_csv_round_trip(sample: Inventory, tmp_path: Path) -> None:
+    path = tmp_path / "again.csv"
+    path.write_text(dump_csv(sample))
+    assert load_inventory(path) == sample
+
+
+def test_site_attributes_may_be_given_once(tmp_path: Path) -> None:
+    rows = _csv_rows(_small())
+    for row in rows[2:]:  # only the first rows describe the site fully
+        for key in ("site_name", "site_category", "road_class", "maintainer_name", "community"):
+            row[key] = ""
+    path = _write_csv(tmp_path, rows)
+    assert len(load_inventory(path).lamps) == sum(row["kind"] == "lamp" for row in rows)
+
+
+def _small() -> Inventory:
+    """A small district: the sample's first site."""
+    inv = load_inventory(SAMPLE_INVENTORY)
+    site_id = next(iter(inv.sites))
+    cabinets = {k: c for k, c in inv.cabinets.items() if c.site_id == site_id}
+    circuits = {k: c for k, c in inv.circuits.items() if c.cabinet_id in cabinets}
+    lamps = {k: lamp for k, lamp in inv.lamps.items() if lamp.circuit_id in circuits}
+    site = inv.sites[site_id]
+    community = inv.communities[site.community_id]
+    return Inventory(
+        district=inv.district,
+        subdistricts={community.subdistrict_id: inv.subdistricts[community.subdistrict_id]},
+        communities={community.id: community},
+        maintainers={site.maintainer_id: inv.maintainers[site.maintainer_id]},
+        sites={site_id: site},
+        cabinets=cabinets,
+        circuits=circuits,
+        lamps=lamps,
+    )
+
+
+def _csv_rows(inventory: Inventory) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(dump_csv(inventory))))
+
+
+def _write_csv(tmp_path: Path, rows: list[dict[str, str]], name: str = "inv.csv") -> Path:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = tmp_path / name
+    path.write_text(out.getvalue())
+    return path
+
+
+def _first_lamp_row(rows: list[dict[str, str]]) -> int:
+    return next(i for i, row in enumerate(rows) if row["kind"] == "lamp")
+
+
+# each case: (column, bad value, text the message must contain)
+BAD_CELLS = [
+    ("rated_power_w", "-40", "rated_power_w: Input should be greater than or equal to 1"),
+    ("rated_power_w", "forty", "rated_power_w: Input should be a valid number"),
+    ("phase", "D", "phase: Input should be 'A', 'B' or 'C'"),
+    ("lat", "95", "lat: Input should be less than or equal to 90"),
+    ("id", "has space", "id: String should match pattern"),
+    ("kind", "pole", "kind must be 'lamp' or 'cabinet'"),
+    ("site_category", "castle", "site_category: Input should be"),
+    ("installed_on", "2026-13-01", "installed_on: Input should be a valid date"),
+    ("cabinet", "NO-SUCH-CAB", "unknown cabinet 'NO-SUCH-CAB'"),
+    ("circuit", "NO-SUCH-CIRCUIT", "circuit 'NO-SUCH-CIRCUIT' is not in cabinet"),
+    ("road_class", "main", "road_class 'main' conflicts with"),
+    ("timezone", "Mars/Olympus", "timezone 'Mars/Olympus' conflicts with"),
+]
+
+
+@pytest.mark.parametrize(("column", "value", "reason"), BAD_CELLS)
+def test_bad_csv_row_is_named_with_its_reason(
+    tmp_path: Path, column: str, value: str, reason: str
+) -> None:
+    inventory = _small()
+    rows = _csv_rows(inventory)
+    index = _first_lamp_row(rows) + 1
+    if column == "road_class" and rows[index]["road_class"] == "main":
+        value = "branch"
+        reason = "road_class 'branch' conflicts with"
+    rows[index][column] = value
+    path = _write_csv(tmp_path, rows)
+
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+
+    line_number = index + 2  # the header is line 1
+    assert len(caught.value.problems) == 1, caught.value.problems
+    problem = caught.value.problems[0]
+    assert problem.startswith(f"{path}: row {line_number}"), problem
+    assert reason in problem
+    assert "\n" not in problem
+
+
+def test_duplicate_lamp_names_both_rows(tmp_path: Path) -> None:
+    rows = _csv_rows(_small())
+    first = _first_lamp_row(rows)
+    rows.append(dict(rows[first]))
+    path = _write_csv(tmp_path, rows)
+    with pytest.raises(
+        InventoryError, match=rf"row {len(rows) + 1}: lamp .* already given at row {first + 2}"
+    ):
+        load_inventory(path)
+
+
+def test_unknown_column_is_refused_but_x_columns_are_kept_out(tmp_path: Path) -> None:
+    rows = _csv_rows(_small())
+    for row in rows:
+        row["x_photo"] = "p.jpg"
+    assert load_inventory(_write_csv(tmp_path, rows)).lamps
+    for row in rows:
+        row["rated_pwr_w"] = "40"
+    with pytest.raises(InventoryError, match="rated_pwr_w: unknown property"):
+        load_inventory(_write_csv(tmp_path, rows))
+
+
+def test_site_described_nowhere_is_reported(tmp_path: Path) -> None:
+    rows = _csv_rows(_small())
+    for row in rows:
+        row["site_category"] = ""
+    with pytest.raises(InventoryError, match=r"site .*: category given on no record"):
+        load_inventory(_write_csv(tmp_path, rows))
+
+
+def _feature_collection() -> dict[str, Any]:
+    return dump_geojson(_small())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda fc: fc["features"][3].update(geometry=None), "feature 4: geometry must be a Point"),
+        (lambda fc: fc["features"].__setitem__(2, [1, 2]), "feature 3: not a GeoJSON Feature"),
+        (lambda fc: fc["features"][5]["properties"].update(rated_power_w="x"), "feature 6 ("),
+        (
+            lambda fc: fc.update(district=None) or fc["features"][0]["properties"].pop("site"),
+            "feature 1 (",
+        ),
+    ],
+)
+def test_bad_geojson_feature_is_named(tmp_path: Path, mutate: Any, reason: str) -> None:
+    fc = copy.deepcopy(_feature_collection())
+    mutate(fc)
+    path = tmp_path / "bad.geojson"
+    path.write_text(json.dumps(fc))
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    assert any(reason in problem for problem in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("a.geojson", "{not json", "not JSON: Expecting property name"),
+        ("a.geojson", '{"type": "Feature"}', "not a GeoJSON FeatureCollection"),
+        ("a.txt", "", "unknown inventory format '.txt'"),
+        ("a.csv", "kind,id\nlamp,L1,extra\n", "row 2: more cells than header columns"),
+    ],
+)
+def test_bad_file_is_one_line_naming_it(
+    tmp_path: Path, name: str, content: str, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    assert str(caught.value).startswith(str(path))
+    assert reason in str(caught.value)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match=r"missing\.geojson: cannot read: No such file"):
+        load_inventory(tmp_path / "missing.geojson")
