@@ -1,0 +1,63 @@
+"""The data contract between processes: MQTT topics, JSON payloads, the InfluxDB schema.
+
+docs/contract.md describes it for people; this package is what the code uses, and the tests
+check that the two agree.
+"""
+
+from streetlight.contract.influx_schema import (
+    MEASUREMENTS,
+    FieldSpec,
+    MeasurementSpec,
+    TelemetryLines,
+    alarm_line,
+)
+from streetlight.contract.payloads import (
+    PAYLOADS,
+    SCHEMA_VERSION,
+    AckOutcome,
+    AlarmEvent,
+    CabinetTelemetry,
+    CircuitReading,
+    Command,
+    CommandAck,
+    DeviceStatus,
+    LampFault,
+    LampTelemetry,
+    PayloadError,
+    PhaseReading,
+    Target,
+    decode,
+    encode,
+    json_schemas,
+)
+from streetlight.contract.topics import Channel, TargetKind, TopicAddress, TopicError, Topics
+
+__all__ = [
+    "MEASUREMENTS",
+    "PAYLOADS",
+    "SCHEMA_VERSION",
+    "AckOutcome",
+    "AlarmEvent",
+    "CabinetTelemetry",
+    "Channel",
+    "CircuitReading",
+    "Command",
+    "CommandAck",
+    "DeviceStatus",
+    "FieldSpec",
+    "LampFault",
+    "LampTelemetry",
+    "MeasurementSpec",
+    "PayloadError",
+    "PhaseReading",
+    "Target",
+    "TargetKind",
+    "TelemetryLines",
+    "TopicAddress",
+    "TopicError",
+    "Topics",
+    "alarm_line",
+    "decode",
+    "encode",
+    "json_schemas",
+]
