@@ -1,0 +1,41 @@
+"""`streetlight inventory check|load PATH`: validate an inventory, or load it into the store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from streetlight.cli._common import settings_and_logging
+from streetlight.domain import Inventory
+from streetlight.inventory import load_inventory
+from streetlight.settings import CommonSettings
+from streetlight.store import LoadReport, open_engine, save_inventory, sessions
+
+
+def add_parser(roles: Any) -> None:
+    parser = roles.add_parser("inventory", help="check an inventory file or load it into the store")
+    parser.add_argument("action", choices=("check", "load"))
+    parser.add_argument("path", type=Path, help="inventory file (.geojson or .csv)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(CommonSettings)
+    inventory = load_inventory(args.path)
+    print(f"{args.path}: {inventory.summary()}")
+    if args.action == "load":
+        report = asyncio.run(load_into_store(settings.db_url, inventory, str(args.path)))
+        print(f"store: {report.summary()}")
+    return 0
+
+
+async def load_into_store(db_url: str, inventory: Inventory, source: str) -> LoadReport:
+    """Save the inventory into the store at `db_url` (migrating it first) and commit."""
+    engine = await open_engine(db_url)
+    try:
+        async with sessions(engine)() as session, session.begin():
+            return await save_inventory(session, inventory, source)
+    finally:
+        await engine.dispose()

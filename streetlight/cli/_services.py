@@ -1,0 +1,98 @@
+"""`streetlight services up|down|status|env|install|check`: local Mosquitto and InfluxDB."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from streetlight import services
+from streetlight.checks import check_all
+from streetlight.cli._common import settings_and_logging
+from streetlight.settings import CommonSettings
+
+
+def add_parser(roles: Any) -> None:
+    parser = roles.add_parser(
+        "services", help="start, stop or show the local Mosquitto and InfluxDB"
+    )
+    parser.add_argument(
+        "action",
+        choices=sorted(ACTIONS),
+        help="up: start in the background; down: stop; status; env: print settings to export; "
+        "install: install the Debian packages the servers and tests need; "
+        "check: connect to the servers the STREETLIGHT_* settings name",
+    )
+    parser.add_argument(
+        "--var", type=Path, help="directory for data and state (default: STREETLIGHT_VAR_DIR)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(CommonSettings)
+    return ACTIONS[args.action](settings, args.var or settings.var_dir)
+
+
+def _check(settings: CommonSettings, _var_dir: Path) -> int:
+    for line in asyncio.run(check_all(settings)):
+        print(line)
+    return 0
+
+
+def _install(_settings: CommonSettings, _var_dir: Path) -> int:
+    paths = services.ensure_programs({**services.SERVER_PACKAGES, **services.TOOL_PACKAGES})
+    for name, path in paths.items():
+        print(f"{name:14} {path}")
+    return 0
+
+
+def _up(_settings: CommonSettings, var_dir: Path) -> int:
+    state = services.up(var_dir)
+    print(f"mosquitto  pid {state.pids['mosquitto']:<8} {state.mqtt_url}")
+    print(f"influxd    pid {state.pids['influxd']:<8} {state.influx_url}")
+    print(f"state: {var_dir / services.STATE_FILE}   stop with: streetlight services down")
+    return 0
+
+
+def _down(_settings: CommonSettings, var_dir: Path) -> int:
+    stopped = services.down(var_dir)
+    if stopped is None:
+        print("no services recorded as running")
+    else:
+        print("stopped " + ", ".join(f"{name} (pid {pid})" for name, pid in stopped.pids.items()))
+    return 0
+
+
+def _status(_settings: CommonSettings, var_dir: Path) -> int:
+    state = services.read_state(var_dir)
+    if state is None:
+        print("no services recorded as running")
+        return 1
+    alive = state.alive()
+    for name, pid in state.pids.items():
+        url = state.mqtt_url if name == "mosquitto" else state.influx_url
+        print(f"{name:10} pid {pid:<8} {'running' if alive[name] else 'NOT RUNNING':12} {url}")
+    return 0 if all(alive.values()) else 1
+
+
+def _env(_settings: CommonSettings, var_dir: Path) -> int:
+    state = services.read_state(var_dir)
+    if state is None:
+        print("no services recorded as running")
+        return 1
+    for key, value in state.env().items():
+        print(f"export {key}={value}")
+    return 0
+
+
+ACTIONS: dict[str, Callable[[CommonSettings, Path], int]] = {
+    "up": _up,
+    "down": _down,
+    "status": _status,
+    "env": _env,
+    "install": _install,
+    "check": _check,
+}

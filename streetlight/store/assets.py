@@ -1,0 +1,235 @@
+"""The asset tree in the store: saving an inventory file's content, reading it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from streetlight.domain import (
+    Cabinet,
+    Circuit,
+    Community,
+    District,
+    GeoPoint,
+    Inventory,
+    Lamp,
+    Maintainer,
+    MaintainerKind,
+    Phase,
+    RoadClass,
+    Site,
+    SiteCategory,
+    Subdistrict,
+)
+from streetlight.store.models import (
+    CabinetRow,
+    CircuitRow,
+    CommunityRow,
+    DistrictRow,
+    InventoryLoadRow,
+    LampRow,
+    MaintainerRow,
+    SiteRow,
+    SubdistrictRow,
+)
+
+
+@dataclass
+class LoadReport:
+    """What saving an inventory changed, per table."""
+
+    added: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    absent: dict[str, int] = field(default_factory=dict)  # in the store, not in the file: kept
+
+    def summary(self) -> str:
+        def fmt(counts: dict[str, int]) -> str:
+            return ", ".join(f"{n} {table}" for table, n in counts.items() if n) or "nothing"
+
+        text = f"added {fmt(self.added)}; updated {fmt(self.updated)}"
+        if any(self.absent.values()):
+            text += f"; kept {fmt(self.absent)} that the file no longer lists"
+        return text
+
+
+def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
+    """Rows per table, parents before children."""
+    d = inventory.district
+    return [
+        (DistrictRow, [{"id": d.id, "name": d.name, "timezone": d.timezone}]),
+        (
+            SubdistrictRow,
+            [
+                {"id": s.id, "name": s.name, "district_id": s.district_id}
+                for s in inventory.subdistricts.values()
+            ],
+        ),
+        (
+            CommunityRow,
+            [
+                {"id": c.id, "name": c.name, "subdistrict_id": c.subdistrict_id}
+                for c in inventory.communities.values()
+            ],
+        ),
+        (
+            MaintainerRow,
+            [
+                {"id": m.id, "name": m.name, "kind": m.kind.value}
+                for m in inventory.maintainers.values()
+            ],
+        ),
+        (
+            SiteRow,
+            [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "community_id": s.community_id,
+                    "category": s.category.value,
+                    "road_class": s.road_class.value,
+                    "maintainer_id": s.maintainer_id,
+                }
+                for s in inventory.sites.values()
+            ],
+        ),
+        (
+            CabinetRow,
+            [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "site_id": c.site_id,
+                    "lat": c.location.lat,
+                    "lon": c.location.lon,
+                    "profile": c.profile,
+                    "nominal_voltage_v": c.nominal_voltage_v,
+                }
+                for c in inventory.cabinets.values()
+            ],
+        ),
+        (
+            CircuitRow,
+            [
+                {"id": c.id, "cabinet_id": c.cabinet_id, "number": c.number}
+                for c in inventory.circuits.values()
+            ],
+        ),
+        (
+            LampRow,
+            [
+                {
+                    "id": lamp.id,
+                    "circuit_id": lamp.circuit_id,
+                    "lat": lamp.location.lat,
+                    "lon": lamp.location.lon,
+                    "rated_power_w": lamp.rated_power_w,
+                    "phase": lamp.phase.value,
+                    "profile": lamp.profile,
+                    "installed_on": lamp.installed_on,
+                    "project": lamp.project,
+                }
+                for lamp in inventory.lamps.values()
+            ],
+        ),
+    ]
+
+
+async def save_inventory(session: AsyncSession, inventory: Inventory, source: str) -> LoadReport:
+    """Insert new assets and update changed ones, in one transaction the caller commits."""
+    report = LoadReport()
+    for model, rows in _rows(inventory):
+        table = model.__tablename__
+        existing = {row.id: row for row in (await session.scalars(select(model))).all()}
+        added = updated = 0
+        for values in rows:
+            row = existing.pop(values["id"], None)
+            if row is None:
+                session.add(model(**values))
+                added += 1
+            elif any(getattr(row, key) != value for key, value in values.items()):
+                for key, value in values.items():
+                    setattr(row, key, value)
+                updated += 1
+        await session.flush()
+        report.added[table] = added
+        report.updated[table] = updated
+        report.absent[table] = len(existing)
+    load = InventoryLoadRow(
+        loaded_at=datetime.now(UTC), source=source[:500], summary=report.summary()[:500]
+    )
+    session.add(load)
+    return report
+
+
+async def read_inventory(session: AsyncSession) -> Inventory | None:
+    """The asset tree in the store, or None when no inventory was ever loaded."""
+    districts = (await session.scalars(select(DistrictRow))).all()
+    if not districts:
+        return None
+    if len(districts) > 1:
+        raise ValueError(f"the store holds {len(districts)} districts; one is supported")
+    d = districts[0]
+
+    async def all_of(model: type[Any]) -> list[Any]:
+        return list((await session.scalars(select(model).order_by(model.id))).all())
+
+    circuits = await all_of(CircuitRow)
+    circuit_ids: dict[str, list[CircuitRow]] = {}
+    for c in circuits:
+        circuit_ids.setdefault(c.cabinet_id, []).append(c)
+    return Inventory(
+        district=District(d.id, d.name, d.timezone),
+        subdistricts={
+            r.id: Subdistrict(r.id, r.name, r.district_id) for r in await all_of(SubdistrictRow)
+        },
+        communities={
+            r.id: Community(r.id, r.name, r.subdistrict_id) for r in await all_of(CommunityRow)
+        },
+        maintainers={
+            r.id: Maintainer(r.id, r.name, MaintainerKind(r.kind))
+            for r in await all_of(MaintainerRow)
+        },
+        sites={
+            r.id: Site(
+                r.id,
+                r.name,
+                r.community_id,
+                SiteCategory(r.category),
+                RoadClass(r.road_class),
+                r.maintainer_id,
+            )
+            for r in await all_of(SiteRow)
+        },
+        cabinets={
+            r.id: Cabinet(
+                id=r.id,
+                name=r.name,
+                site_id=r.site_id,
+                location=GeoPoint(lat=r.lat, lon=r.lon),
+                profile=r.profile,
+                circuit_ids=tuple(
+                    c.id for c in sorted(circuit_ids.get(r.id, []), key=lambda c: c.number)
+                ),
+                nominal_voltage_v=r.nominal_voltage_v,
+            )
+            for r in await all_of(CabinetRow)
+        },
+        circuits={c.id: Circuit(c.id, c.cabinet_id, c.number) for c in circuits},
+        lamps={
+            r.id: Lamp(
+                id=r.id,
+                circuit_id=r.circuit_id,
+                location=GeoPoint(lat=r.lat, lon=r.lon),
+                rated_power_w=r.rated_power_w,
+                phase=Phase(r.phase),
+                profile=r.profile,
+                installed_on=r.installed_on,
+                project=r.project,
+            )
+            for r in await all_of(LampRow)
+        },
+    )

@@ -1,0 +1,126 @@
+"""Tables of the relational store (SQLAlchemy 2). Migrations in `migrations/` create them.
+
+The asset tree mirrors `streetlight.domain`; rows are converted at the store's edge, so the
+rest of the code works with frozen domain objects, not ORM instances.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID = String(64)
+NAME = String(200)
+
+# names for constraints, so migrations on SQLite and PostgreSQL agree
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class DistrictRow(Base):
+    __tablename__ = "districts"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    timezone: Mapped[str] = mapped_column(String(64))
+
+
+class SubdistrictRow(Base):
+    __tablename__ = "subdistricts"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    district_id: Mapped[str] = mapped_column(ForeignKey("districts.id"), index=True)
+
+
+class CommunityRow(Base):
+    __tablename__ = "communities"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    subdistrict_id: Mapped[str] = mapped_column(ForeignKey("subdistricts.id"), index=True)
+
+
+class MaintainerRow(Base):
+    __tablename__ = "maintainers"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    kind: Mapped[str] = mapped_column(String(32))
+
+
+class SiteRow(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    road_class: Mapped[str] = mapped_column(String(32))
+    maintainer_id: Mapped[str] = mapped_column(ForeignKey("maintainers.id"), index=True)
+
+
+class CabinetRow(Base):
+    __tablename__ = "cabinets"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    profile: Mapped[str] = mapped_column(ID)
+    nominal_voltage_v: Mapped[float] = mapped_column(Float)
+
+
+class CircuitRow(Base):
+    __tablename__ = "circuits"
+    __table_args__ = (UniqueConstraint("cabinet_id", "number"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    cabinet_id: Mapped[str] = mapped_column(ForeignKey("cabinets.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+
+
+class LampRow(Base):
+    __tablename__ = "lamps"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    circuit_id: Mapped[str] = mapped_column(ForeignKey("circuits.id"), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    rated_power_w: Mapped[float] = mapped_column(Float)
+    phase: Mapped[str] = mapped_column(String(1))
+    profile: Mapped[str] = mapped_column(ID)
+    installed_on: Mapped[date | None] = mapped_column(Date)
+    project: Mapped[str | None] = mapped_column(NAME)
+
+
+class InventoryLoadRow(Base):
+    """When an inventory file was loaded, from where, and what it changed."""
+
+    __tablename__ = "inventory_loads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(String(500))

@@ -1,0 +1,201 @@
+"""The `streetlight` command as an operator runs it: errors are one line that names the problem."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from streetlight.inventory import dump_csv, load_inventory
+from streetlight.services import ServiceState, free_port
+from streetlight.services._servers import pid_alive
+from tests.conftest import ROOT, SAMPLE_INVENTORY
+
+STREETLIGHT = [sys.executable, "-m", "streetlight"]
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
+    return subprocess.run(
+        [*STREETLIGHT, *args],
+        env={**clean, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if ": error: " in line]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("STREETLIGHT_MQTT_URL", "http://broker:1883", "scheme must be mqtt or mqtts"),
+        ("STREETLIGHT_MQTT_URL", "mqtt://broker:99999", "bad port"),
+        ("STREETLIGHT_INFLUX_URL", "influx.local:8086", "scheme must be http or https"),
+        ("STREETLIGHT_DB_URL", "mysql://db/x", "backend must be sqlite or postgresql"),
+        ("STREETLIGHT_DB_URL", "not a url", "not an SQLAlchemy URL"),
+        ("STREETLIGHT_INFLUX_DB", "my db", "must be 1-64 letters"),
+        ("STREETLIGHT_INFLUX_RETENTION", "forever", "must be INF or a duration"),
+        ("STREETLIGHT_MQTT_ROOT", "a/#", "topic levels"),
+        ("STREETLIGHT_LOG_LEVEL", "LOUD", "must be DEBUG"),
+    ],
+)
+def test_bad_setting_stops_with_one_line_naming_it(variable: str, value: str, reason: str) -> None:
+    result = run("services", "check", env={variable: value})
+    assert result.returncode == 2
+    (line,) = _error_lines(result)
+    assert f"{variable}: " in line, line
+    assert reason in line, line
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_broker_is_one_line_naming_it(service_state: ServiceState) -> None:
+    port = free_port()
+    result = run("services", "check", env={"STREETLIGHT_MQTT_URL": f"mqtt://127.0.0.1:{port}"})
+    assert result.returncode == 2
+    (line,) = _error_lines(result)
+    assert f"MQTT broker at mqtt://127.0.0.1:{port} (STREETLIGHT_MQTT_URL)" in line
+    assert "Connection refused" in line
+
+
+def test_unreachable_influxdb_is_one_line_naming_it(service_state: ServiceState) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {"STREETLIGHT_MQTT_URL": service_state.mqtt_url, "STREETLIGHT_INFLUX_URL": url}
+    result = run("services", "check", env=env)
+    (line,) = _error_lines(result)
+    assert f"InfluxDB at {url}" in line
+    assert "STREETLIGHT_INFLUX_URL" in line
+
+
+def test_check_passes_against_running_servers(service_state: ServiceState, tmp_path: Path) -> None:
+    env = {**service_state.env(), "STREETLIGHT_VAR_DIR": str(tmp_path)}
+    result = run("services", "check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "MQTT broker at" in result.stdout
+    assert "InfluxDB at" in result.stdout
+
+
+def test_bad_inventory_row_is_one_line_naming_it(tmp_path: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO(_sample_csv())))
+    index = next(i for i, row in enumerate(rows) if row["kind"] == "lamp") + 10
+    rows[index]["phase"] = "Z"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = tmp_path / "inv.csv"
+    path.write_text(out.getvalue())
+
+    result = run("inventory", "check", str(path))
+
+    assert result.returncode == 2
+    (line,) = _error_lines(result)
+    expected = (
+        f"{path}: row {index + 2} ({rows[index]['id']}): phase: Input should be 'A', 'B' or 'C'"
+    )
+    assert expected in line
+
+
+def _sample_csv() -> str:
+    return dump_csv(load_inventory(SAMPLE_INVENTORY))
+
+
+def test_inventory_load_into_the_store(tmp_path: Path) -> None:
+    env = {"STREETLIGHT_DB_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    result = run("inventory", "load", str(SAMPLE_INVENTORY), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "store: added 1 districts" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["simulate", "--inventory", str(SAMPLE_INVENTORY)],
+        ["gateway"],
+        ["controller"],
+        ["api"],
+        ["dashboards"],
+    ],
+)
+def test_roles_not_built_yet_say_so(command: list[str]) -> None:
+    role = command[0]
+    result = run(*command)
+    if "not yet available" not in result.stderr:
+        pytest.skip(f"{role} is available now")  # the role landed; its own tests cover it
+    assert result.returncode == 2
+    (line,) = _error_lines(result)
+    assert f"'streetlight {role}' is not yet available" in line
+
+
+def test_services_up_status_down_by_pid(tmp_path: Path) -> None:
+    up = run("services", "up", "--var", str(tmp_path))
+    assert up.returncode == 0, up.stderr
+    state = json.loads((tmp_path / "services.json").read_text())
+    pids = state["pids"]
+    try:
+        assert all(pid_alive(pid) for pid in pids.values())
+        assert run("services", "status", "--var", str(tmp_path)).returncode == 0
+        again = run("services", "up", "--var", str(tmp_path))
+        assert again.returncode == 2
+        assert "already running" in again.stderr
+        env = run("services", "env", "--var", str(tmp_path)).stdout
+        assert f"export STREETLIGHT_MQTT_URL={state['mqtt_url']}" in env
+    finally:
+        down = run("services", "down", "--var", str(tmp_path))
+    assert down.returncode == 0, down.stderr
+    assert not any(pid_alive(pid) for pid in pids.values())
+    assert not (tmp_path / "services.json").exists()
+
+
+def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
+    demo = subprocess.Popen(
+        [*STREETLIGHT, "demo", "--var", str(tmp_path)],
+        cwd=ROOT,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        assert demo.stdout is not None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if "press Ctrl-C" in line:
+                break
+        text = "".join(output)
+        assert "press Ctrl-C" in text, text + (demo.stderr.read() if demo.stderr else "")
+        pids = [int(line.split()[2]) for line in output if line.split()[1:2] == ["pid"]]
+        assert len(pids) == 2
+        assert all(pid_alive(pid) for pid in pids)
+        assert "2305 lamps" in text
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        for stream in (demo.stdout, demo.stderr):
+            if stream:
+                stream.close()
+    assert not any(pid_alive(pid) for pid in pids)

@@ -1,0 +1,69 @@
+"""The relational store: migrations match the models; the asset tree saves and reads back."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, text
+
+from streetlight.domain import Inventory
+from streetlight.inventory import load_inventory
+from streetlight.store import open_engine, read_inventory, save_inventory, sessions
+from streetlight.store.models import Base
+from tests.conftest import SAMPLE_INVENTORY
+
+
+def _diff(connection: Connection) -> list[object]:
+    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+async def test_migrations_create_exactly_the_models(tmp_path: Path) -> None:
+    engine = await open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_diff) == []
+            mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
+            assert mode == "wal"
+    finally:
+        await engine.dispose()
+
+
+async def test_inventory_saves_and_reads_back(tmp_path: Path) -> None:
+    inventory = load_inventory(SAMPLE_INVENTORY)
+    engine = await open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    make_session = sessions(engine)
+    try:
+        async with make_session() as session, session.begin():
+            report = await save_inventory(session, inventory, "sample")
+        assert report.added["lamps"] == len(inventory.lamps)
+        async with make_session() as session:
+            assert await read_inventory(session) == inventory
+
+        # saving it again changes nothing; a changed lamp is one update
+        lamp = next(iter(inventory.lamps.values()))
+        changed = dataclasses.replace(lamp, rated_power_w=lamp.rated_power_w + 10)
+        edited = dataclasses.replace(inventory, lamps={**inventory.lamps, lamp.id: changed})
+        async with make_session() as session, session.begin():
+            again = await save_inventory(session, inventory, "sample")
+            assert not any(again.added.values())
+            assert not any(again.updated.values())
+            report = await save_inventory(session, edited, "edited")
+        assert report.updated == {**dict.fromkeys(report.updated, 0), "lamps": 1}
+        async with make_session() as session:
+            stored = await read_inventory(session)
+        assert isinstance(stored, Inventory)
+        assert stored.lamps[lamp.id].rated_power_w == lamp.rated_power_w + 10
+    finally:
+        await engine.dispose()
+
+
+async def test_empty_store_has_no_inventory(tmp_path: Path) -> None:
+    engine = await open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        async with sessions(engine)() as session:
+            assert await read_inventory(session) is None
+    finally:
+        await engine.dispose()
