@@ -22,7 +22,9 @@ def _compose() -> dict[str, Any]:
 
 def test_compose_file_follows_the_compose_specification() -> None:
     if not COMPOSE_SCHEMA.exists():
-        pytest.fail(f"{COMPOSE_SCHEMA} is missing: the shared/ directory must sit beside the checkout")
+        pytest.fail(
+            f"{COMPOSE_SCHEMA} is missing: the shared/ directory must sit beside the checkout"
+        )
     schema = json.loads(COMPOSE_SCHEMA.read_text())
     # the file names draft-07 without the trailing '#' that jsonschema's lookup expects
     assert schema["$schema"].startswith("https://json-schema.org/draft-07/")

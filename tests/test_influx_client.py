@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from streetlight.contract.influx_schema import ensure_database
 from streetlight.influx import (
     BatchWriter,
     InfluxClient,
@@ -20,7 +21,6 @@ from streetlight.influx import (
     quote_ident,
     quote_literal,
 )
-from streetlight.contract.influx_schema import ensure_database
 from streetlight.services import Influxd, LocalServices, find_program, free_port
 from streetlight.settings import CommonSettings, load_settings
 from tests.conftest import FAST_RETRY

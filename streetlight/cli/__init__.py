@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--speed", type=float, help="simulated seconds per wall second")
     simulate.add_argument("--start", help="simulated start time, ISO 8601 with offset")
     simulate.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
-    simulate.add_argument("--truth", type=Path, help="append fault starts and ends here (JSON lines)")
+    simulate.add_argument(
+        "--truth", type=Path, help="append fault starts and ends here (JSON lines)"
+    )
     simulate.set_defaults(handler=_not_yet("simulate", 3))
 
     gateway = roles.add_parser("gateway", help="read devices into InfluxDB and the bus")
