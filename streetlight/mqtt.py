@@ -46,11 +46,3 @@ def make_client(
         clean_session=clean_session,
         **options,
     )
-
-
-def payload_bytes(message: aiomqtt.Message) -> bytes:
-    """A received message's payload (aiomqtt types it loosely; on receipt it is bytes)."""
-    payload = message.payload
-    if isinstance(payload, bytes | bytearray):
-        return bytes(payload)
-    return b"" if payload is None else str(payload).encode()

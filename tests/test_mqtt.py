@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 from streetlight.contract import DeviceStatus, TargetKind, Topics, decode
-from streetlight.mqtt import make_client, payload_bytes
+from streetlight.mqtt import make_client
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
 
@@ -55,7 +55,7 @@ async def test_last_will_marks_a_vanished_process_offline(
             statuses = []
             async with asyncio.timeout(20):
                 async for message in watcher.messages:
-                    status = decode(DeviceStatus, payload_bytes(message))
+                    status = decode(DeviceStatus, message.payload)
                     statuses.append(status.online)
                     if statuses == [True]:
                         process.kill()  # no DISCONNECT: the broker must send the will
