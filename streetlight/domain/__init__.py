@@ -28,12 +28,14 @@ from streetlight.domain.model import (
     Subdistrict,
     check_id,
 )
+from streetlight.domain.power import STANDBY_W, lamp_power_w, power_factor
 
 __all__ = [
     "ASSET_KINDS",
     "ID_PATTERN",
     "REPAIR_DEADLINE",
     "SEVERITY",
+    "STANDBY_W",
     "AlarmState",
     "AlarmType",
     "AssetKind",
@@ -54,4 +56,6 @@ __all__ = [
     "SiteCategory",
     "Subdistrict",
     "check_id",
+    "lamp_power_w",
+    "power_factor",
 ]

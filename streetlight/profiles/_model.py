@@ -1,0 +1,260 @@
+"""Device profiles: what a controller model looks like on the wire, as data (profiles/*.yaml).
+
+A Modbus profile maps canonical field names to registers (table, address, data type, word and
+byte order, scale). A field of a repeated group (a lamp's slot behind a concentrator, a phase,
+a circuit) has a `stride`: the address of member `i` (from 0) is ``address + i * stride``.
+
+An MQTT profile gives the vendor's topics and where each canonical field sits in its JSON,
+with the scale from the vendor's integer units, and the meaning of its fault bits.
+
+The simulator encodes with the same profile the gateway decodes with, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from streetlight.contract.payloads import LampFault
+from streetlight.domain import ID_PATTERN
+
+Table = Literal["coil", "discrete", "holding", "input"]
+DataType = Literal["bool", "u16", "i16", "u32", "i32", "f32"]
+WordOrder = Literal["big", "little"]
+
+REGISTER_TABLES = ("holding", "input")
+BIT_TABLES = ("coil", "discrete")
+WIDTH = {"bool": 1, "u16": 1, "i16": 1, "u32": 2, "i32": 2, "f32": 2}
+
+LAMP_FIELDS = frozenset(
+    {
+        "voltage_v",
+        "current_a",
+        "power_w",
+        "power_factor",
+        "energy_wh",
+        "dim_pct",
+        "relay_on",
+        "driver_temp_c",
+        "burning_hours",
+        "faults",
+        "online",  # the concentrator still hears the lamp (1) or lost it (0)
+    }
+)
+PHASE_FIELDS = frozenset({"voltage_v", "current_a", "power_w", "power_factor", "energy_wh"})
+CIRCUIT_FIELDS = frozenset({"contactor_on", "current_a"})
+CABINET_FIELDS = frozenset({"leakage_ma", "door_open", "lux", "supply_on"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegisterSpec(_Strict):
+    """One value of a Modbus device."""
+
+    table: Table
+    address: int = Field(ge=0, le=65535)
+    stride: int = Field(default=0, ge=0, le=1000, description="for repeated groups")
+    type: DataType = "u16"
+    scale: float = Field(default=1.0, gt=0, description="engineering value = raw * scale")
+    unit: str | None = None
+    writable: bool = False
+    bits: dict[int, LampFault] | None = Field(
+        default=None, description="for a fault word: bit number -> fault flag"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.table in BIT_TABLES and self.type != "bool":
+            raise ValueError(f"a {self.table} holds single bits: type must be bool")
+        if self.writable and self.table in ("discrete", "input"):
+            raise ValueError(f"the {self.table} table is read-only; writable needs coil or holding")
+        if self.bits is not None:
+            if self.type not in ("u16", "u32"):
+                raise ValueError("bits need an unsigned type, u16 or u32")
+            width = 16 * WIDTH[self.type]
+            if any(not 0 <= bit < width for bit in self.bits):
+                raise ValueError(f"bit numbers must be 0..{width - 1}")
+        return self
+
+    def address_of(self, index: int = 0) -> int:
+        return self.address + index * self.stride
+
+    @property
+    def width(self) -> int:
+        return WIDTH[self.type]
+
+
+class ModbusProfile(_Strict):
+    """Fields common to Modbus profiles."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN.pattern)]
+    transport: Literal["modbus"]
+    description: str = ""
+    word_order: WordOrder = "big"
+    byte_order: WordOrder = "big"
+    max_read_registers: int = Field(default=125, ge=1, le=125)
+    max_read_bits: int = Field(default=2000, ge=1, le=2000)
+    pause_ms: int = Field(default=0, ge=0, le=1000, description="silence between requests")
+
+    def _check(self, group: str, fields: dict[str, RegisterSpec], allowed: frozenset[str]) -> None:
+        unknown = sorted(set(fields) - allowed)
+        if unknown:
+            raise ValueError(f"{group}: unknown fields {unknown}; known: {sorted(allowed)}")
+
+
+class ModbusLampProfile(ModbusProfile):
+    """A lamp read through its cabinet's concentrator; `slots` lamps per concentrator."""
+
+    device: Literal["lamp"]
+    slots: int = Field(default=255, ge=1, le=255, description="lamps one concentrator serves")
+    fields: dict[str, RegisterSpec]
+
+    @model_validator(mode="after")
+    def _fields(self) -> Self:
+        self._check("fields", self.fields, LAMP_FIELDS)
+        for name in ("relay_on", "dim_pct"):
+            spec = self.fields.get(name)
+            if spec is None or not spec.writable:
+                raise ValueError(f"fields.{name}: required and writable (commands write it)")
+        _check_layout([("fields", self.fields, self.slots)])
+        return self
+
+
+class ModbusCabinetProfile(ModbusProfile):
+    """A cabinet controller: its meter per phase, a contactor per circuit, its sensors."""
+
+    device: Literal["cabinet"]
+    max_circuits: int = Field(default=8, ge=1, le=32)
+    phases: dict[str, RegisterSpec]
+    circuits: dict[str, RegisterSpec]
+    fields: dict[str, RegisterSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fields(self) -> Self:
+        self._check("phases", self.phases, PHASE_FIELDS)
+        self._check("circuits", self.circuits, CIRCUIT_FIELDS)
+        self._check("fields", self.fields, CABINET_FIELDS)
+        contactor = self.circuits.get("contactor_on")
+        if contactor is None or not contactor.writable:
+            raise ValueError("circuits.contactor_on: required and writable (commands switch it)")
+        _check_layout(
+            [
+                ("phases", self.phases, 3),
+                ("circuits", self.circuits, self.max_circuits),
+                ("fields", self.fields, 1),
+            ]
+        )
+        return self
+
+
+def _check_layout(groups: list[tuple[str, dict[str, RegisterSpec], int]]) -> None:
+    """No two values (of any member of a repeated group) may share a register or a bit."""
+    taken: dict[tuple[str, int], tuple[str, int]] = {}
+    for group, fields, members in groups:
+        for name, spec in fields.items():
+            label = f"{group}.{name}"
+            if members > 1 and spec.stride == 0:
+                raise ValueError(f"{label}: repeats {members} times and needs a stride")
+            for index in range(members):
+                start = spec.address_of(index)
+                if start + spec.width > 65536:
+                    raise ValueError(f"{label}: addresses run past 65535")
+                for address in range(start, start + spec.width):
+                    other = taken.setdefault((spec.table, address), (label, index))
+                    if other != (label, index):
+                        raise ValueError(
+                            f"{label} and {other[0]} overlap at {spec.table} address {address}"
+                        )
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class MqttTopics(_Strict):
+    """Vendor topics; placeholders {root}, {device}, {group}, {link}."""
+
+    report: str
+    command: str
+    ack: str
+    group_command: str
+    link_status: str
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> Self:
+        need = {
+            "report": {"root", "device"},
+            "command": {"root", "device"},
+            "ack": {"root", "device"},
+            "group_command": {"root", "group"},
+            "link_status": {"root", "link"},
+        }
+        for name, required in need.items():
+            template = getattr(self, name)
+            found = set(_PLACEHOLDER.findall(template))
+            if found != required:
+                raise ValueError(f"{name}: needs exactly the placeholders {sorted(required)}")
+            if "+" in template or "#" in template:
+                raise ValueError(f"{name}: no MQTT wildcards in a topic template")
+        return self
+
+
+class JsonField(_Strict):
+    """Where a value sits in the vendor's JSON, and its scale from the vendor's units."""
+
+    path: str = Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+    type: Literal["number", "int", "bool"] = "number"
+    scale: float = Field(default=1.0, gt=0, description="engineering value = raw * scale")
+
+
+class FaultWord(_Strict):
+    path: str = Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+    bits: dict[int, LampFault]
+
+
+class MqttReport(_Strict):
+    device: str = Field(description="path of the device id")
+    time: JsonField = Field(description="epoch seconds (scale 1) or milliseconds (0.001)")
+    fields: dict[str, JsonField]
+    faults: FaultWord | None = None
+
+    @model_validator(mode="after")
+    def _fields(self) -> Self:
+        unknown = sorted(set(self.fields) - (LAMP_FIELDS - {"faults", "online"}))
+        if unknown:
+            raise ValueError(f"fields: unknown {unknown}")
+        for required in ("relay_on", "dim_pct"):
+            if required not in self.fields:
+                raise ValueError(f"fields.{required}: required")
+        return self
+
+
+class MqttCommand(_Strict):
+    id: str = Field(description="key of the command id")
+    relay: str = Field(description="key of the relay state, 0 or 1")
+    level: str = Field(description="key of the dim level, 0-100")
+
+
+class MqttAck(_Strict):
+    id: str
+    ok: str = Field(description="key of the success flag")
+    code: str = Field(description="key of the vendor's error code")
+
+
+class MqttLampProfile(_Strict):
+    """A lamp node that speaks JSON over MQTT."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN.pattern)]
+    device: Literal["lamp"]
+    transport: Literal["mqtt"]
+    description: str = ""
+    topics: MqttTopics
+    report: MqttReport
+    command: MqttCommand
+    ack: MqttAck
+
+
+Profile = ModbusLampProfile | ModbusCabinetProfile | MqttLampProfile
