@@ -86,14 +86,16 @@ class SystemClock(Clock):
 class ManualClock(Clock):
     """A clock for tests: time stands still until `advance` moves it.
 
-    Sleepers wake in deadline order as `advance` passes their deadlines; each wake-up gets a
-    turn of the event loop before the next, so code that sleeps in a loop runs once per step.
+    Sleepers wake in deadline order as `advance` passes their deadlines. After each wake-up
+    the event loop gets `settle_turns` turns before time moves on, so the woken code (and the
+    tasks it starts) can run up to its next sleep: code that sleeps in a loop runs once per step.
     """
 
-    def __init__(self, start: datetime) -> None:
+    def __init__(self, start: datetime, settle_turns: int = 20) -> None:
         if start.tzinfo is None:
             raise ValueError("clock start must be timezone-aware")
         self._now = start.astimezone(UTC)
+        self._settle_turns = settle_turns
         self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
@@ -121,7 +123,10 @@ class ManualClock(Clock):
             self._now = max(self._now, deadline)
             if not future.done():
                 future.set_result(None)
-            # let the woken task run (and perhaps sleep again) before moving on
-            for _ in range(3):
-                await asyncio.sleep(0)
+            await self._settle()
         self._now = target
+        await self._settle()
+
+    async def _settle(self) -> None:
+        for _ in range(self._settle_turns):
+            await asyncio.sleep(0)

@@ -1,13 +1,17 @@
-"""Connecting to the bus: an aiomqtt client from an `MqttUrl`, with TLS and a last will."""
+"""Connecting to the bus: an aiomqtt client from an `MqttUrl`, with TLS and a last will, and
+a loop that keeps a session connected until it is told to stop."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
+from streetlight.backoff import Backoff, LinkState
 from streetlight.contract import DeviceStatus, Target, TargetKind, Topics, encode
 from streetlight.settings import MqttUrl
 
@@ -46,3 +50,72 @@ def make_client(
         clean_session=clean_session,
         **options,
     )
+
+
+async def publish(
+    client: aiomqtt.Client, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+) -> None:
+    """Publish and wait for the broker's acknowledgement (QoS 1), honouring cancellation.
+
+    aiomqtt waits with `asyncio.wait_for`, which in Python 3.11 can swallow a cancellation
+    that arrives together with the acknowledgement; a loop that publishes would then never
+    stop. This re-raises it.
+    """
+    await client.publish(topic, payload, qos=qos, retain=retain)
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+Session = Callable[[aiomqtt.Client], Awaitable[None]]
+
+
+async def run_connected(
+    connect: Callable[[], aiomqtt.Client],
+    session: Session,
+    *,
+    stop: asyncio.Event,
+    link: LinkState,
+    backoff: Backoff | None = None,
+    before_connect: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Keep a session on the broker until `stop` is set.
+
+    Each round connects a fresh client from `connect()` and runs `session(client)`. When the
+    session returns, the client disconnects and a new round begins (after `before_connect`,
+    if given, which may wait for a reason to connect). When the connection fails or breaks,
+    the link's state is logged once and the round is retried after a capped, jittered
+    backoff. When `stop` is set the session is cancelled and the client leaves the broker
+    gracefully (a DISCONNECT, so no last will is sent).
+    """
+    backoff = backoff or Backoff(initial=0.5, cap=15.0)
+    while not stop.is_set():
+        if before_connect is not None and not await _first(before_connect(), stop):
+            return
+        try:
+            async with connect() as client:
+                link.ok()
+                backoff.reset()
+                if not await _first(session(client), stop):
+                    return
+        except (aiomqtt.MqttError, OSError) as exc:
+            link.failed(str(exc) or type(exc).__name__)
+            if not await _first(asyncio.sleep(backoff.next_delay()), stop):
+                return
+
+
+async def _first(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Run `work` unless `stop` comes first; True if the work finished (its error is raised)."""
+    work_task = asyncio.ensure_future(work)
+    stop_task = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({work_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (work_task, stop_task):
+            task.cancel()
+        results = await asyncio.gather(work_task, stop_task, return_exceptions=True)
+    if work_task.cancelled():
+        return False
+    if isinstance(results[0], BaseException):
+        raise results[0]
+    return True

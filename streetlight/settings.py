@@ -97,6 +97,8 @@ class CommonSettings(BaseSettings):
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     mqtt_ca_file: Path | None = None
     mqtt_root: str = "streetlight"
+    # first topic level(s) of field devices' vendor topics (the simulator's, or real nodes')
+    field_root: str = "field"
     influx_url: HttpUrlField = "http://127.0.0.1:8086"
     influx_db: str = "streetlight"
     influx_token: SecretStr | None = None
@@ -120,7 +122,7 @@ class CommonSettings(BaseSettings):
     def mqtt(self) -> MqttUrl:
         return MqttUrl.parse(self.mqtt_url)
 
-    @field_validator("mqtt_root")
+    @field_validator("mqtt_root", "field_root")
     @classmethod
     def _topic_root(cls, value: str) -> str:
         if not _TOPIC_ROOT.match(value):

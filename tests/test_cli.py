@@ -125,7 +125,6 @@ def test_inventory_load_into_the_store(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ["simulate", "--inventory", str(SAMPLE_INVENTORY)],
         ["gateway"],
         ["controller"],
         ["api"],
@@ -199,3 +198,45 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
             if stream:
                 stream.close()
     assert not any(pid_alive(pid) for pid in pids)
+
+
+def test_simulate_refuses_a_bad_scenario_in_one_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "faults:\n  - {at: 2026-12-21T19:00:00+08:00, target: 'lamp:NOPE', kind: lamp_failure}\n"
+    )
+    result = run("simulate", "--inventory", str(SAMPLE_INVENTORY), "--scenario", str(scenario))
+    assert result.returncode == 2
+    (line,) = _error_lines(result)
+    assert f"{scenario}: faults[0] (lamp:NOPE lamp_failure): " in line
+    assert "the inventory has no lamp 'NOPE'" in line
+
+
+def test_simulate_runs_the_sample_district_and_stops_on_ctrl_c(
+    service_state: ServiceState, tmp_path: Path
+) -> None:
+    endpoints = tmp_path / "endpoints.yaml"
+    env = {**service_state.env(), "STREETLIGHT_VAR_DIR": str(tmp_path)}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
+    process = subprocess.Popen(
+        [*STREETLIGHT, "simulate", "--inventory", str(SAMPLE_INVENTORY), "--speed", "60",
+         "--endpoints", str(endpoints)],
+        cwd=ROOT, env={**clean, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert "simulating 5 subdistricts" in first, first + (
+            process.stderr.read() if process.stderr else ""
+        )
+        assert endpoints.exists()
+        time.sleep(2)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()

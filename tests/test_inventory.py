@@ -17,6 +17,7 @@ import pytest
 from streetlight.domain import Inventory, SiteCategory
 from streetlight.inventory import InventoryError, dump_csv, dump_geojson, load_inventory
 from tests.conftest import ROOT, SAMPLE_INVENTORY
+from tests.helpers import sample_district, subset
 
 
 @pytest.fixture(scope="module")
@@ -81,23 +82,7 @@ def test_site_attributes_may_be_given_once(tmp_path: Path) -> None:
 
 def _small() -> Inventory:
     """A small district: the sample's first site."""
-    inv = load_inventory(SAMPLE_INVENTORY)
-    site_id = next(iter(inv.sites))
-    cabinets = {k: c for k, c in inv.cabinets.items() if c.site_id == site_id}
-    circuits = {k: c for k, c in inv.circuits.items() if c.cabinet_id in cabinets}
-    lamps = {k: lamp for k, lamp in inv.lamps.items() if lamp.circuit_id in circuits}
-    site = inv.sites[site_id]
-    community = inv.communities[site.community_id]
-    return Inventory(
-        district=inv.district,
-        subdistricts={community.subdistrict_id: inv.subdistricts[community.subdistrict_id]},
-        communities={community.id: community},
-        maintainers={site.maintainer_id: inv.maintainers[site.maintainer_id]},
-        sites={site_id: site},
-        cabinets=cabinets,
-        circuits=circuits,
-        lamps=lamps,
-    )
+    return subset([next(iter(sample_district().sites))])
 
 
 def _csv_rows(inventory: Inventory) -> list[dict[str, str]]:

@@ -7,6 +7,7 @@ when run, so `streetlight services status` does not load FastAPI or pymodbus.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +22,16 @@ def _not_yet(role: str, issue: int | None = None) -> Handler:
 
     def handler(_args: argparse.Namespace) -> int:
         raise NotYetAvailableError(f"'streetlight {role}' is not yet available{tracked}")
+
+    return handler
+
+
+def _role(module: str) -> Handler:
+    """The handler `run(args)` of a role's module, imported only when the role runs."""
+
+    def handler(args: argparse.Namespace) -> int:
+        run: Handler = importlib.import_module(module).run
+        return run(args)
 
     return handler
 
@@ -46,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--truth", type=Path, help="append fault starts and ends here (JSON lines)"
     )
-    simulate.set_defaults(handler=_not_yet("simulate", 3))
+    simulate.add_argument(
+        "--endpoints", type=Path, help="write the Modbus endpoint map here (YAML)"
+    )
+    simulate.set_defaults(handler=_role("simulator.cli"))
 
     gateway = roles.add_parser("gateway", help="read devices into InfluxDB and the bus")
     gateway.add_argument("--config", type=Path, help="gateway configuration (YAML)")
