@@ -9,6 +9,7 @@ COPY api ./api
 COPY simulator ./simulator
 COPY dashboards ./dashboards
 COPY examples ./examples
+COPY profiles ./profiles
 RUN pip install --no-cache-dir .
 RUN useradd --system --uid 1000 streetlight && mkdir -p /app/var && chown streetlight /app/var
 USER streetlight

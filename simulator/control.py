@@ -92,6 +92,8 @@ class Control:
                 "cabinets": len(world.cabinets),
                 "active_faults": sorted(f"{kind.value} {target}" for target, kind in world.active),
                 "stats": world.stats.as_dict(),
+                # report lateness in 10 ms bins, so a benchmark can take quantiles of a window
+                "lag_histogram": dict(world.stats.lag_histogram),
             }
         if op in ("fault", "repair"):
             event_kind = FaultEventKind.START if op == "fault" else FaultEventKind.END

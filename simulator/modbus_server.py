@@ -54,7 +54,7 @@ _TABLE_OF_FUNCTION = {
 _ZERO_READING = LampReading(0.0, 0.0, 0.0, 0.0, 0.0, 0, False, 0.0, 0.0, ())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Cell:
     """Which value an address belongs to: a group (phase/circuit/cabinet/lamp), member, field."""
 
@@ -62,6 +62,55 @@ class _Cell:
     index: int
     name: str
     spec: RegisterSpec
+
+
+_CELLS: dict[tuple[str, int], dict[str, dict[int, _Cell]]] = {}
+
+
+def _cabinet_cells(profile: ModbusCabinetProfile, circuits: int) -> dict[str, dict[int, _Cell]]:
+    """A cabinet's own address map; every cabinet of one model and size shares one."""
+    key = (profile.id, circuits)
+    if key not in _CELLS:
+        tables: dict[str, dict[int, _Cell]] = {
+            t: {} for t in ("coil", "discrete", "holding", "input")
+        }
+        members = {"phase": 3, "circuit": circuits, "cabinet": 1}
+        for group, specs in (
+            ("phase", profile.phases),
+            ("circuit", profile.circuits),
+            ("cabinet", profile.fields),
+        ):
+            for name, spec in specs.items():
+                for index in range(members[group]):
+                    start = spec.address_of(index)
+                    for address in range(start, start + spec.width):
+                        tables[spec.table][address] = _Cell(group, index, name, spec)
+        _CELLS[key] = tables
+    return _CELLS[key]
+
+
+@dataclass
+class _SlotLayout:
+    """Where the concentrator's lamp slots are: slot i's field at `base + i*stride + offset`.
+
+    Computed, not tabulated: a map per address would cost more memory than the lamps."""
+
+    table: str
+    base: int
+    stride: int
+    count: int
+    by_offset: dict[int, tuple[str, RegisterSpec]]
+
+    def cell(self, address: int) -> _Cell | None:
+        index, offset = divmod(address - self.base, self.stride)
+        if not 0 <= index < self.count:
+            return None
+        entry = self.by_offset.get(offset)
+        return _Cell("lamp", index, entry[0], entry[1]) if entry else None
+
+    @property
+    def high(self) -> int:
+        return self.base + self.stride * self.count - 1
 
 
 @dataclass
@@ -74,73 +123,58 @@ class CabinetDevice:
     lamps: list[LampState]
     world: World
     cells: dict[str, dict[int, _Cell]] = field(default_factory=dict)
+    slots: _SlotLayout | None = None
 
     def __post_init__(self) -> None:
-        tables: dict[str, dict[int, _Cell]] = {
-            t: {} for t in ("coil", "discrete", "holding", "input")
-        }
-        members = {"phase": 3, "circuit": len(self.state.circuit_ids), "cabinet": 1}
-        for group, specs in (
-            ("phase", self.profile.phases),
-            ("circuit", self.profile.circuits),
-            ("cabinet", self.profile.fields),
-        ):
-            for name, spec in specs.items():
-                for index in range(members[group]):
-                    self._place(tables, _Cell(group, index, name, spec))
-        if self.lamp_profile is not None:
-            for name, spec in self.lamp_profile.fields.items():
-                for lamp in self.lamps:
-                    self._place(tables, _Cell("lamp", lamp.slot - 1, name, spec))
-        self.cells = tables
+        self.cells = _cabinet_cells(self.profile, len(self.state.circuit_ids))
+        if self.lamp_profile is not None and self.lamps:
+            fields = self.lamp_profile.fields
+            first = min(fields.values(), key=lambda spec: spec.address)
+            by_offset = {
+                spec.address - first.address + word: (name, spec)
+                for name, spec in fields.items()
+                for word in range(spec.width)
+            }
+            self.slots = _SlotLayout(
+                first.table, first.address, first.stride, len(self.lamps), by_offset
+            )
 
-    @staticmethod
-    def _place(tables: dict[str, dict[int, _Cell]], cell: _Cell) -> None:
-        start = cell.spec.address_of(cell.index)
-        for address in range(start, start + cell.spec.width):
-            tables[cell.spec.table][address] = cell
+    def cell(self, table: str, address: int) -> _Cell | None:
+        cell = self.cells[table].get(address)
+        if cell is None and self.slots is not None and table == self.slots.table:
+            cell = self.slots.cell(address)
+        return cell
+
+    def span(self, table: str) -> tuple[int, int] | None:
+        """The table's first and last address, or None when the device has none there."""
+        addresses = list(self.cells[table])
+        if self.slots is not None and table == self.slots.table:
+            addresses += [self.slots.base, self.slots.high]
+        return (min(addresses), max(addresses)) if addresses else None
 
     def sim_device(self, unit: int) -> SimDevice:
+        """One block per table, every register writable as far as pymodbus knows: `write`
+        refuses read-only and reserved ones itself (a per-register map would cost memory)."""
         blocks: list[list[SimData]] = []
         for table in ("coil", "discrete", "holding", "input"):
-            cells = self.cells[table]
-            if not cells:
+            bits = table in BIT_TABLES
+            span = self.span(table)
+            if span is None:
                 # pymodbus wants every table; a lone invalid address answers ILLEGAL ADDRESS
-                blocks.append(
-                    [
-                        SimData(
-                            0, datatype=DataType.BITS if table in BIT_TABLES else DataType.INVALID
-                        )
-                    ]
-                )
+                kind = DataType.BITS if bits else DataType.INVALID
+                blocks.append([SimData(0, datatype=kind)])
                 continue
-            low, high = min(cells), max(cells)
-            if table in BIT_TABLES:
-                blocks.append(
-                    [SimData(low, count=high - low + 1, values=False, datatype=DataType.BITS)]
-                )
-                continue
-            runs: list[SimData] = []
-            address = low
-            while address <= high:
-                writable = address in cells and cells[address].spec.writable
-                end = address
-                while (
-                    end + 1 <= high
-                    and ((end + 1) in cells and cells[end + 1].spec.writable) == writable
-                ):
-                    end += 1
-                runs.append(
+            low, high = span
+            blocks.append(
+                [
                     SimData(
-                        address,
-                        count=end - address + 1,
-                        values=0,
-                        datatype=DataType.REGISTERS,
-                        readonly=not writable,
+                        low,
+                        count=high - low + 1,
+                        values=False if bits else 0,
+                        datatype=DataType.BITS if bits else DataType.REGISTERS,
                     )
-                )
-                address = end + 1
-            blocks.append(runs)
+                ]
+            )
         return SimDevice(
             unit,
             simdata=(blocks[0], blocks[1], blocks[2], blocks[3]),
@@ -151,14 +185,13 @@ class CabinetDevice:
 
     def refresh(self, table: str, first: int, count: int, now: float) -> dict[int, int | bool]:
         """Fresh values for addresses first..first+count-1 (registers, or bits)."""
-        cells = self.cells[table]
         values: dict[int, int | bool] = {}
         cache: dict[tuple[str, int], Any] = {}
         order = (self.profile.word_order, self.profile.byte_order)
         if self.lamp_profile is not None:
             lamp_order = (self.lamp_profile.word_order, self.lamp_profile.byte_order)
         for address in range(first, first + count):
-            cell = cells.get(address)
+            cell = self.cell(table, address)
             if cell is None:
                 values[address] = 0
                 continue
@@ -220,10 +253,9 @@ class CabinetDevice:
     # --- writes ------------------------------------------------------------------------------
 
     async def write(self, table: str, first: int, values: Sequence[int | bool]) -> ExcCodes | None:
-        cells = self.cells[table]
         touched: dict[tuple[str, int], dict[str, int | bool]] = {}
         for offset, value in enumerate(values):
-            cell = cells.get(first + offset)
+            cell = self.cell(table, first + offset)
             if cell is None or not cell.spec.writable:
                 return ExcCodes.ILLEGAL_ADDRESS
             touched.setdefault((cell.group, cell.index), {})[cell.name] = value
@@ -267,9 +299,10 @@ async def _action(  # noqa: PLR0917 - pymodbus's SimAction signature, plus the d
     now = world.now
     if table in BIT_TABLES:
         # bits are packed 16 to a register; refresh the whole (small) table
-        cells = device.cells[table]
-        low = min(cells)
-        fresh = device.refresh(table, low, max(cells) - low + 1, now)
+        span = device.span(table)
+        if span is None:
+            return ExcCodes.ILLEGAL_ADDRESS
+        fresh = device.refresh(table, span[0], span[1] - span[0] + 1, now)
         for bit_address, value in fresh.items():
             word, bit = divmod(bit_address, 16)
             slot = word - start_address
@@ -305,7 +338,7 @@ class ModbusFarm:
             raise ValueError("cabinets_per_port must be 1..247 (Modbus unit ids)")
         self.world = world
         self.host = host
-        self.endpoints: list[Endpoint] = []
+        self._addresses: list[tuple[str, int, int]] = []  # cabinet, port, unit
         self._groups: list[tuple[int, list[SimDevice]]] = []
         cabinet_ids = sorted(world.cabinets)
         next_port = port
@@ -326,19 +359,31 @@ class ModbusFarm:
                     world,
                 )
                 devices.append(device.sim_device(unit))
-                self.endpoints.append(
-                    Endpoint(
-                        cabinet=cabinet_id,
-                        host=host,
-                        port=group_port,
-                        unit=unit,
-                        profile=device.profile.id,
-                        lamp_profile=lamp_profile.id if lamp_profile else None,
-                        lamps={lamp.lamp.id: lamp.slot for lamp in lamps},
-                    )
-                )
+                self._addresses.append((cabinet_id, group_port, unit))
             self._groups.append((group_port, devices))
         self._servers: list[ModbusTcpServer] = []
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        """Where each cabinet answers (built when asked: the lamp maps are large)."""
+        world = self.world
+        result = []
+        for cabinet_id, port, unit in self._addresses:
+            lamp_profile = world.lamp_profiles.get(cabinet_id)
+            result.append(
+                Endpoint(
+                    cabinet=cabinet_id,
+                    host=self.host,
+                    port=port,
+                    unit=unit,
+                    profile=world.cabinet_profiles[cabinet_id].id,
+                    lamp_profile=lamp_profile.id if lamp_profile else None,
+                    lamps={
+                        lamp.lamp.id: lamp.slot for lamp in world.modbus_lamps.get(cabinet_id, [])
+                    },
+                )
+            )
+        return result
 
     async def start(self) -> None:
         for port, devices in self._groups:
@@ -347,7 +392,7 @@ class ModbusFarm:
             self._servers.append(server)
         logger.info(
             "Modbus: %d cabinets on %d ports from %s:%d",
-            len(self.endpoints),
+            len(self._addresses),
             len(self._servers),
             self.host,
             self._groups[0][0] if self._groups else 0,

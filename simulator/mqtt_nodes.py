@@ -19,7 +19,6 @@ import logging
 import re
 from collections import deque
 from collections.abc import Iterable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 10_000  # reports a link keeps while its broker is away; older ones are dropped
 CONNECT_TIMEOUT_S = 10.0
+# subscribing costs the MQTT client memory for a moment: a few links at a time, topics in chunks
+STARTING_AT_ONCE = 8
+TOPICS_PER_SUBSCRIBE = 50
 
 
 class VendorFormat:
@@ -137,8 +139,10 @@ class Link:
         *,
         url: MqttUrl,
         ca_file: Path | None = None,
+        starting: asyncio.Semaphore | None = None,
     ) -> None:
         self.id = link_id
+        self._starting = starting or asyncio.Semaphore(1)
         self.lamps = {lamp.lamp.id: lamp for lamp in lamps}
         self.groups: dict[str, list[LampState]] = {}
         for lamp in lamps:
@@ -183,10 +187,13 @@ class Link:
             )
 
         async def session(client: aiomqtt.Client) -> None:
-            await client.publish(status_topic, self._status(True), qos=1, retain=True)
-            topics = [self.vendor.topic("command", device=lamp) for lamp in self.lamps]
-            topics += [self.vendor.topic("group_command", group=g) for g in self.groups]
-            await client.subscribe([(topic, 1) for topic in topics])
+            async with self._starting:
+                await client.publish(status_topic, self._status(True), qos=1, retain=True)
+                topics = [self.vendor.topic("command", device=lamp) for lamp in self.lamps]
+                topics += [self.vendor.topic("group_command", group=g) for g in self.groups]
+                for first in range(0, len(topics), TOPICS_PER_SUBSCRIBE):
+                    chunk = topics[first : first + TOPICS_PER_SUBSCRIBE]
+                    await client.subscribe([(topic, 1) for topic in chunk])
             self.connected = True
             try:
                 async with asyncio.TaskGroup() as tasks:
@@ -281,6 +288,29 @@ class _PoweredDown(Exception):  # noqa: N818 - a signal between tasks, not an er
     """Every node of a link lost supply or communication."""
 
 
+class _NodeReport:
+    """One node's periodic report (a small object: there is one per MQTT lamp)."""
+
+    __slots__ = ("interval", "lamp", "link")
+
+    def __init__(self, lamp: LampState, link: Link, interval: float) -> None:
+        self.lamp = lamp
+        self.link = link
+        self.interval = interval
+
+    def __call__(self, at: float) -> float:
+        lamp, link = self.lamp, self.link
+        stats = link.world.stats
+        stats.reports_due += 1
+        if lamp.reachable:
+            stats.note_lag(max(0.0, link.world.now - at))
+            vendor = link.vendor
+            report = vendor.report(lamp, max(at, lamp.t))
+            link.send(vendor.topic("report", device=lamp.lamp.id), report, report=True)
+        # every interval, give or take two seconds, so reports do not arrive in lockstep
+        return at + self.interval + 2.0 * noise.signed(lamp.key, int(at))
+
+
 class NodeNetwork:
     """Every MQTT lamp node of the world: their links, and a report each interval for each."""
 
@@ -299,7 +329,7 @@ class NodeNetwork:
         self.world = world
         self.interval = interval_s
         self.links: list[Link] = []
-        self._nodes: list[tuple[LampState, Link, VendorFormat]] = []
+        starting = asyncio.Semaphore(STARTING_AT_ONCE)
         for profile_id, lamps in sorted(world.mqtt_lamps.items()):
             vendor = VendorFormat(world.mqtt_profiles[profile_id], root)
             for offset in range(0, len(lamps), lamps_per_link):
@@ -309,26 +339,18 @@ class NodeNetwork:
                     if lamps_per_link == 1
                     else f"{profile_id}-{offset // lamps_per_link + 1}"
                 )
-                link = Link(link_id, members, vendor, world, url=url, ca_file=ca_file)
+                link = Link(
+                    link_id, members, vendor, world, url=url, ca_file=ca_file, starting=starting
+                )
                 self.links.append(link)
-                self._nodes.extend((lamp, link, vendor) for lamp in members)
 
     def schedule_reports(self, timeline: Timeline) -> None:
         """Each node's first report falls somewhere in the first interval, then every interval."""
         start = self.world.now
-        for lamp, link, vendor in self._nodes:
-            first = start + noise.uniform(lamp.key, 10) * self.interval
-            timeline.schedule(first, Periodic(partial(self._report, lamp, link, vendor)))
-
-    def _report(self, lamp: LampState, link: Link, vendor: VendorFormat, at: float) -> float:
-        world = self.world
-        world.stats.reports_due += 1
-        if lamp.reachable:
-            world.stats.note_lag(max(0.0, world.now - at))
-            report = vendor.report(lamp, max(at, lamp.t))
-            link.send(vendor.topic("report", device=lamp.lamp.id), report, report=True)
-        # every interval, give or take two seconds, so reports do not arrive in lockstep
-        return at + self.interval + 2.0 * noise.signed(lamp.key, int(at))
+        for link in self.links:
+            for lamp in link.lamps.values():
+                first = start + noise.uniform(lamp.key, 10) * self.interval
+                timeline.schedule(first, Periodic(_NodeReport(lamp, link, self.interval)))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run every link; links leave the broker once `stop` is set."""

@@ -36,7 +36,7 @@ class _DrawNight:
     night: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Periodic:
     """Something that recurs, like a node's report: `run(at)` returns when it next falls due."""
 

@@ -184,20 +184,30 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
                 break
         text = "".join(output)
         assert "press Ctrl-C" in text, text + (demo.stderr.read() if demo.stderr else "")
-        pids = [int(line.split()[2]) for line in output if line.split()[1:2] == ["pid"]]
-        assert len(pids) == 2
-        assert all(pid_alive(pid) for pid in pids)
+        started = [line.split() for line in output if line.split()[1:2] == ["pid"]]
+        pids = {words[0]: int(words[2]) for words in started}
+        assert set(pids) >= {"mosquitto", "influxd", "simulator"}
+        assert all(pid_alive(pid) for pid in pids.values())
         assert "2305 lamps" in text
+        log = tmp_path / "demo" / "logs" / "simulator.log"
+        deadline = time.monotonic() + 30
+        while "simulating 5 subdistricts" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "simulating 5 subdistricts" in log.read_text()
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=60) == 0
     finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+        if demo.poll() is None:  # a failed assertion above: stop it as an operator would
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(30)
+            except subprocess.TimeoutExpired:
+                demo.kill()  # its roles and servers die with it (PR_SET_PDEATHSIG)
+                demo.wait()
         for stream in (demo.stdout, demo.stderr):
             if stream:
                 stream.close()
-    assert not any(pid_alive(pid) for pid in pids)
+    assert not any(pid_alive(pid) for pid in pids.values())
 
 
 def test_simulate_refuses_a_bad_scenario_in_one_line(tmp_path: Path) -> None:
@@ -240,3 +250,30 @@ def test_simulate_runs_the_sample_district_and_stops_on_ctrl_c(
         for stream in (process.stdout, process.stderr):
             if stream:
                 stream.close()
+
+
+def test_a_killed_demo_takes_its_servers_and_roles_with_it(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
+    demo = subprocess.Popen(
+        [*STREETLIGHT, "demo", "--var", str(tmp_path)],
+        cwd=ROOT, env=clean, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    pids: dict[str, int] = {}
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            words = line.split()
+            if words[1:2] == ["pid"]:
+                pids[words[0]] = int(words[2])
+            if "press Ctrl-C" in line:
+                break
+        assert set(pids) >= {"mosquitto", "influxd", "simulator"}
+    finally:
+        demo.kill()  # no chance to clean up
+        demo.wait()
+        assert demo.stdout is not None
+        demo.stdout.close()
+    deadline = time.monotonic() + 15
+    while any(pid_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [name for name, pid in pids.items() if pid_alive(pid)]

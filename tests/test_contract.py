@@ -25,6 +25,8 @@ from streetlight.contract import (
     encode,
     json_schemas,
 )
+from streetlight.profiles import load_profiles
+from streetlight.profiles._docs import profile_section
 from tests.conftest import ROOT
 
 CONTRACT = (ROOT / "docs" / "contract.md").read_text()
@@ -149,3 +151,11 @@ def test_measurement_table_matches_the_schema_in_code(name: str) -> None:
     _, tags_cell, fields_cell = (cell.strip() for cell in row.strip("|").split("|"))
     assert re.findall(r"`(\w+)`", tags_cell) == list(spec.tags)
     assert re.findall(r"`(\w+)`", fields_cell) == [field.name for field in spec.fields]
+
+
+@pytest.mark.parametrize("profile_id", sorted(load_profiles(ROOT / "profiles")))
+def test_profile_tables_match_the_profiles(profile_id: str) -> None:
+    section = profile_section(load_profiles(ROOT / "profiles")[profile_id])
+    assert section in CONTRACT, (
+        f"docs/contract.md's table for {profile_id} is stale: see 'streetlight contract profiles'"
+    )

@@ -203,8 +203,10 @@ def test_bad_geojson_feature_is_named(tmp_path: Path, mutate: Any, reason: str) 
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
-        ("a.geojson", "{not json", "not JSON: Expecting property name"),
+        ("a.geojson", "{not json", "not JSON: Expecting value at character 1"),
         ("a.geojson", '{"type": "Feature"}', "not a GeoJSON FeatureCollection"),
+        ("a.geojson", "[1, 2]", "not a GeoJSON FeatureCollection"),
+        ("a.geojson", '{"type": "FeatureCollection", "features": [{}, tru', "not JSON: Expecting"),
         ("a.txt", "", "unknown inventory format '.txt'"),
         ("a.csv", "kind,id\nlamp,L1,extra\n", "row 2: more cells than header columns"),
     ],
@@ -223,3 +225,32 @@ def test_bad_file_is_one_line_naming_it(
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match=r"missing\.geojson: cannot read: No such file"):
         load_inventory(tmp_path / "missing.geojson")
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 16])
+def test_geojson_is_read_correctly_whatever_the_chunk_boundaries(
+    chunk: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Features are decoded as the file streams in; a value cut by a chunk edge must survive."""
+    from streetlight.inventory import _json_stream  # noqa: PLC0415
+
+    inventory = _small()
+    document = dump_geojson(inventory)
+    document["x_trailer"] = [1.25, True, None, "是"]  # members after the features, too
+    path = tmp_path / "small.geojson"
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=None))
+    monkeypatch.setattr(_json_stream, "CHUNK", chunk)
+    assert load_inventory(path) == inventory
+
+
+def test_district_member_may_follow_the_features(tmp_path: Path) -> None:
+    inventory = _small()
+    document = dump_geojson(inventory)
+    reordered = {
+        "type": document["type"],
+        "features": document["features"],
+        "district": document["district"],
+    }
+    path = tmp_path / "late.geojson"
+    path.write_text(json.dumps(reordered))
+    assert load_inventory(path) == inventory

@@ -174,7 +174,8 @@ def _compound_poles(rng: random.Random, corner: tuple[float, float], count: int)
     return poles
 
 
-def generate(seed: int = SEED) -> Inventory:
+def generate(seed: int = SEED, scale: int = 1) -> Inventory:
+    """The district; `scale` multiplies the number of sites (benchmarks use larger districts)."""
     rng = random.Random(seed)
     district = District("XY", "浔阳区", "Asia/Shanghai")
     subdistricts, communities, sites = {}, {}, {}
@@ -192,7 +193,7 @@ def generate(seed: int = SEED) -> Inventory:
             communities[community_id] = Community(community_id, community_name, plan.id)
         site_number = 0
         for category, how_many in SITE_MIX:
-            for _ in range(how_many):
+            for _ in range(how_many * scale):
                 site_number += 1
                 community_id = plan.communities[site_number % len(plan.communities)][0]
                 suffix, _ = SITE_NAMES[category]
@@ -306,8 +307,9 @@ def main() -> None:
         "--out", type=Path, default=Path(__file__).with_name("inventory.geojson"), help="output"
     )
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--scale", type=int, default=1, help="multiply the number of sites")
     args = parser.parse_args()
-    inventory = generate(args.seed)
+    inventory = generate(args.seed, args.scale)
     args.out.write_text(_geojson_text(inventory), encoding="utf-8")
     print(f"{args.out}: {inventory.summary()}")
 

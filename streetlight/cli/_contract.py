@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from streetlight.contract import json_schemas
+from streetlight.profiles import load_profiles
+from streetlight.profiles._docs import profile_section
 
 
 def add_parser(roles: Any) -> None:
-    parser = roles.add_parser("contract", help="print or write the payloads' JSON schemas")
-    parser.add_argument("what", choices=("schemas",))
+    parser = roles.add_parser(
+        "contract", help="print or write the payloads' JSON schemas, or the profiles as tables"
+    )
+    parser.add_argument("what", choices=("schemas", "profiles"))
     parser.add_argument("--write", type=Path, metavar="DIR", help="write one file per payload")
     parser.set_defaults(handler=run)
 
@@ -22,6 +26,10 @@ def schema_text(schema: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.what == "profiles":
+        for profile in load_profiles().values():
+            print(profile_section(profile) + "\n")
+        return 0
     schemas = json_schemas()
     if args.write is None:
         print(json.dumps(schemas, indent=2, sort_keys=True))

@@ -242,29 +242,13 @@ class Inventory:
     cabinets: dict[str, Cabinet]
     circuits: dict[str, Circuit]
     lamps: dict[str, Lamp]
-    _places: dict[str, LampPlace] = field(init=False, repr=False, compare=False)
     _lamps_by_circuit: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._check_references()
-        places: dict[str, LampPlace] = {}
         by_circuit: dict[str, list[str]] = {circuit_id: [] for circuit_id in self.circuits}
         for lamp in self.lamps.values():
-            circuit = self.circuits[lamp.circuit_id]
-            cabinet = self.cabinets[circuit.cabinet_id]
-            site = self.sites[cabinet.site_id]
-            community = self.communities[site.community_id]
-            places[lamp.id] = LampPlace(
-                lamp_id=lamp.id,
-                circuit_id=circuit.id,
-                cabinet_id=cabinet.id,
-                site_id=site.id,
-                community_id=community.id,
-                subdistrict_id=community.subdistrict_id,
-                district_id=self.district.id,
-            )
-            by_circuit[circuit.id].append(lamp.id)
-        object.__setattr__(self, "_places", places)
+            by_circuit[lamp.circuit_id].append(lamp.id)
         object.__setattr__(
             self, "_lamps_by_circuit", {key: tuple(ids) for key, ids in by_circuit.items()}
         )
@@ -294,7 +278,20 @@ class Inventory:
             need(self.circuits, lamp.circuit_id, "circuit", f"lamp {lamp.id!r}")
 
     def place(self, lamp_id: str) -> LampPlace:
-        return self._places[lamp_id]
+        """Where a lamp hangs, worked out when asked (kept per lamp, it costs memory)."""
+        circuit = self.circuits[self.lamps[lamp_id].circuit_id]
+        cabinet = self.cabinets[circuit.cabinet_id]
+        site = self.sites[cabinet.site_id]
+        community = self.communities[site.community_id]
+        return LampPlace(
+            lamp_id=lamp_id,
+            circuit_id=circuit.id,
+            cabinet_id=cabinet.id,
+            site_id=site.id,
+            community_id=community.id,
+            subdistrict_id=community.subdistrict_id,
+            district_id=self.district.id,
+        )
 
     def lamps_on_circuit(self, circuit_id: str) -> tuple[str, ...]:
         return self._lamps_by_circuit[circuit_id]

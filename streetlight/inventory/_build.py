@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +46,10 @@ class _Collector:
     source: str
     problems: list[str] = field(default_factory=list)
     nodes: dict[tuple[str, str], _Entity] = field(default_factory=dict)
-    lamps: dict[str, tuple[str, LampRecord]] = field(default_factory=dict)
+    # a lamp is built as soon as its row is read (rows are not kept: districts are large)
+    lamps: dict[str, tuple[str, Lamp, str, str]] = field(
+        default_factory=dict
+    )  # where, lamp, cabinet, site
     cabinets: dict[str, tuple[str, CabinetRecord]] = field(default_factory=dict)
 
     def problem(self, where: str, message: str) -> None:
@@ -86,13 +90,27 @@ class _Collector:
                     where, f"lamp {record.id!r} already given at {self.lamps[record.id][0]}"
                 )
             else:
-                self.lamps[record.id] = (where, record)
+                self._add_lamp(where, record)
         elif record.id in self.cabinets:
             self.problem(
                 where, f"cabinet {record.id!r} already given at {self.cabinets[record.id][0]}"
             )
         else:
             self.cabinets[record.id] = (where, record)
+
+    def _add_lamp(self, where: str, rec: LampRecord) -> None:
+        # shared strings once in memory, not once per lamp
+        lamp = Lamp(
+            id=rec.id,
+            circuit_id=sys.intern(rec.circuit),
+            location=GeoPoint(lat=rec.lat, lon=rec.lon),
+            rated_power_w=rec.rated_power_w,
+            phase=rec.phase,
+            profile=sys.intern(rec.profile),
+            installed_on=rec.installed_on,
+            project=sys.intern(rec.project) if rec.project else None,
+        )
+        self.lamps[rec.id] = (where, lamp, sys.intern(rec.cabinet), sys.intern(rec.site))
 
     def _describe_tree(self, where: str, r: Record) -> None:
         self.describe(where, "district", r.district, name=r.district_name, timezone=r.timezone)
@@ -141,26 +159,56 @@ def _build_node(collector: _Collector, where: str, factory: Any, **kwargs: Any) 
         return None
 
 
+class InventoryBuilder:
+    """Takes records one at a time (`add`) and builds the inventory at the end (`build`)."""
+
+    def __init__(self, source: str) -> None:
+        self._collector = _Collector(source)
+
+    @property
+    def full(self) -> bool:
+        """Enough problems found to stop reading."""
+        return len(self._collector.problems) >= MAX_PROBLEMS
+
+    def add(self, where: str, properties: dict[str, Any] | str) -> None:
+        """One record, or (a string) the reason a row is not a record at all."""
+        if not self.full:
+            self._collector.add(where, properties)
+
+    def describe_district(self, where: str, properties: dict[str, Any]) -> None:
+        """District attributes given once for the whole file (GeoJSON's `district` member)."""
+        self._collector.describe(
+            where,
+            "district",
+            properties.get("id"),
+            name=properties.get("name"),
+            timezone=properties.get("timezone"),
+        )
+
+    def build(self) -> Inventory:
+        """The inventory; raises `InventoryError` listing every bad row (up to MAX_PROBLEMS)."""
+        collector = self._collector
+        if not collector.problems:
+            inventory = _assemble(collector)
+            if inventory is not None and not collector.problems:
+                return inventory
+        problems = collector.problems[:MAX_PROBLEMS]
+        if len(collector.problems) >= MAX_PROBLEMS:
+            problems.append(f"{collector.source}: stopped after {MAX_PROBLEMS} problems")
+        raise InventoryError(problems)
+
+
 def build_inventory(source: str, rows: Iterable[tuple[str, dict[str, Any] | str]]) -> Inventory:
     """Build an inventory from `(where, properties)` pairs; `where` is e.g. ``row 12``.
 
     A row whose shape is already known to be wrong comes as a string saying why.
-
-    Raises `InventoryError` listing every bad row (up to `MAX_PROBLEMS`).
     """
-    collector = _Collector(source)
+    builder = InventoryBuilder(source)
     for where, properties in rows:
-        collector.add(where, properties)
-        if len(collector.problems) >= MAX_PROBLEMS:
+        builder.add(where, properties)
+        if builder.full:
             break
-    if not collector.problems:
-        inventory = _assemble(collector)
-        if inventory is not None and not collector.problems:
-            return inventory
-    problems = collector.problems[:MAX_PROBLEMS]
-    if len(collector.problems) >= MAX_PROBLEMS:
-        problems.append(f"{source}: stopped after {MAX_PROBLEMS} problems")
-    raise InventoryError(problems)
+    return builder.build()
 
 
 def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass per tree level
@@ -223,7 +271,7 @@ def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass pe
             site_id=rec.site,
             location=GeoPoint(lat=rec.lat, lon=rec.lon),
             profile=rec.profile,
-            circuit_ids=tuple(rec.circuits),
+            circuit_ids=tuple(sys.intern(circuit) for circuit in rec.circuits),
             nominal_voltage_v=rec.nominal_voltage_v,
         )
         if cabinet is None:
@@ -235,35 +283,25 @@ def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass pe
             circuits[circuit_id] = Circuit(id=circuit_id, cabinet_id=cabinet_id, number=number)
 
     lamps: dict[str, Lamp] = {}
-    for lamp_id, (where, lamp_rec) in c.lamps.items():
-        if lamp_rec.cabinet not in cabinets:
-            c.problem(where, f"lamp {lamp_id!r}: unknown cabinet {lamp_rec.cabinet!r}")
+    for lamp_id, (where, lamp, cabinet_id, site_id) in c.lamps.items():
+        if cabinet_id not in cabinets:
+            c.problem(where, f"lamp {lamp_id!r}: unknown cabinet {cabinet_id!r}")
             continue
-        circuit = circuits.get(lamp_rec.circuit)
-        if circuit is None or circuit.cabinet_id != lamp_rec.cabinet:
-            cabinet_id = lamp_rec.cabinet
+        circuit = circuits.get(lamp.circuit_id)
+        if circuit is None or circuit.cabinet_id != cabinet_id:
             c.problem(
                 where,
-                f"lamp {lamp_id!r}: circuit {lamp_rec.circuit!r} is not in cabinet {cabinet_id!r}",
+                f"lamp {lamp_id!r}: circuit {lamp.circuit_id!r} is not in cabinet {cabinet_id!r}",
             )
             continue
-        if cabinets[lamp_rec.cabinet].site_id != lamp_rec.site:
+        if cabinets[cabinet_id].site_id != site_id:
             c.problem(
                 where,
-                f"lamp {lamp_id!r}: site {lamp_rec.site!r} differs from its cabinet's "
-                f"{cabinets[lamp_rec.cabinet].site_id!r}",
+                f"lamp {lamp_id!r}: site {site_id!r} differs from its cabinet's "
+                f"{cabinets[cabinet_id].site_id!r}",
             )
             continue
-        lamps[lamp_id] = Lamp(
-            id=lamp_id,
-            circuit_id=lamp_rec.circuit,
-            location=GeoPoint(lat=lamp_rec.lat, lon=lamp_rec.lon),
-            rated_power_w=lamp_rec.rated_power_w,
-            phase=lamp_rec.phase,
-            profile=lamp_rec.profile,
-            installed_on=lamp_rec.installed_on,
-            project=lamp_rec.project,
-        )
+        lamps[lamp_id] = lamp
     if c.problems:
         return None
     try:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from streetlight.domain import Inventory
-from streetlight.inventory._build import InventoryError, build_inventory
+from streetlight.inventory._build import InventoryBuilder, InventoryError, build_inventory
+from streetlight.inventory._json_stream import JsonStream, JsonStreamError, NotAnObjectError
 
 CSV_COLUMNS = (
     "kind",
@@ -53,48 +53,49 @@ CSV_COLUMNS = (
 def load_inventory(path: Path) -> Inventory:
     """Load a `.geojson`/`.json` or `.csv` inventory; raises `InventoryError` naming bad rows."""
     source = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".geojson", ".json", ".csv"):
+        raise InventoryError(
+            [f"{source}: unknown inventory format {suffix!r} (use .geojson or .csv)"]
+        )
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        if suffix == ".csv":
+            return build_inventory(source, _csv_rows(path.read_text(encoding="utf-8-sig")))
+        with path.open("rb") as file:
+            return _load_geojson(source, file)
     except OSError as exc:
         raise InventoryError([f"{source}: cannot read: {exc.strerror}"]) from exc
     except UnicodeDecodeError as exc:
         raise InventoryError([f"{source}: not UTF-8 text (byte {exc.start})"]) from exc
-    suffix = path.suffix.lower()
-    if suffix in (".geojson", ".json"):
-        return build_inventory(source, _geojson_rows(source, text))
-    if suffix == ".csv":
-        return build_inventory(source, _csv_rows(text))
-    raise InventoryError([f"{source}: unknown inventory format {suffix!r} (use .geojson or .csv)"])
 
 
-def _geojson_rows(source: str, text: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
+def _load_geojson(source: str, file: IO[bytes]) -> Inventory:
+    """Read features one at a time (a district's file is large), building as they come."""
+    builder = InventoryBuilder(source)
+    count = 0
+
+    def on_feature(feature: Any) -> None:
+        nonlocal count
+        count += 1
+        builder.add(f"feature {count}", _feature_properties(feature))
+
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InventoryError(
-            [f"{source}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
-        ) from exc
-    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise InventoryError([f"{source}: not a GeoJSON FeatureCollection"])
-    features = document.get("features")
-    if not isinstance(features, list):
-        raise InventoryError([f"{source}: 'features' must be a list"])
-    defaults: dict[str, Any] = {}
-    district = document.get("district")
+        members = JsonStream(file).read_object("features", on_feature)
+    except NotAnObjectError as exc:
+        raise InventoryError([f"{source}: not a GeoJSON FeatureCollection"]) from exc
+    except JsonStreamError as exc:
+        raise InventoryError([f"{source}: not JSON: {exc}"]) from exc
+    if members.get("type") != "FeatureCollection" or members.get("features") is not True:
+        raise InventoryError([f"{source}: not a GeoJSON FeatureCollection with a features list"])
+    district = members.get("district")
     if isinstance(district, dict):
-        defaults = {
-            "district": district.get("id"),
-            "district_name": district.get("name"),
-            "timezone": district.get("timezone"),
-        }
+        builder.describe_district("the collection's district", district)
     elif district is not None:
         raise InventoryError([f"{source}: 'district' must be an object with id, name, timezone"])
-    for index, feature in enumerate(features, start=1):
-        where = f"feature {index}"
-        yield where, _feature_properties(feature, defaults)
+    return builder.build()
 
 
-def _feature_properties(feature: Any, defaults: dict[str, Any]) -> dict[str, Any] | str:
+def _feature_properties(feature: Any) -> dict[str, Any] | str:
     """Flatten one feature into record properties, or say why its shape is wrong."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         return "not a GeoJSON Feature"
@@ -102,17 +103,15 @@ def _feature_properties(feature: Any, defaults: dict[str, Any]) -> dict[str, Any
     geometry = feature.get("geometry")
     if not isinstance(properties, dict):
         return "a feature needs a properties object"
-    record = {**{k: v for k, v in defaults.items() if v is not None}, **properties}
-    if (
+    if not (
         isinstance(geometry, dict)
         and geometry.get("type") == "Point"
         and isinstance(geometry.get("coordinates"), list)
         and len(geometry["coordinates"]) >= 2
     ):
-        record["lon"], record["lat"] = geometry["coordinates"][:2]
-    else:
         return "geometry must be a Point with [lon, lat] coordinates"
-    return record
+    lon, lat = geometry["coordinates"][:2]
+    return {**properties, "lon": lon, "lat": lat}
 
 
 def _csv_rows(text: str) -> Iterator[tuple[str, dict[str, Any] | str]]:

@@ -121,6 +121,14 @@ class ModbusLampProfile(ModbusProfile):
             if spec is None or not spec.writable:
                 raise ValueError(f"fields.{name}: required and writable (commands write it)")
         _check_layout([("fields", self.fields, self.slots)])
+        tables = {spec.table for spec in self.fields.values()}
+        strides = {spec.stride for spec in self.fields.values()}
+        if len(tables) != 1 or len(strides) != 1:
+            raise ValueError("a lamp slot is one block: every field in one table, with one stride")
+        first = min(spec.address for spec in self.fields.values())
+        last = max(spec.address + spec.width for spec in self.fields.values())
+        if last - first > strides.pop():
+            raise ValueError("a slot's fields span more registers than the stride")
         return self
 
 

@@ -25,6 +25,7 @@ from streetlight.services._servers import (
     ManagedServer,
     Mosquitto,
     ServiceError,
+    die_with_parent,
     free_port,
     pid_alive,
     stop_pid,
@@ -55,11 +56,20 @@ class ServiceState:
 class LocalServices:
     """Mosquitto and influxd as children of this process, under `directory`."""
 
-    def __init__(self, directory: Path, *, influx_admin: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        influx_admin: tuple[str, str] | None = None,
+        attached: bool = True,
+    ) -> None:
+        """`attached` servers are stopped if this process dies without stopping them."""
         programs = ensure_programs(SERVER_PACKAGES)
         self.directory = directory.resolve()
         self.mosquitto = Mosquitto(programs["mosquitto"], self.directory / "mosquitto")
         self.influxd = Influxd(programs["influxd"], self.directory / "influxdb", influx_admin)
+        for server in self.servers:
+            server.attached = attached
 
     @property
     def servers(self) -> tuple[ManagedServer, ...]:
@@ -112,7 +122,7 @@ def up(var_dir: Path) -> ServiceState:
         raise ServiceError(
             f"services already running (pids {current.pids}); run 'streetlight services down'"
         )
-    state = LocalServices(var_dir / "services").start()
+    state = LocalServices(var_dir / "services", attached=False).start()
     (var_dir / STATE_FILE).write_text(json.dumps(asdict(state), indent=2) + "\n")
     return state
 
@@ -139,6 +149,7 @@ __all__ = [
     "Mosquitto",
     "ServiceError",
     "ServiceState",
+    "die_with_parent",
     "down",
     "ensure_programs",
     "find_program",

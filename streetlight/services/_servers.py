@@ -8,6 +8,7 @@ the same port with the same data, which the fault tests use to take a server awa
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import http.client
 import logging
 import os
@@ -67,6 +68,22 @@ def stop_pid(pid: int, marker: str, name: str, grace: float = STOP_GRACE) -> Non
         os.kill(pid, signal.SIGKILL)
 
 
+def die_with_parent() -> None:
+    """In a child, before exec: be sent SIGTERM if the process that started us dies.
+
+    So that a demo or a test run that is killed outright (SIGKILL, no cleanup) still leaves
+    no server behind. Linux only; elsewhere a no-op.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _log_tail(path: Path, lines: int = 5) -> str:
     try:
         text = path.read_text(errors="replace").strip().splitlines()
@@ -84,6 +101,7 @@ class ManagedServer(ABC):
         self.program = program
         self.directory = directory.resolve()
         self.port = 0
+        self.attached = True  # stops when this process dies; `services up` detaches
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -139,6 +157,7 @@ class ManagedServer(ABC):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it
+                preexec_fn=die_with_parent if self.attached else None,  # noqa: PLW1509 - no threads touch it before exec
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -209,9 +228,11 @@ class Mosquitto(ManagedServer):
             "log_type error",
             "log_type warning",
             "connection_messages false",
+            # run as whoever started it (as it does for any user but root): a broker that
+            # changed its user would lose the signal that stops it with its parent
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
         ]
         self.config_path.write_text("\n".join(lines) + "\n")
-        _give_to_user(self.directory, "mosquitto")
 
     def _command(self) -> list[str]:
         return [str(self.program), "-c", str(self.config_path)]
@@ -293,15 +314,3 @@ bind-address = "127.0.0.1:{self.rpc_port}"
             return connection.getresponse().status
         finally:
             connection.close()
-
-
-def _give_to_user(directory: Path, user: str) -> None:
-    """Mosquitto started as root drops to its own user; let that user write its data."""
-    if os.geteuid() != 0:
-        return
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        return
-    for path in (directory, *directory.rglob("*")):
-        os.chown(path, entry.pw_uid, entry.pw_gid)
