@@ -44,6 +44,7 @@ class Simulator:
         seed: int = 0,
         truth_path: Path | None = None,
         lamps_per_link: int = 1,
+        device_urls: dict[str, MqttUrl] | None = None,
         modbus_host: str = "127.0.0.1",
         modbus_port: int = 0,
         cabinets_per_port: int = 32,
@@ -58,6 +59,7 @@ class Simulator:
             interval_s=scenario.reporting_interval_s,
             lamps_per_link=lamps_per_link,
             ca_file=mqtt_ca_file,
+            device_urls=device_urls,
         )
         self.nodes.schedule_reports(self.timeline)
         self.farm = ModbusFarm(self.world, modbus_host, modbus_port, cabinets_per_port)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,10 +14,11 @@ from pydantic_settings import SettingsConfigDict
 from simulator.app import Simulator
 from simulator.scenario import Scenario, ScenarioError, load_scenario
 from streetlight.cli._common import run_until_signal, settings_and_logging
-from streetlight.clock import ScaledClock
+from streetlight.clock import Clock, ScaledClock
+from streetlight.errors import ConfigError
 from streetlight.inventory import load_inventory
 from streetlight.profiles import load_profiles
-from streetlight.settings import ENV_PREFIX, CommonSettings
+from streetlight.settings import ENV_PREFIX, CommonSettings, MqttUrl
 
 
 class SimulatorSettings(CommonSettings):
@@ -23,8 +26,10 @@ class SimulatorSettings(CommonSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    profiles_dir: Path = Path("profiles")
     sim_lamps_per_link: int = 1
+    # device classes' broker passwords ({"slc-mqtt-a": "..."}, as `streetlight services` keeps
+    # them): nodes connect as their class; without it, as the simulator's own identity
+    sim_device_credentials: Path | None = None
     sim_modbus_host: str = "127.0.0.1"
     sim_modbus_port: int = 0  # 0: free ports; else the first of consecutive ports
     sim_cabinets_per_port: int = 32
@@ -35,16 +40,11 @@ def run(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     profiles = load_profiles(settings.profiles_dir)
     scenario = load_scenario(args.scenario, inventory) if args.scenario else Scenario()
-    start = (
-        _start(args.start)
-        if args.start
-        else scenario.start or datetime.now(UTC).replace(microsecond=0)
-    )
-    speed = args.speed or scenario.speed or 1.0
     seed = args.seed if args.seed is not None else scenario.seed or 0
+    clock = _clock(args, settings, scenario)
 
     async def main(stop: asyncio.Event) -> int:
-        clock = ScaledClock(start, speed)
+        start, speed = clock.now(), clock.speed
         simulator = Simulator(
             inventory,
             profiles,
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             seed=seed,
             truth_path=args.truth,
             lamps_per_link=settings.sim_lamps_per_link,
+            device_urls=_device_urls(settings),
             modbus_host=settings.sim_modbus_host,
             modbus_port=settings.sim_modbus_port,
             cabinets_per_port=settings.sim_cabinets_per_port,
@@ -79,6 +80,32 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     return run_until_signal(main)
+
+
+def _clock(args: argparse.Namespace, settings: SimulatorSettings, scenario: Scenario) -> Clock:
+    """--start and --speed first, then the shared clock of STREETLIGHT_CLOCK_*, then the
+    scenario's start and speed, then now at speed 1."""
+    if args.start or args.speed:
+        start = _start(args.start) if args.start else scenario.start
+        return ScaledClock(start, args.speed or scenario.speed or 1.0)
+    if settings.clock_start is not None:
+        return settings.clock()
+    return ScaledClock(scenario.start or datetime.now(UTC), scenario.speed or 1.0)
+
+
+def _device_urls(settings: SimulatorSettings) -> dict[str, MqttUrl]:
+    path = settings.sim_device_credentials
+    if path is None:
+        return {}
+    try:
+        credentials = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"STREETLIGHT_SIM_DEVICE_CREDENTIALS: cannot read {path}: {exc}") from exc
+    base = settings.mqtt
+    return {
+        identity: replace(base, username=identity, password=password)
+        for identity, password in credentials.items()
+    }
 
 
 def _start(text: str) -> datetime:

@@ -323,7 +323,9 @@ class NodeNetwork:
         interval_s: float = 60.0,
         lamps_per_link: int = 1,
         ca_file: Path | None = None,
+        device_urls: dict[str, MqttUrl] | None = None,
     ) -> None:
+        """Links of a device class connect as `device_urls[profile id]` if given, else `url`."""
         if lamps_per_link < 1:
             raise ValueError("lamps_per_link must be at least 1")
         self.world = world
@@ -339,8 +341,15 @@ class NodeNetwork:
                     if lamps_per_link == 1
                     else f"{profile_id}-{offset // lamps_per_link + 1}"
                 )
+                link_url = (device_urls or {}).get(profile_id, url)
                 link = Link(
-                    link_id, members, vendor, world, url=url, ca_file=ca_file, starting=starting
+                    link_id,
+                    members,
+                    vendor,
+                    world,
+                    url=link_url,
+                    ca_file=ca_file,
+                    starting=starting,
                 )
                 self.links.append(link)
 

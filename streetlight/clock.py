@@ -46,16 +46,25 @@ class Clock(ABC):
 
 
 class ScaledClock(Clock):
-    """Clock time starts at `start` and runs at `speed` times wall time."""
+    """Clock time starts at `start` and runs at `speed` times wall time.
 
-    def __init__(self, start: datetime | None = None, speed: float = 1.0) -> None:
+    Without an `anchor`, `start` is now (by the monotonic clock). With one, `start` was the
+    clock's time at wall time `anchor` (seconds since the epoch): processes given the same
+    start, speed and anchor agree on the simulated time.
+    """
+
+    def __init__(
+        self, start: datetime | None = None, speed: float = 1.0, anchor: float | None = None
+    ) -> None:
         if speed <= 0:
             raise ValueError(f"clock speed must be positive, got {speed}")
         if start is not None and start.tzinfo is None:
             raise ValueError("clock start must be timezone-aware")
         self._start = (start or datetime.now(UTC)).astimezone(UTC)
-        self._anchor = time.monotonic()
         self._speed = speed
+        self._anchor = time.monotonic()
+        if anchor is not None:
+            self._anchor -= time.time() - anchor  # wall time already past the anchor
 
     @property
     def speed(self) -> float:
@@ -81,6 +90,13 @@ class SystemClock(Clock):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+
+def clock_from(start: datetime | None, speed: float, anchor: float | None) -> Clock:
+    """The clock a process's settings ask for: wall time unless a start or speed is set."""
+    if start is None and speed == 1.0:
+        return SystemClock()
+    return ScaledClock(start, speed, anchor)
 
 
 class ManualClock(Clock):

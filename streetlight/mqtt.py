@@ -92,14 +92,17 @@ async def run_connected(
     while not stop.is_set():
         if before_connect is not None and not await _first(before_connect(), stop):
             return
+        broken: BaseException | None = None
         try:
             async with connect() as client:
                 link.ok()
                 backoff.reset()
                 if not await _first(session(client), stop):
                     return
-        except (aiomqtt.MqttError, OSError) as exc:
-            link.failed(str(exc) or type(exc).__name__)
+        except* (aiomqtt.MqttError, OSError) as group:  # also from the session's own tasks
+            broken = group.exceptions[0]
+        if broken is not None:
+            link.failed(str(broken) or type(broken).__name__)
             if not await _first(asyncio.sleep(backoff.next_delay()), stop):
                 return
 

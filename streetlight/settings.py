@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -25,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from streetlight.clock import Clock, clock_from
 from streetlight.errors import ConfigError
 
 ENV_PREFIX = "STREETLIGHT_"
@@ -110,6 +112,11 @@ class CommonSettings(BaseSettings):
     influx_gzip: Literal["auto", "on", "off"] = "auto"
     db_url: str = Field(default="", description="default: a SQLite file in var_dir")
     var_dir: Path = Path("var")
+    profiles_dir: Path = Path("profiles")
+    # simulated time: processes given the same three agree on it (see streetlight.clock)
+    clock_start: datetime | None = None
+    clock_speed: float = Field(default=1.0, gt=0, le=10_000)
+    clock_anchor: float | None = Field(default=None, description="wall epoch of clock_start")
     log_level: str = "INFO"
 
     @field_validator("mqtt_url")
@@ -166,6 +173,17 @@ class CommonSettings(BaseSettings):
                 f"backend must be sqlite or postgresql, got {url.get_backend_name()!r}"
             )
         return value
+
+    @field_validator("clock_start")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must have a UTC offset, e.g. 2026-12-21T18:00:00+08:00")
+        return value
+
+    def clock(self) -> Clock:
+        """The process's clock: wall time, or the shared simulated time."""
+        return clock_from(self.clock_start, self.clock_speed, self.clock_anchor)
 
     @field_validator("log_level")
     @classmethod

@@ -20,7 +20,7 @@ import pytest_asyncio
 
 from streetlight.contract import Topics
 from streetlight.influx import InfluxClient, InfluxError, RetryPolicy, quote_ident
-from streetlight.services import LocalServices, ServiceState
+from streetlight.services import LocalServices, ServiceState, broker_auth
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_INVENTORY = ROOT / "examples" / "xunyang" / "inventory.geojson"
@@ -29,7 +29,10 @@ FAST_RETRY = RetryPolicy(attempts=2, initial_delay=0.05, max_delay=0.1)
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices]:
-    local = LocalServices(tmp_path_factory.mktemp("servers"))
+    """The session's servers; the broker closed to all but the project's identities, for any
+    topic root (each test has its own)."""
+    auth = broker_auth(bus_root="+", field_root="+", profiles_dir=ROOT / "profiles")
+    local = LocalServices(tmp_path_factory.mktemp("servers"), auth=auth)
     local.start()
     try:
         yield local

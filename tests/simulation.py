@@ -51,18 +51,28 @@ async def running(
     seed: int = 1,
     truth: Path | None = None,
     lamps_per_link: int = 1,
+    as_devices: bool = False,
 ) -> AsyncIterator[Simulator]:
-    """A simulator on a manual clock; every link connected before the test goes on."""
+    """A simulator on a manual clock; every link connected before the test goes on.
+
+    With `as_devices`, nodes connect as their device class and control as `simulator`, as in
+    a deployment; otherwise everything connects as `admin`."""
+    device_urls = (
+        {name: MqttUrl.parse(state.url_for(name)) for name in ("slc-mqtt-a",)}
+        if as_devices
+        else None
+    )
     simulator = Simulator(
         subset(sites),
         profiles(),
         scenario or Scenario(),
         ManualClock(start),
-        mqtt_url=MqttUrl.parse(state.mqtt_url),
+        mqtt_url=MqttUrl.parse(state.url_for("simulator") if as_devices else state.mqtt_url),
         field_root=root,
         seed=seed,
         truth_path=truth,
         lamps_per_link=lamps_per_link,
+        device_urls=device_urls,
     )
     async with simulator:
         await eventually(

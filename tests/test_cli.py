@@ -125,7 +125,6 @@ def test_inventory_load_into_the_store(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ["gateway"],
         ["controller"],
         ["api"],
         ["dashboards"],

@@ -49,7 +49,7 @@ async def test_mosquitto_sub_sees_every_report_once_per_interval(
     sentinel = f"{topics.root}/slc-a/END/report"
     subscriber = await asyncio.create_subprocess_exec(
         "mosquitto_sub", "-h", "127.0.0.1", "-p", str(url.port), "-t", _report_filter(topics.root),
-        "-v", "-q", "1", "-W", "120",
+        "-u", url.username or "", "-P", url.password or "", "-v", "-q", "1", "-W", "120",
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert subscriber.stdout is not None

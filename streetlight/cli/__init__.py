@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gateway = roles.add_parser("gateway", help="read devices into InfluxDB and the bus")
     gateway.add_argument("--config", type=Path, help="gateway configuration (YAML)")
-    gateway.set_defaults(handler=_not_yet("gateway", 4))
+    gateway.set_defaults(handler=_role("gateway.cli"))
 
     controller = roles.add_parser("controller", help="schedule lamps and detect failures")
     controller.set_defaults(handler=_not_yet("controller", 5))

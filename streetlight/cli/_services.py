@@ -28,36 +28,46 @@ def add_parser(roles: Any) -> None:
     parser.add_argument(
         "--var", type=Path, help="directory for data and state (default: STREETLIGHT_VAR_DIR)"
     )
+    parser.add_argument(
+        "--as",
+        dest="identity",
+        default="admin",
+        help="env: the broker identity to export (a role, a device class, or admin)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_and_logging(CommonSettings)
-    return ACTIONS[args.action](settings, args.var or settings.var_dir)
+    return ACTIONS[args.action](settings, args.var or settings.var_dir, args)
 
 
-def _check(settings: CommonSettings, _var_dir: Path) -> int:
+def _check(settings: CommonSettings, _var_dir: Path, _args: argparse.Namespace) -> int:
     for line in asyncio.run(check_all(settings)):
         print(line)
     return 0
 
 
-def _install(_settings: CommonSettings, _var_dir: Path) -> int:
+def _install(_settings: CommonSettings, _var_dir: Path, _args: argparse.Namespace) -> int:
     paths = services.ensure_programs({**services.SERVER_PACKAGES, **services.TOOL_PACKAGES})
     for name, path in paths.items():
         print(f"{name:14} {path}")
     return 0
 
 
-def _up(_settings: CommonSettings, var_dir: Path) -> int:
-    state = services.up(var_dir)
+def _up(settings: CommonSettings, var_dir: Path, _args: argparse.Namespace) -> int:
+    auth = services.broker_auth(settings.mqtt_root, settings.field_root, settings.profiles_dir)
+    state = services.up(var_dir, auth)
     print(f"mosquitto  pid {state.pids['mosquitto']:<8} {state.mqtt_url}")
     print(f"influxd    pid {state.pids['influxd']:<8} {state.influx_url}")
+    print(
+        f"identities: {', '.join(sorted(state.mqtt_urls))} (passwords in {state.credentials_file})"
+    )
     print(f"state: {var_dir / services.STATE_FILE}   stop with: streetlight services down")
     return 0
 
 
-def _down(_settings: CommonSettings, var_dir: Path) -> int:
+def _down(_settings: CommonSettings, var_dir: Path, _args: argparse.Namespace) -> int:
     stopped = services.down(var_dir)
     if stopped is None:
         print("no services recorded as running")
@@ -66,7 +76,7 @@ def _down(_settings: CommonSettings, var_dir: Path) -> int:
     return 0
 
 
-def _status(_settings: CommonSettings, var_dir: Path) -> int:
+def _status(_settings: CommonSettings, var_dir: Path, _args: argparse.Namespace) -> int:
     state = services.read_state(var_dir)
     if state is None:
         print("no services recorded as running")
@@ -78,17 +88,20 @@ def _status(_settings: CommonSettings, var_dir: Path) -> int:
     return 0 if all(alive.values()) else 1
 
 
-def _env(_settings: CommonSettings, var_dir: Path) -> int:
+def _env(_settings: CommonSettings, var_dir: Path, args: argparse.Namespace) -> int:
     state = services.read_state(var_dir)
     if state is None:
         print("no services recorded as running")
         return 1
-    for key, value in state.env().items():
+    if state.mqtt_urls and args.identity not in state.mqtt_urls:
+        known = ", ".join(sorted(state.mqtt_urls))
+        raise services.ServiceError(f"--as {args.identity}: no such identity; known: {known}")
+    for key, value in state.env(args.identity).items():
         print(f"export {key}={value}")
     return 0
 
 
-ACTIONS: dict[str, Callable[[CommonSettings, Path], int]] = {
+ACTIONS: dict[str, Callable[[CommonSettings, Path, argparse.Namespace], int]] = {
     "up": _up,
     "down": _down,
     "status": _status,

@@ -10,10 +10,12 @@ number of assets: every tag of a lamp point is fixed by its lamp id, and 100,000
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime
+from typing import Literal, Protocol
 
-from streetlight.contract.payloads import AlarmEvent, CabinetTelemetry, LampTelemetry
+from streetlight.contract.payloads import AlarmEvent, CabinetTelemetry
 from streetlight.domain import Inventory
 from streetlight.influx.client import InfluxClient, quote_ident
 from streetlight.influx.line_protocol import (
@@ -79,6 +81,7 @@ CABINET = MeasurementSpec(
         _f("leakage_ma", "float", "mA", "earth leakage current"),
         _f("door_open", "boolean", "", "door switch open"),
         _f("lux", "float", "lx", "ambient light at the cabinet's sensor"),
+        _f("supply_on", "boolean", "", "mains present on every phase"),
     ),
     "one point per cabinet report",
 )
@@ -122,6 +125,22 @@ MEASUREMENTS: dict[str, MeasurementSpec] = {
 }
 
 
+class LampReport(Protocol):
+    """What `TelemetryLines.lamp` reads: a `LampTelemetry`, or anything with its attributes
+    (the float fields are read by name)."""
+
+    @property
+    def lamp(self) -> str: ...
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def relay_on(self) -> bool: ...
+    @property
+    def dim_pct(self) -> int: ...
+    @property
+    def faults(self) -> Sequence[str]: ...
+
+
 class TelemetryLines:
     """Line protocol for canonical telemetry, tagged from the inventory."""
 
@@ -152,7 +171,7 @@ class TelemetryLines:
         subdistrict = self._inventory.communities[site.community_id].subdistrict_id
         return {"cabinet": cabinet_id, "site": site.id, "subdistrict": subdistrict}
 
-    def lamp(self, report: LampTelemetry) -> str:
+    def lamp(self, report: LampReport) -> str:
         """One `lamp` line. Raises KeyError for a lamp the inventory does not know.
 
         The hot path of ingest, so it formats the report's attributes directly instead of
@@ -175,6 +194,7 @@ class TelemetryLines:
             "leakage_ma": report.leakage_ma,
             "door_open": report.door_open,
             "lux": report.lux,
+            "supply_on": report.supply_on,
         }
         if any(value is not None for value in fields.values()):
             lines.append(encode_line(series_key(CABINET.name, tags), fields, ts))

@@ -88,6 +88,7 @@ class CabinetTelemetry(_Payload):
     leakage_ma: float | None = Field(default=None, ge=0, le=10_000)
     door_open: bool | None = None
     lux: float | None = Field(default=None, ge=0, le=200_000)
+    supply_on: bool | None = Field(default=None, description="mains present on every phase")
     source: Id | None = None
 
 

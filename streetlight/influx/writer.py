@@ -9,7 +9,13 @@ seconds old. At most `max_pending` sealed batches wait to be sent; when they are
 at once, so encoding the next batch overlaps the server's work on the previous one.
 
 A batch that still fails after the client's bounded retries goes to `on_failure` (the gateway
-spools it to disk); without a handler it is logged and counted in `stats.lines_failed`.
+spools it to disk); without a handler it is logged and counted in `stats.lines_failed`. While
+`hold()` is true (the server is known to be away, or older data waits in a spool), batches go
+to `on_failure` without a try, so they keep their order behind what waits.
+
+A line may carry a receipt (say, the MQTT message it came from); once its batch is written
+or handed to `on_failure`, `on_done` gets the batch's receipts, so the source can be told the
+data is safe (the gateway acknowledges the messages then).
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from streetlight.influx.client import InfluxClient, InfluxError
+from streetlight.influx.client import InfluxClient, InfluxError, InfluxUnavailableError
 from streetlight.influx.line_protocol import Point
 
 logger = logging.getLogger(__name__)
 
 FailureHandler = Callable[[list[str], InfluxError], Awaitable[None]]
+DoneHandler = Callable[[list[object]], None]
 
 
 @dataclass
@@ -49,6 +56,8 @@ class BatchWriter:
         max_pending: int = 8,
         max_in_flight: int = 2,
         on_failure: FailureHandler | None = None,
+        on_done: DoneHandler | None = None,
+        hold: Callable[[], bool] | None = None,
         database: str | None = None,
     ) -> None:
         if batch_size < 1 or flush_interval <= 0 or max_pending < 1 or max_in_flight < 1:
@@ -58,10 +67,15 @@ class BatchWriter:
         self._flush_interval = flush_interval
         self._max_in_flight = max_in_flight
         self._on_failure = on_failure
+        self._on_done = on_done
+        self._hold = hold
         self._database = database
         self._buffer: list[str] = []
+        self._receipts: list[object] = []
         self._buffer_since = 0.0
-        self._batches: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=max_pending)
+        self._batches: asyncio.Queue[tuple[list[str], list[object]] | None] = asyncio.Queue(
+            maxsize=max_pending
+        )
         self._tasks: asyncio.TaskGroup | None = None
         self._closing = False
         self._closed = asyncio.Event()
@@ -88,11 +102,13 @@ class BatchWriter:
             await self._tasks.__aexit__(None, None, None)
             self._tasks = None
 
-    async def write(self, line: str) -> None:
+    async def write(self, line: str, receipt: object | None = None) -> None:
         """Add one encoded line; may wait while the pending batches are full."""
         if not self._buffer:
             self._buffer_since = time.monotonic()
         self._buffer.append(line)
+        if receipt is not None:
+            self._receipts.append(receipt)
         if len(self._buffer) >= self._batch_size:
             await self._seal()
 
@@ -120,8 +136,9 @@ class BatchWriter:
         if self._tasks is None and not self._closing:
             raise RuntimeError("BatchWriter is used outside its 'async with' block")
         batch, self._buffer = self._buffer, []
+        receipts, self._receipts = self._receipts, []
         self._unsent += len(batch)
-        await self._batches.put(batch)
+        await self._batches.put((batch, receipts))
 
     async def _age_flusher(self) -> None:
         while not self._closed.is_set():
@@ -133,17 +150,22 @@ class BatchWriter:
 
     async def _sender(self) -> None:
         while True:
-            batch = await self._batches.get()
+            item = await self._batches.get()
             try:
-                if batch is None:
+                if item is None:
                     return
+                batch, receipts = item
                 await self._send(batch)
                 self._unsent -= len(batch)
+                if self._on_done is not None and receipts:
+                    self._on_done(receipts)
             finally:
                 self._batches.task_done()
 
     async def _send(self, batch: list[str]) -> None:
         try:
+            if self._hold is not None and self._hold():
+                raise InfluxUnavailableError("writes held: the server is away or a spool drains")
             await self._client.write_lines(batch, database=self._database)
         except InfluxError as exc:
             self.stats.batches_failed += 1

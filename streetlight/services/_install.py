@@ -13,7 +13,7 @@ from streetlight.errors import StreetlightError
 logger = logging.getLogger(__name__)
 
 # program -> the Debian package that provides it
-SERVER_PACKAGES = {"mosquitto": "mosquitto", "influxd": "influxdb"}
+SERVER_PACKAGES = {"mosquitto": "mosquitto", "mosquitto_passwd": "mosquitto", "influxd": "influxdb"}
 TOOL_PACKAGES = {"mosquitto_sub": "mosquitto-clients", "mbpoll": "mbpoll", "openssl": "openssl"}
 _SBIN = (Path("/usr/sbin"), Path("/usr/bin"), Path("/sbin"))
 

@@ -18,10 +18,13 @@ import socket
 import subprocess
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from streetlight.errors import StreetlightError
+from streetlight.profiles import MqttLampProfile
+from streetlight.services._mqtt_auth import ROLES, acl_text, load_credentials, write_password_file
 
 logger = logging.getLogger(__name__)
 
@@ -202,13 +205,59 @@ def _port_open(port: int) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class BrokerAuth:
+    """Password authentication and the project's ACL (see `_mqtt_auth`)."""
+
+    bus_root: str = "streetlight"
+    field_root: str = "field"
+    device_classes: dict[str, MqttLampProfile] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A certificate and key for a TLS listener (mqtts://)."""
+
+    certfile: Path
+    keyfile: Path
+
+
 class Mosquitto(ManagedServer):
     """The MQTT broker. Persistent: sessions and queued QoS 1 messages survive a restart."""
 
     name = "mosquitto"
 
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+    def __init__(
+        self,
+        program: Path,
+        directory: Path,
+        *,
+        auth: BrokerAuth | None = None,
+        passwd_program: Path | None = None,
+        tls: TlsFiles | None = None,
+    ) -> None:
+        super().__init__(program, directory)
+        self.auth = auth
+        self.passwd_program = passwd_program
+        self.tls = tls
+        self.tls_port = 0
+        self.credentials: dict[str, str] = {}
+
+    def url(self, identity: str | None = "admin") -> str:
+        """The broker's URL, with `identity`'s credentials when the broker wants them."""
+        password = self.credentials.get(identity or "")
+        user = f"{identity}:{quote(password, safe='')}@" if identity and password else ""
+        return f"mqtt://{user}127.0.0.1:{self.port}"
+
+    def tls_url(self, identity: str | None = "admin") -> str:
+        return (
+            self.url(identity).replace("mqtt://", "mqtts://").rsplit(":", 1)[0]
+            + f":{self.tls_port}"
+        )
+
+    def _pick_ports(self) -> None:
+        self.port = free_port()
+        self.tls_port = free_port() if self.tls else 0
 
     def _write_config(self) -> None:
         data = self.directory / "data"
@@ -216,7 +265,7 @@ class Mosquitto(ManagedServer):
         lines = [
             "# written by streetlight services; see docs/contract.md for the choices",
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            *self._security_lines(),
             "persistence true",
             f"persistence_location {data}/",
             "autosave_interval 30",
@@ -232,7 +281,26 @@ class Mosquitto(ManagedServer):
             # changed its user would lose the signal that stops it with its parent
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",
         ]
+        if self.tls is not None:
+            lines += [
+                f"listener {self.tls_port} 127.0.0.1",
+                f"certfile {self.tls.certfile}",
+                f"keyfile {self.tls.keyfile}",
+            ]
         self.config_path.write_text("\n".join(lines) + "\n")
+
+    def _security_lines(self) -> list[str]:
+        if self.auth is None:
+            return ["allow_anonymous true"]
+        auth = self.auth
+        identities = [*ROLES, *auth.device_classes]
+        self.credentials = load_credentials(self.directory / "credentials.json", identities)
+        passwords, acl = self.directory / "passwords", self.directory / "acl"
+        if self.passwd_program is None:
+            raise ServiceError("mosquitto_passwd is needed for password authentication")
+        write_password_file(passwords, self.credentials, self.passwd_program)
+        acl.write_text(acl_text(auth.bus_root, auth.field_root, auth.device_classes))
+        return ["allow_anonymous false", f"password_file {passwords}", f"acl_file {acl}"]
 
     def _command(self) -> list[str]:
         return [str(self.program), "-c", str(self.config_path)]

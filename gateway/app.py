@@ -1,0 +1,374 @@
+"""The gateway as one asyncio program: field devices in, InfluxDB and the bus out.
+
+Its MQTT client (a network thread, for throughput) subscribes with a persistent session to the
+vendor topics of its MQTT profiles and to the bus's commands; its Modbus pollers read the
+cabinets of the endpoint map. Everything becomes canonical telemetry for `Outputs`, bad input
+is counted by kind, and health goes out every `health_interval_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.commands import CommandRouter, ModbusPlace
+from gateway.config import GatewayConfig, GatewayConfigError
+from gateway.modbus_poller import Coordinator, Poller, cabinet_unit
+from gateway.normalize import MqttDecoder, Rejected
+from gateway.outputs import Health, Outputs
+from streetlight.clock import Clock
+from streetlight.contract import Channel, DeviceStatus, Target, TargetKind, Topics, encode
+from streetlight.contract.influx_schema import ensure_database
+from streetlight.domain import Inventory
+from streetlight.influx import InfluxClient, InfluxError, RetryPolicy
+from streetlight.mqtt_threaded import Received, ThreadedClient, Will
+from streetlight.profiles import ModbusCabinetProfile, ModbusLampProfile, MqttLampProfile, Profile
+from streetlight.settings import CommonSettings
+
+logger = logging.getLogger(__name__)
+
+CONNECT_WAIT_S = 10.0
+
+
+def _topic_pattern(template: str, root: str) -> re.Pattern[str]:
+    pattern = re.escape(template.replace("{root}", root))
+    pattern = re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", pattern)
+    return re.compile(f"^{pattern}$")
+
+
+def _subscription(template: str, root: str) -> str:
+    return re.sub(r"\{(\w+)\}", "+", template.replace("{root}", root))
+
+
+@dataclass(frozen=True)
+class _Route:
+    kind: str  # report, ack, link
+    pattern: re.Pattern[str]
+    profile: MqttLampProfile
+    decoder: MqttDecoder
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        config_dir: Path,
+        settings: CommonSettings,
+        inventory: Inventory,
+        profiles: dict[str, Profile],
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.inventory = inventory
+        self.clock = clock
+        self.topics = Topics(settings.mqtt_root)
+        self.health = Health(config.id)
+        sites = set(inventory.sites) if config.sites == "all" else set(config.sites)
+        unknown = sites - set(inventory.sites)
+        if unknown:
+            raise GatewayConfigError(f"sites: unknown {sorted(unknown)}")
+        self.served_lamps = {
+            lamp for lamp in inventory.lamps if inventory.place(lamp).site_id in sites
+        }
+        self._routes, self._mqtt_lamps = self._mqtt_routes(profiles)
+        self._endpoints = [
+            e
+            for e in config.all_endpoints(config_dir)
+            if e.cabinet in inventory.cabinets and inventory.cabinets[e.cabinet].site_id in sites
+        ]
+        self._profiles = profiles
+        self.outputs: Outputs | None = None  # while running
+        self.ready = asyncio.Event()  # polling and ingesting
+
+    def _mqtt_routes(
+        self, profiles: dict[str, Profile]
+    ) -> tuple[list[_Route], dict[str, MqttLampProfile]]:
+        routes: list[_Route] = []
+        lamps: dict[str, MqttLampProfile] = {}
+        root = self.settings.field_root
+        for profile_id in self.config.mqtt.profiles:
+            profile = profiles.get(profile_id)
+            if not isinstance(profile, MqttLampProfile):
+                raise GatewayConfigError(f"mqtt.profiles: {profile_id!r} is not an MQTT profile")
+            known = {
+                lamp: None
+                for lamp in self.served_lamps
+                if self.inventory.lamps[lamp].profile == profile_id
+            }
+            lamps.update(dict.fromkeys(known, profile))
+            decoder = MqttDecoder(profile, dict.fromkeys(self.inventory.lamps))
+            for kind, template in (
+                ("report", profile.topics.report),
+                ("ack", profile.topics.ack),
+                ("link", profile.topics.link_status),
+            ):
+                routes.append(_Route(kind, _topic_pattern(template, root), profile, decoder))
+        return routes, lamps
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        root = self.settings.field_root
+        topics: list[tuple[str, int]] = []
+        for profile_id in self.config.mqtt.profiles:
+            profile = self._profiles[profile_id]
+            assert isinstance(profile, MqttLampProfile)
+            templates = (profile.topics.report, profile.topics.ack, profile.topics.link_status)
+            topics.extend((_subscription(template, root), 1) for template in templates)
+        topics.append((self.topics.subscription(Channel.COMMAND), 1))
+        return topics
+
+    async def run(self, stop: asyncio.Event) -> None:
+        settings, config = self.settings, self.config
+        will = Will(
+            self.topics.status(TargetKind.GATEWAY, config.id),
+            encode(
+                DeviceStatus(
+                    device=Target(kind=TargetKind.GATEWAY, id=config.id),
+                    online=False,
+                    reason="connection lost",
+                )
+            ),
+        )
+        bus = ThreadedClient(
+            settings.mqtt,
+            identifier=f"gateway-{config.id}",
+            subscriptions=self.subscriptions(),
+            ca_file=settings.mqtt_ca_file,
+            clean_session=False,  # the broker keeps our reports while we are away
+            manual_ack=True,  # acknowledged once their data is written or spooled
+            will=will,
+        )
+        retry = RetryPolicy(attempts=2, initial_delay=0.2, max_delay=1.0)
+        async with InfluxClient.from_settings(settings, retry=retry) as influx:
+            try:
+                await ensure_database(influx, settings.influx_retention)
+            except InfluxError as exc:
+                logger.warning("cannot prepare InfluxDB's database yet: %s", exc)
+            outputs = Outputs(
+                inventory=self.inventory,
+                topics=self.topics,
+                influx=influx,
+                bus=bus,
+                spool_dir=config.spool.dir,
+                spool_bytes=int(config.spool.max_mb * 1024 * 1024),
+                health=self.health,
+                batch_size=config.influx_batch_size,
+                flush_s=config.influx_flush_s,
+            )
+            self.outputs = outputs
+            bus.start()
+            try:
+                async with outputs:
+                    if not await bus.wait_connected(CONNECT_WAIT_S):
+                        logger.warning(
+                            "no broker yet at %s; polling Modbus meanwhile", settings.mqtt
+                        )
+                    await self._serve(bus, outputs, stop)
+            finally:
+                gone = DeviceStatus(
+                    device=Target(kind=TargetKind.GATEWAY, id=config.id),
+                    online=False,
+                    reason="stopped",
+                )
+                bus.publish(will.topic, encode(gone), retain=True)
+                await bus.stop()
+
+    async def _serve(self, bus: ThreadedClient, outputs: Outputs, stop: asyncio.Event) -> None:
+        config = self.config
+        pollers, places = self._modbus(outputs)
+        router = CommandRouter(
+            inventory=self.inventory,
+            served_lamps=self.served_lamps,
+            mqtt_lamps=self._mqtt_lamps,
+            field_root=self.settings.field_root,
+            modbus=places,
+            outputs=outputs,
+            topics=self.topics,
+            clock=self.clock,
+            timeout_s=config.commands.timeout_s,
+            attempts=config.commands.attempts,
+            in_flight=config.commands.in_flight,
+        )
+        online = DeviceStatus(
+            device=Target(kind=TargetKind.GATEWAY, id=config.id), online=True, at=self.clock.now()
+        )
+        outputs.publish(
+            self.topics.status(TargetKind.GATEWAY, config.id), encode(online), retain=True
+        )
+        logger.info(
+            "gateway %s: %d lamps served, %d Modbus cabinets on %d endpoints, MQTT profiles %s",
+            config.id,
+            len(self.served_lamps),
+            len(self._endpoints),
+            len(pollers),
+            config.mqtt.profiles,
+        )
+        async with asyncio.TaskGroup() as tasks:
+            self.ready.set()
+            work = [
+                tasks.create_task(outputs.run(), name="outputs"),
+                tasks.create_task(router.run(), name="commands"),
+                tasks.create_task(self._ingest(bus, outputs, router), name="ingest"),
+                tasks.create_task(self._health(outputs), name="health"),
+                *(
+                    tasks.create_task(
+                        p.run(), name=f"modbus-{p.coordinator.host}:{p.coordinator.port}"
+                    )
+                    for p in pollers
+                ),
+            ]
+            await stop.wait()
+            for task in work:
+                task.cancel()
+        for poller in pollers:
+            poller.coordinator.close()
+
+    def _modbus(self, outputs: Outputs) -> tuple[list[Poller], dict[str, ModbusPlace]]:
+        by_endpoint: dict[tuple[str, int], list[Any]] = {}
+        places: dict[str, ModbusPlace] = {}
+        coordinators: dict[tuple[str, int], Coordinator] = {}
+        for endpoint in self._endpoints:
+            profile = self._profiles.get(endpoint.profile)
+            found = self._profiles.get(endpoint.lamp_profile) if endpoint.lamp_profile else None
+            lamp_profile = found if isinstance(found, ModbusLampProfile) else None
+            if not isinstance(profile, ModbusCabinetProfile):
+                raise GatewayConfigError(
+                    f"cabinet {endpoint.cabinet}: {endpoint.profile!r} is not a cabinet profile"
+                )
+            if endpoint.lamp_profile and lamp_profile is None:
+                raise GatewayConfigError(
+                    f"cabinet {endpoint.cabinet}: {endpoint.lamp_profile!r} "
+                    f"is not a Modbus lamp profile"
+                )
+            key = (endpoint.host, endpoint.port)
+            if key not in coordinators:
+                coordinators[key] = Coordinator(
+                    endpoint.host,
+                    endpoint.port,
+                    timeout=self.config.modbus.timeout_s,
+                    pause_s=profile.pause_ms / 1000,
+                )
+            circuits = len(self.inventory.cabinets[endpoint.cabinet].circuit_ids)
+            by_endpoint.setdefault(key, []).append(
+                cabinet_unit(endpoint, profile, lamp_profile, circuits)
+            )
+            places[endpoint.cabinet] = ModbusPlace(
+                coordinators[key], endpoint.unit, profile, lamp_profile, dict(endpoint.lamps)
+            )
+        modbus = self.config.modbus
+        pollers = [
+            Poller(
+                coordinators[key],
+                units,
+                self.inventory,
+                self.clock,
+                cabinet_interval=modbus.cabinet_interval_s,
+                lamp_interval=modbus.lamp_interval_s,
+                offline_after=modbus.offline_after,
+                source=self.config.id,
+                sink=outputs,
+            )
+            for key, units in by_endpoint.items()
+        ]
+        return pollers, places
+
+    async def _ingest(self, bus: ThreadedClient, outputs: Outputs, router: CommandRouter) -> None:
+        command_prefix = self.topics.base + "/" + Channel.COMMAND.value + "/"
+        while True:
+            batch = await bus.received()
+            self.health.messages_in += len(batch)
+            for message in batch:
+                if message.topic.startswith(command_prefix):
+                    await router.submit(message.payload)
+                    self._ack(bus, message)
+                    continue
+                await self._device_message(bus, outputs, router, message)
+
+    async def _device_message(
+        self, bus: ThreadedClient, outputs: Outputs, router: CommandRouter, message: Received
+    ) -> None:
+        for route in self._routes:
+            match = route.pattern.match(message.topic)
+            if match is None:
+                continue
+            if route.kind == "report":
+                await self._report(bus, outputs, route, message, match.group("device"))
+                return
+            if route.kind == "ack":
+                router.vendor_ack(route.profile, match.group("device"), message.payload)
+            else:
+                self._link_status(outputs, match.group("link"), message.payload)
+            self._ack(bus, message)
+            return
+        self._ack(bus, message)
+
+    async def _report(
+        self, bus: ThreadedClient, outputs: Outputs, route: _Route, message: Received, device: str
+    ) -> None:
+        self.health.reports_in += 1
+        try:
+            reading = route.decoder.decode(message.payload)
+        except Rejected as exc:
+            outputs.bad_input(exc.kind, exc.device or device, str(exc))
+            self._ack(bus, message)
+            return
+        if reading.lamp != device:
+            outputs.bad_input(
+                "unmapped", device, f"report on {device}'s topic names {reading.lamp}"
+            )
+            self._ack(bus, message)
+            return
+        if reading.lamp not in self.served_lamps:
+            self._ack(bus, message)  # another gateway's lamp
+            return
+        outputs.device_status("lamp", reading.lamp, online=True)
+        await outputs.lamp(reading, message.mid if message.qos else None)
+
+    def _link_status(self, outputs: Outputs, link: str, payload: bytes) -> None:
+        try:
+            status = orjson.loads(payload) if payload else {}
+        except orjson.JSONDecodeError:
+            outputs.bad_input("malformed", f"link {link}", "a link status that is not JSON")
+            return
+        devices = status.get("devices") if isinstance(status, dict) else None
+        if not isinstance(devices, list) or not isinstance(status.get("online"), bool):
+            outputs.bad_input(
+                "unmapped", f"link {link}", "a link status without online and devices"
+            )
+            return
+        for device in devices:
+            if isinstance(device, str) and device in self.served_lamps:
+                outputs.device_status(
+                    "lamp", device, online=status["online"], reason=f"link {link}"
+                )
+
+    @staticmethod
+    def _ack(bus: ThreadedClient, message: Received) -> None:
+        if message.qos:
+            bus.ack(message.mid)
+
+    async def _health(self, outputs: Outputs) -> None:
+        while True:
+            await asyncio.sleep(self.config.health_interval_s)
+            report = outputs.health_report()
+            report["at"] = self.clock.now().isoformat()
+            outputs.publish(
+                self.topics.health(TargetKind.GATEWAY, self.config.id),
+                orjson.dumps(report),
+                retain=True,
+            )
+            await outputs.writer.write(outputs.health_line(report, self.clock.now()))
+            logger.info(
+                "health: %d in, %d written, %d points spooled, errors %s",
+                report["messages_in"],
+                report["lines_written"],
+                report["influx_spool_points"],
+                report["errors"] or "none",
+            )

@@ -1,0 +1,364 @@
+"""The command path: canonical commands in, Modbus writes or vendor MQTT commands out, each
+answered on the contract's ack topic with what became of it.
+
+A lamp behind a concentrator is written (its relay and dim registers); a circuit or cabinet
+switches its contactors; an MQTT node gets a vendor command and must acknowledge it. A group
+(any node of the asset tree) goes out as one vendor group command per circuit whose nodes all
+belong to it, and as single commands for the rest. Each device is tried up to `attempts` times
+(`timeout_s` for an answer); the acknowledgement says done, device_error (the device refused),
+timeout (no answer), expired or rejected, and lists the members of a group that failed.
+
+Commands for lamps of sites other gateways serve are left to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from gateway.modbus_poller import NO_ANSWER_CODES, Coordinator, ModbusDeviceError, ModbusLinkError
+from gateway.outputs import Outputs
+from streetlight.clock import Clock
+from streetlight.contract import (
+    AckOutcome,
+    Command,
+    CommandAck,
+    PayloadError,
+    Target,
+    TargetKind,
+    Topics,
+    decode,
+    encode,
+)
+from streetlight.domain import Inventory
+from streetlight.profiles import (
+    ModbusCabinetProfile,
+    ModbusLampProfile,
+    MqttLampProfile,
+)
+from streetlight.profiles import (
+    encode as encode_value,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModbusPlace:
+    """Where a cabinet (and its concentrator's lamps) is written."""
+
+    coordinator: Coordinator
+    unit: int
+    profile: ModbusCabinetProfile
+    lamp_profile: ModbusLampProfile | None
+    slots: dict[str, int]  # lamp id -> slot (from 1)
+
+
+@dataclass
+class _Result:
+    failed: list[str] = field(default_factory=list)
+    device_error: bool = False
+    attempts: int = 0
+
+
+class CommandRouter:
+    def __init__(
+        self,
+        *,
+        inventory: Inventory,
+        served_lamps: set[str],
+        mqtt_lamps: dict[str, MqttLampProfile],  # lamp id -> its profile
+        field_root: str,
+        modbus: dict[str, ModbusPlace],  # cabinet id -> where
+        outputs: Outputs,
+        topics: Topics,
+        clock: Clock,
+        timeout_s: float,
+        attempts: int,
+        in_flight: int,
+    ) -> None:
+        self.inventory = inventory
+        self.served_lamps = served_lamps
+        self.mqtt_lamps = mqtt_lamps
+        self.field_root = field_root
+        self.modbus = modbus
+        self.outputs = outputs
+        self.topics = topics
+        self.clock = clock
+        self.timeout_s = timeout_s
+        self.attempts = attempts
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=in_flight)
+        self._slots = asyncio.Semaphore(in_flight)
+        self._waiting: dict[tuple[str, str], asyncio.Future[tuple[bool, int]]] = {}
+        self._lamp_modbus = {lamp: place for place in modbus.values() for lamp in place.slots}
+
+    # --- in ---------------------------------------------------------------------------------
+
+    async def submit(self, payload: bytes) -> None:
+        """A command from the bus; waits while `in_flight` commands are being carried out."""
+        await self._queue.put(payload)
+
+    def vendor_ack(self, profile: MqttLampProfile, device: str, payload: bytes) -> None:
+        try:
+            document = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            self.outputs.bad_input("malformed", device, "an acknowledgement that is not JSON")
+            return
+        if not isinstance(document, dict):
+            self.outputs.bad_input("malformed", device, "an acknowledgement that is not an object")
+            return
+        spec = profile.ack
+        future = self._waiting.get((device, str(document.get(spec.id))))
+        if future is not None and not future.done():
+            code = document.get(spec.code)
+            future.set_result(
+                (document.get(spec.ok) is True, code if isinstance(code, int) else -1)
+            )
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            while True:
+                payload = await self._queue.get()
+                await self._slots.acquire()
+                tasks.create_task(self._carry_out(payload), name="command")
+
+    # --- carrying out -----------------------------------------------------------------------
+
+    async def _carry_out(self, payload: bytes) -> None:
+        try:
+            await self._handle(payload)
+        except Exception:
+            logger.exception("a command failed unexpectedly")  # one command, not the loop
+        finally:
+            self._slots.release()
+
+    async def _handle(self, payload: bytes) -> None:
+        self.outputs.health.commands += 1
+        try:
+            command = decode(Command, payload)
+        except PayloadError as exc:
+            self.outputs.bad_input("bad_command", "bus", str(exc))
+            return
+        target = command.target
+        lamps, circuits = self._scope(target)
+        if lamps is None:
+            self._ack(
+                command, AckOutcome.REJECTED, 0, detail=f"unknown {target.kind.value} {target.id!r}"
+            )
+            return
+        if not lamps and not circuits:
+            return  # another gateway's
+        if command.expires_at is not None and self.clock.now() > command.expires_at:
+            self._ack(
+                command,
+                AckOutcome.EXPIRED,
+                0,
+                detail=f"arrived after {command.expires_at.isoformat()}",
+            )
+            return
+        result = _Result()
+        await asyncio.gather(
+            *(self._switch_circuit(command, circuit, result) for circuit in circuits),
+            self._lamps(command, lamps, result),
+        )
+        if not result.failed:
+            outcome = AckOutcome.DONE
+        elif result.device_error:
+            outcome = AckOutcome.DEVICE_ERROR
+        else:
+            outcome = AckOutcome.TIMEOUT
+        failed = result.failed if target.kind is not TargetKind.LAMP else []
+        self._ack(command, outcome, result.attempts, failed=failed)
+
+    def _scope(self, target: Target) -> tuple[list[str] | None, list[str]]:
+        """(served lamps, served circuits) a command reaches; None lamps for an unknown target."""
+        inv = self.inventory
+        kind, ident = target.kind, target.id
+        if kind is TargetKind.GROUP:
+            members = _members(inv, ident)
+            return (
+                (None, [])
+                if members is None
+                else ([m for m in members if m in self.served_lamps], [])
+            )
+        known: dict[TargetKind, Mapping[str, object]] = {
+            TargetKind.LAMP: inv.lamps,
+            TargetKind.CIRCUIT: inv.circuits,
+            TargetKind.CABINET: inv.cabinets,
+        }
+        if ident not in known.get(kind, {}):
+            return None, []
+        if kind is TargetKind.LAMP:
+            return ([ident] if ident in self.served_lamps else []), []
+        cabinet = inv.circuits[ident].cabinet_id if kind is TargetKind.CIRCUIT else ident
+        if cabinet not in self.modbus:
+            return [], []
+        circuits = [ident] if kind is TargetKind.CIRCUIT else list(inv.cabinets[ident].circuit_ids)
+        return [], circuits
+
+    async def _lamps(self, command: Command, lamps: list[str], result: _Result) -> None:
+        """Vendor group commands for whole circuits of MQTT nodes; one command for the rest."""
+        wanted = set(lamps)
+        singles: list[str] = []
+        groups: list[tuple[str, list[str]]] = []
+        by_circuit: dict[str, list[str]] = {}
+        for lamp in lamps:
+            if lamp in self.mqtt_lamps:
+                by_circuit.setdefault(self.inventory.lamps[lamp].circuit_id, []).append(lamp)
+            else:
+                singles.append(lamp)
+        for circuit, members in by_circuit.items():
+            on_circuit = self.inventory.lamps_on_circuit(circuit)
+            everyone = [lamp for lamp in on_circuit if lamp in self.mqtt_lamps]
+            if len(members) > 1 and wanted.issuperset(everyone):
+                groups.append((circuit, members))
+            else:
+                singles.extend(members)
+        await asyncio.gather(
+            *(self._mqtt_group(command, circuit, members, result) for circuit, members in groups),
+            *(self._lamp(command, lamp, result) for lamp in singles),
+        )
+
+    async def _lamp(self, command: Command, lamp: str, result: _Result) -> None:
+        if lamp in self.mqtt_lamps:
+            await self._mqtt_group(command, None, [lamp], result)
+            return
+        place = self._lamp_modbus.get(lamp)
+        if place is None or place.lamp_profile is None:
+            result.failed.append(lamp)
+            return
+        fields = place.lamp_profile.fields
+        slot = place.slots[lamp] - 1
+        level = command.level_pct if command.on and command.level_pct is not None else 0
+        writes = [(fields["dim_pct"], level)] if command.on else []
+        writes.append((fields["relay_on"], command.on))
+        profile = place.lamp_profile
+
+        async def write() -> None:
+            for spec, value in writes:
+                registers = encode_value(spec, value, profile.word_order, profile.byte_order)
+                await place.coordinator.write_registers(
+                    place.unit, spec.address_of(slot), registers
+                )
+
+        await self._modbus(write, lamp, result)
+
+    async def _switch_circuit(self, command: Command, circuit: str, result: _Result) -> None:
+        cabinet = self.inventory.circuits[circuit].cabinet_id
+        place = self.modbus[cabinet]
+        number = self.inventory.circuits[circuit].number
+        spec = place.profile.circuits["contactor_on"]
+
+        async def write() -> None:
+            await place.coordinator.write_coil(place.unit, spec.address_of(number - 1), command.on)
+
+        await self._modbus(write, circuit, result)
+
+    async def _modbus(self, write: Any, device: str, result: _Result) -> None:
+        for attempt in range(1, self.attempts + 1):
+            result.attempts = max(result.attempts, attempt)
+            try:
+                await write()
+            except ModbusDeviceError as exc:
+                if exc.code not in NO_ANSWER_CODES:
+                    result.device_error = True
+                    result.failed.append(device)
+                    return
+            except ModbusLinkError:
+                pass
+            else:
+                return
+        result.failed.append(device)
+
+    async def _mqtt_group(
+        self, command: Command, circuit: str | None, lamps: list[str], result: _Result
+    ) -> None:
+        """A vendor command (to a circuit's group topic, or to one node), with every ack it owes.
+
+        A retry goes to each node that stayed silent, on its own topic."""
+        profile = self.mqtt_lamps[lamps[0]]
+        spec = profile.command
+        level = command.level_pct if command.on and command.level_pct is not None else 0
+        body = orjson.dumps({spec.id: command.id, spec.relay: int(command.on), spec.level: level})
+        topics = profile.topics
+        pending = {lamp: self._expect(lamp, command.id) for lamp in lamps}
+        try:
+            for attempt in range(1, self.attempts + 1):
+                silent = [lamp for lamp, future in pending.items() if not future.done()]
+                if not silent:
+                    break
+                result.attempts = max(result.attempts, attempt)
+                if attempt == 1 and circuit is not None:
+                    self.outputs.publish(
+                        topics.group_command.format(root=self.field_root, group=circuit), body
+                    )
+                else:
+                    for lamp in silent:
+                        self.outputs.publish(
+                            topics.command.format(root=self.field_root, device=lamp), body
+                        )
+                await asyncio.wait([pending[lamp] for lamp in silent], timeout=self.timeout_s)
+            for lamp, future in pending.items():
+                if not future.done():
+                    result.failed.append(lamp)
+                elif not future.result()[0]:
+                    result.device_error = True
+                    result.failed.append(lamp)
+        finally:
+            for lamp in lamps:
+                self._waiting.pop((lamp, command.id), None)
+
+    def _expect(self, lamp: str, command_id: str) -> asyncio.Future[tuple[bool, int]]:
+        future: asyncio.Future[tuple[bool, int]] = asyncio.get_running_loop().create_future()
+        self._waiting[(lamp, command_id)] = future
+        return future
+
+    def _ack(
+        self,
+        command: Command,
+        outcome: AckOutcome,
+        attempts: int,
+        *,
+        failed: Iterable[str] = (),
+        detail: str | None = None,
+    ) -> None:
+        ack = CommandAck(
+            command_id=command.id,
+            target=command.target,
+            outcome=outcome,
+            at=self.clock.now(),
+            attempts=attempts,
+            failed=sorted(set(failed)),
+            detail=detail,
+        )
+        self.outputs.publish(self.topics.ack(command.target.kind, command.target.id), encode(ack))
+        self.outputs.health.acks_out += 1
+
+
+def _members(inventory: Inventory, node: str) -> list[str] | None:
+    """The lamps under any node of the asset tree, or None if there is no such node."""
+    if node in inventory.lamps:
+        return [node]
+    if node in inventory.circuits:
+        return list(inventory.lamps_on_circuit(node))
+    if node == inventory.district.id:
+        return list(inventory.lamps)
+    tables: list[tuple[dict[str, Any], str]] = [
+        (inventory.cabinets, "cabinet_id"),
+        (inventory.sites, "site_id"),
+        (inventory.communities, "community_id"),
+        (inventory.subdistricts, "subdistrict_id"),
+    ]
+    for table, attribute in tables:
+        if node in table:
+            return [
+                lamp
+                for lamp in inventory.lamps
+                if getattr(inventory.place(lamp), attribute) == node
+            ]
+    return None

@@ -1,0 +1,361 @@
+"""Polling Modbus TCP cabinets and concentrators by their profiles.
+
+One `Coordinator` per endpoint (host and port) owns the connection: one request at a time
+under a lock, a pause between requests where the profile asks for one, reconnection with a
+capped, jittered backoff. A device's exception reply (`ModbusDeviceError`) is kept apart from
+the link failing (`ModbusLinkError`).
+
+Each cabinet (one unit id) is polled on its own schedule: its meter and sensors every
+`cabinet_interval_s`, its concentrator's lamps every `lamp_interval_s`, both in the clock's
+time. Reads of adjacent registers are merged into one request up to the profile's limit, and
+lamp slots are read whole. A cabinet that fails `offline_after` polls in a row is reported
+offline once; its first good poll reports it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from gateway.config import ModbusEndpoint
+from gateway.normalize import Reading, Rejected, SlotBlock, modbus_cabinet, modbus_lamp
+from streetlight.backoff import Backoff, LinkState
+from streetlight.clock import Clock
+from streetlight.contract import CabinetTelemetry
+from streetlight.domain import Inventory
+from streetlight.errors import StreetlightError
+from streetlight.profiles import BIT_TABLES, ModbusCabinetProfile, ModbusLampProfile
+
+logger = logging.getLogger(__name__)
+
+# Modbus exception codes that mean "the device behind the gateway did not answer"
+NO_ANSWER_CODES = frozenset({0x0A, 0x0B})
+MAX_GAP = 8  # merge reads across holes of up to this many registers
+
+
+class ModbusLinkError(StreetlightError):
+    """The endpoint could not be reached or did not answer."""
+
+
+class ModbusDeviceError(StreetlightError):
+    """The device answered with a Modbus exception."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    table: str
+    address: int
+    count: int
+
+
+def plan(
+    ranges: Sequence[tuple[str, int, int]], max_registers: int, max_bits: int
+) -> list[Request]:
+    """Merge (table, address, width) ranges into as few requests as the limits allow."""
+    requests: list[Request] = []
+    for table in ("coil", "discrete", "holding", "input"):
+        spans = sorted((a, a + w) for t, a, w in ranges if t == table)
+        limit = max_bits if table in BIT_TABLES else max_registers
+        start = end = None
+        for a, b in spans:
+            if start is not None and end is not None and a - end <= MAX_GAP and b - start <= limit:
+                end = max(end, b)
+                continue
+            if start is not None and end is not None:
+                requests.append(Request(table, start, end - start))
+            start, end = a, b
+        if start is not None and end is not None:
+            requests.append(Request(table, start, end - start))
+    return requests
+
+
+class Coordinator:
+    """One Modbus TCP endpoint: a connection, a lock, pacing and reconnection."""
+
+    def __init__(self, host: str, port: int, *, timeout: float, pause_s: float = 0.0) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.pause_s = pause_s
+        self._client: AsyncModbusTcpClient | None = None
+        self._lock = asyncio.Lock()
+        self._backoff = Backoff(initial=0.5, cap=30.0)
+        self._retry_at = 0.0
+        self.link = LinkState(logger, f"Modbus endpoint {host}:{port}")
+
+    async def _connected(self) -> AsyncModbusTcpClient:
+        if self._client is not None and self._client.connected:
+            return self._client
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._retry_at:
+            raise ModbusLinkError(f"{self.host}:{self.port}: waiting to reconnect")
+        self.close()
+        client = AsyncModbusTcpClient(
+            self.host, port=self.port, timeout=self.timeout, retries=0, reconnect_delay=0
+        )
+        try:
+            async with asyncio.timeout(self.timeout + 1):
+                ok = await client.connect()
+        except (TimeoutError, OSError, ModbusException) as exc:
+            ok = False
+            logger.debug("connect to %s:%d: %s", self.host, self.port, exc)
+        if not ok:
+            client.close()
+            self._retry_at = loop.time() + self._backoff.next_delay()
+            raise ModbusLinkError(f"{self.host}:{self.port}: connection refused or timed out")
+        self._backoff.reset()
+        self._client = client
+        return client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def call(self, operation: Callable[[AsyncModbusTcpClient], Awaitable[Any]]) -> Any:
+        """Run one request under the lock; raises ModbusLinkError or ModbusDeviceError."""
+        async with self._lock:
+            try:
+                client = await self._connected()
+                async with asyncio.timeout(self.timeout + 1):
+                    response = await operation(client)
+            except ModbusLinkError as exc:
+                self.link.failed(str(exc))
+                raise
+            except (TimeoutError, OSError, ModbusException) as exc:
+                self.close()  # a half-answered request leaves the stream unknown: start afresh
+                reason = f"{self.host}:{self.port}: {type(exc).__name__}: {exc}".strip(": ")
+                self.link.failed(reason)
+                raise ModbusLinkError(reason) from exc
+            finally:
+                if self.pause_s:
+                    await asyncio.sleep(self.pause_s)
+            self.link.ok()
+            if response.isError():
+                code = int(getattr(response, "exception_code", 0))
+                raise ModbusDeviceError(f"exception {code:#04x}", code)
+            return response
+
+    async def read(self, unit: int, request: Request) -> list[int] | list[bool]:
+        readers = {
+            "coil": "read_coils",
+            "discrete": "read_discrete_inputs",
+            "holding": "read_holding_registers",
+            "input": "read_input_registers",
+        }
+        name = readers[request.table]
+
+        async def operation(client: AsyncModbusTcpClient) -> Any:
+            return await getattr(client, name)(request.address, count=request.count, device_id=unit)
+
+        response = await self.call(operation)
+        if request.table in BIT_TABLES:
+            return list(response.bits[: request.count])
+        registers: list[int] = list(response.registers)
+        if len(registers) != request.count:
+            raise ModbusDeviceError(
+                f"asked for {request.count} registers at {request.address}, got {len(registers)}", 0
+            )
+        return registers
+
+    async def write_registers(self, unit: int, address: int, values: list[int]) -> None:
+        async def operation(client: AsyncModbusTcpClient) -> Any:
+            return await client.write_registers(address, values, device_id=unit)
+
+        await self.call(operation)
+
+    async def write_coil(self, unit: int, address: int, value: bool) -> None:
+        async def operation(client: AsyncModbusTcpClient) -> Any:
+            return await client.write_coil(address, value, device_id=unit)
+
+        await self.call(operation)
+
+
+@dataclass
+class CabinetUnit:
+    """One cabinet behind an endpoint: what to read, and its online state."""
+
+    endpoint: ModbusEndpoint
+    profile: ModbusCabinetProfile
+    lamp_profile: ModbusLampProfile | None
+    cabinet_requests: list[Request]
+    lamp_requests: list[tuple[Request, int, int]]  # request, first slot index, slots in it
+    slots: dict[int, str]  # slot index (from 0) -> lamp id
+    failures: int = 0
+    online: bool = True
+    next_cabinet: float = 0.0
+    next_lamps: float = 0.0
+    lamps_offline: set[str] = field(default_factory=set)
+
+
+def cabinet_unit(
+    endpoint: ModbusEndpoint,
+    profile: ModbusCabinetProfile,
+    lamp_profile: ModbusLampProfile | None,
+    circuits: int,
+) -> CabinetUnit:
+    ranges: list[tuple[str, int, int]] = []
+    for specs, members in ((profile.phases, 3), (profile.circuits, circuits), (profile.fields, 1)):
+        for spec in specs.values():
+            ranges.extend((spec.table, spec.address_of(i), spec.width) for i in range(members))
+    slots = {slot - 1: lamp for lamp, slot in endpoint.lamps.items()}
+    lamp_requests = []
+    if lamp_profile is not None and slots:
+        first_spec = min(lamp_profile.fields.values(), key=lambda spec: spec.address)
+        stride = first_spec.stride
+        span = max(s.address + s.width for s in lamp_profile.fields.values()) - first_spec.address
+        per_request = max(1, (lamp_profile.max_read_registers - span) // stride + 1)
+        count = max(slots) + 1
+        for first in range(0, count, per_request):
+            n = min(per_request, count - first)
+            start = first_spec.address_of(first)
+            lamp_requests.append(
+                (Request(first_spec.table, start, (n - 1) * stride + span), first, n)
+            )
+    return CabinetUnit(
+        endpoint,
+        profile,
+        lamp_profile,
+        plan(ranges, profile.max_read_registers, profile.max_read_bits),
+        lamp_requests,
+        slots,
+    )
+
+
+class Poller:
+    """Polls every cabinet of one endpoint on its schedule and hands the results on."""
+
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        units: list[CabinetUnit],
+        inventory: Inventory,
+        clock: Clock,
+        *,
+        cabinet_interval: float,
+        lamp_interval: float,
+        offline_after: int,
+        source: str,
+        sink: ModbusSink,
+    ) -> None:
+        self.coordinator = coordinator
+        self.units = units
+        self.inventory = inventory
+        self.clock = clock
+        self.cabinet_interval = cabinet_interval
+        self.lamp_interval = lamp_interval
+        self.offline_after = offline_after
+        self.source = source
+        self.sink = sink
+        start = clock.now().timestamp()
+        for index, unit in enumerate(units):  # spread the polls over the interval
+            unit.next_cabinet = start + cabinet_interval * index / max(1, len(units))
+            unit.next_lamps = (
+                start + lamp_interval * index / max(1, len(units))
+                if unit.lamp_requests
+                else math.inf  # no concentrator lamps: nothing to poll
+            )
+
+    async def run(self) -> None:
+        while True:
+            due = min(min(u.next_cabinet, u.next_lamps) for u in self.units)
+            await self.clock.sleep_until(datetime.fromtimestamp(due, UTC))
+            # we slept until `due`: what was due then is due now, whatever the float rounding
+            now = max(self.clock.now().timestamp(), due)
+            for unit in self.units:
+                if unit.next_cabinet <= now:
+                    unit.next_cabinet = max(unit.next_cabinet + self.cabinet_interval, now)
+                    await self._poll(unit, self._cabinet)
+                if unit.next_lamps <= now:
+                    unit.next_lamps = max(unit.next_lamps + self.lamp_interval, now)
+                    await self._poll(unit, self._lamps)
+
+    async def _poll(
+        self, unit: CabinetUnit, read: Callable[[CabinetUnit], Awaitable[None]]
+    ) -> None:
+        try:
+            await read(unit)
+        except ModbusLinkError as exc:
+            self._failed(unit, str(exc))
+        except ModbusDeviceError as exc:
+            if exc.code in NO_ANSWER_CODES:
+                self._failed(unit, str(exc))
+            else:
+                self.sink.bad_input("modbus_exception", unit.endpoint.cabinet, str(exc))
+        except Rejected as exc:
+            self.sink.bad_input(exc.kind, exc.device or unit.endpoint.cabinet, str(exc))
+        else:
+            if not unit.online:
+                unit.online = True
+                logger.info("cabinet %s answers again", unit.endpoint.cabinet)
+                self.sink.device_status("cabinet", unit.endpoint.cabinet, online=True)
+            unit.failures = 0
+
+    def _failed(self, unit: CabinetUnit, reason: str) -> None:
+        unit.failures += 1
+        if unit.online and unit.failures >= self.offline_after:
+            unit.online = False
+            logger.warning("cabinet %s does not answer: %s", unit.endpoint.cabinet, reason)
+            self.sink.device_status("cabinet", unit.endpoint.cabinet, online=False, reason=reason)
+
+    async def _cabinet(self, unit: CabinetUnit) -> None:
+        values: dict[tuple[str, int], int | bool] = {}
+        for request in unit.cabinet_requests:
+            words = await self.coordinator.read(unit.endpoint.unit, request)
+            values.update(((request.table, request.address + k), w) for k, w in enumerate(words))
+        cabinet = self.inventory.cabinets[unit.endpoint.cabinet]
+        telemetry = modbus_cabinet(unit.profile, cabinet, values, self.clock.now(), self.source)
+        await self.sink.cabinet(telemetry)
+
+    async def _lamps(self, unit: CabinetUnit) -> None:
+        assert unit.lamp_profile is not None
+        for request, first, count in unit.lamp_requests:
+            words = await self.coordinator.read(unit.endpoint.unit, request)
+            block = SlotBlock(request.address, [int(w) for w in words])
+            ts = self.clock.now()
+            for index in range(first, first + count):
+                lamp_id = unit.slots.get(index)
+                if lamp_id is None:
+                    continue
+                try:
+                    reading = modbus_lamp(unit.lamp_profile, block, index, lamp_id, ts)
+                except Rejected as exc:
+                    self.sink.bad_input(exc.kind, lamp_id, str(exc))
+                    continue
+                if reading is None:
+                    if lamp_id not in unit.lamps_offline:
+                        unit.lamps_offline.add(lamp_id)
+                        self.sink.device_status(
+                            "lamp", lamp_id, online=False, reason="concentrator lost it"
+                        )
+                    continue
+                if lamp_id in unit.lamps_offline:
+                    unit.lamps_offline.discard(lamp_id)
+                    self.sink.device_status("lamp", lamp_id, online=True)
+                await self.sink.lamp(reading)
+
+
+class ModbusSink(Protocol):
+    """Where polled data goes (the gateway's outputs)."""
+
+    async def lamp(self, reading: Reading) -> None: ...
+
+    async def cabinet(self, telemetry: CabinetTelemetry) -> None: ...
+
+    def bad_input(self, kind: str, device: str, reason: str) -> None: ...
+
+    def device_status(
+        self, kind: str, device: str, *, online: bool, reason: str | None = None
+    ) -> None: ...

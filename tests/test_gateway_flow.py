@@ -1,0 +1,94 @@
+"""Simulator → Mosquitto → gateway → influxd, for MQTT nodes and Modbus cabinets: every report
+arrives in InfluxDB with its values and its simulated time, and on the bus as canonical
+telemetry. Everyone connects as their own identity on the closed broker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from streetlight.contract import CabinetTelemetry, LampTelemetry, Topics, decode
+from streetlight.influx import InfluxClient, quote_ident
+from streetlight.services import ServiceState
+from streetlight.settings import MqttUrl
+from tests.gateway_rig import config_for, gateway_settings, running_gateway
+from tests.helpers import Listener, eventually
+from tests.simulation import MODBUS_A_SITE, MODBUS_B_SITE, MQTT_SITE, clock_of, running
+
+
+async def _points(influx: InfluxClient, measurement: str, where: str = "") -> list[dict[str, Any]]:
+    series = await influx.query(f"SELECT * FROM {quote_ident(measurement)} {where} GROUP BY *")
+    return [row for s in series for row in s.rows()]
+
+
+async def test_every_report_lands_in_influxdb_with_its_values_and_simulated_time(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    admin = MqttUrl.parse(service_state.mqtt_url)
+    settings = gateway_settings(
+        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
+    )
+    async with (
+        running(
+            service_state,
+            topics.root,
+            sites=(MQTT_SITE, MODBUS_A_SITE, MODBUS_B_SITE),
+            as_devices=True,
+        ) as sim,
+        Listener(admin, [f"{topics.root}/slc-a/+/report", f"{topics.root}/v1/telemetry/#"]) as seen,
+        running_gateway(sim, settings, config_for(sim, tmp_path / "spool")),
+    ):
+        clock = clock_of(sim)
+        for _ in range(3):
+            await clock.advance(60)
+        mqtt_lamps = {lamp.lamp.id for lamp in sim.world.mqtt_lamps["slc-mqtt-a"]}
+        modbus_lamps = {lamp.lamp.id for lamps in sim.world.modbus_lamps.values() for lamp in lamps}
+        await eventually(lambda: not any(link.outbox for link in sim.nodes.links))
+        sent = sim.world.stats.reports_sent
+        await eventually(lambda: len(seen.on("/report")) == sent, what="the vendor reports")
+        vendor = seen.on("/report")
+        # 3 MQTT reports a lamp; each Modbus lamp polled at 0, 60, 120 and 180 s
+        rows: list[dict[str, Any]] = []
+        for _ in range(100):
+            rows = await _points(influx, "lamp")
+            mqtt_rows = [r for r in rows if r["lamp"] in mqtt_lamps]
+            modbus_rows = [r for r in rows if r["lamp"] in modbus_lamps]
+            if len(mqtt_rows) == sent and len(modbus_rows) >= 3 * len(modbus_lamps):
+                break
+            await asyncio.sleep(0.1)
+        canonical = [
+            decode(LampTelemetry, p) for t, p in seen.messages if "/v1/telemetry/lamp/" in t
+        ]
+        cabinets = [
+            decode(CabinetTelemetry, p) for t, p in seen.messages if "/v1/telemetry/cabinet/" in t
+        ]
+
+    assert sent == 3 * len(mqtt_lamps)
+    assert len(mqtt_rows) == sent
+    by_key = {(r["lamp"], r["time"]): r for r in mqtt_rows}
+    for report in vendor:  # the values and the device's own (simulated) time
+        row = by_key[(report["devId"], report["ts"] * 1_000_000_000)]
+        data = report["data"]
+        assert row["voltage_v"] == data["U"] * 0.1
+        assert row["power_w"] == data["P"] * 0.1
+        assert row["current_a"] == data["I"] * 0.001
+        assert row["dim_pct"] == data["dim"]
+        assert row["relay_on"] is bool(data["sw"])
+        assert row["faults"] == ""
+        assert row["site"] == MQTT_SITE
+    assert len(modbus_rows) >= 3 * len(modbus_lamps)
+    start = datetime(2026, 12, 21, 13, 0, tzinfo=UTC).timestamp()
+    for row in modbus_rows:  # polled at the simulated clock's times, within the three minutes
+        assert start * 1e9 <= row["time"] <= (start + 181) * 1e9
+        assert 200 < row["voltage_v"] < 240
+        assert row["power_w"] > 10
+    assert {r["lamp"] for r in modbus_rows} == modbus_lamps
+    assert len(canonical) >= sent  # the controller's copy, on the bus
+    assert {c.source for c in canonical} == {"gw-test"}
+    assert {c.cabinet for c in cabinets} == set(sim.world.cabinets)
+    phases = await _points(influx, "cabinet_phase")
+    assert {(r["cabinet"], r["phase"]) for r in phases} == {
+        (cabinet, phase) for cabinet in sim.world.cabinets for phase in "ABC"
+    }
