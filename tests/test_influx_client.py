@@ -66,6 +66,47 @@ async def test_writer_batches_by_size(influx: InfluxClient) -> None:
     assert await _count(influx) == 1000
 
 
+async def test_receipts_are_done_with_the_batch_holding_their_last_line(
+    influx: InfluxClient,
+) -> None:
+    done: list[list[object]] = []
+    async with BatchWriter(influx, batch_size=10, flush_interval=60, on_done=done.append) as w:
+        await w.write_many(_lines(4), ["a"])
+        await w.write_many(_lines(12, start=4), ["b", "c"])  # fills the first batch and more
+        await w.flush()
+        await w.write_many(_lines(3, start=16), ["d"])
+    # lines 0-9 were the first batch: "b" and "c" also own lines 10-15, so they wait for it
+    assert done == [["a"], ["b", "c"], ["d"]]
+    assert await _count(influx) == 19
+
+
+async def test_receipts_wait_for_earlier_batches_that_finish_later(influx: InfluxClient) -> None:
+    """The first batch takes longer (its failure handler is slow, as a spool on a busy disk
+    would be); the second is written first, but its receipt is done only after the first's."""
+    events: list[str] = []
+    held = [True]
+
+    def hold() -> bool:
+        first, held[0] = held[0], False
+        return first
+
+    async def slow_spool(batch: list[str], _exc: InfluxError) -> None:
+        await asyncio.sleep(0.5)
+        events.append(f"spooled {len(batch)}")
+
+    def on_done(receipts: list[object]) -> None:
+        events.append(f"done {receipts}")
+
+    async with BatchWriter(
+        influx, batch_size=5, flush_interval=60, on_done=on_done, on_failure=slow_spool, hold=hold
+    ) as writer:
+        await writer.write_many(_lines(5), ["first"])
+        await writer.write_many(_lines(5, start=5), ["second"])
+        await writer.flush()
+    assert events == ["spooled 5", "done ['first']", "done ['second']"]
+    assert await _count(influx) == 5  # the second batch was written while the first waited
+
+
 async def test_writer_flushes_a_partial_batch_by_age(influx: InfluxClient) -> None:
     async with BatchWriter(influx, batch_size=10_000, flush_interval=0.2) as writer:
         await writer.write_lines(_lines(7))

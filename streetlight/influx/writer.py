@@ -15,7 +15,9 @@ to `on_failure` without a try, so they keep their order behind what waits.
 
 A line may carry a receipt (say, the MQTT message it came from); once its batch is written
 or handed to `on_failure`, `on_done` gets the batch's receipts, so the source can be told the
-data is safe (the gateway acknowledges the messages then).
+data is safe (the gateway acknowledges the messages then). Receipts are done in the order
+their batches were sealed, even when a later batch is written first: a receipt is never done
+while a line written before it may still be lost.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from streetlight.influx.client import InfluxClient, InfluxError, InfluxUnavailableError
@@ -73,9 +75,12 @@ class BatchWriter:
         self._buffer: list[str] = []
         self._receipts: list[object] = []
         self._buffer_since = 0.0
-        self._batches: asyncio.Queue[tuple[list[str], list[object]] | None] = asyncio.Queue(
+        self._batches: asyncio.Queue[tuple[int, list[str], list[object]] | None] = asyncio.Queue(
             maxsize=max_pending
         )
+        self._sealed = 0  # batches sealed so far; each batch's number is its order
+        self._released = 0  # batches whose receipts have gone to on_done, in order
+        self._finished: dict[int, list[object]] = {}  # receipts of batches done out of order
         self._tasks: asyncio.TaskGroup | None = None
         self._closing = False
         self._closed = asyncio.Event()
@@ -112,9 +117,25 @@ class BatchWriter:
         if len(self._buffer) >= self._batch_size:
             await self._seal()
 
+    async def write_many(self, lines: Sequence[str], receipts: Sequence[object] = ()) -> None:
+        """Add several lines at once; `receipts` are done when the last of the lines is."""
+        if not lines:
+            return
+        if not self._buffer:
+            self._buffer_since = time.monotonic()
+        start = 0
+        while start < len(lines):
+            room = self._batch_size - len(self._buffer)
+            self._buffer.extend(lines[start : start + room])
+            start += room
+            if start >= len(lines):
+                self._receipts.extend(receipts)
+            if len(self._buffer) >= self._batch_size:
+                await self._seal()
+                self._buffer_since = time.monotonic()
+
     async def write_lines(self, lines: Iterable[str]) -> None:
-        for line in lines:
-            await self.write(line)
+        await self.write_many(list(lines))
 
     async def write_points(self, points: Iterable[Point]) -> None:
         for point in points:
@@ -138,7 +159,8 @@ class BatchWriter:
         batch, self._buffer = self._buffer, []
         receipts, self._receipts = self._receipts, []
         self._unsent += len(batch)
-        await self._batches.put((batch, receipts))
+        number, self._sealed = self._sealed, self._sealed + 1
+        await self._batches.put((number, batch, receipts))
 
     async def _age_flusher(self) -> None:
         while not self._closed.is_set():
@@ -154,13 +176,21 @@ class BatchWriter:
             try:
                 if item is None:
                     return
-                batch, receipts = item
+                number, batch, receipts = item
                 await self._send(batch)
                 self._unsent -= len(batch)
-                if self._on_done is not None and receipts:
-                    self._on_done(receipts)
+                self._release(number, receipts)
             finally:
                 self._batches.task_done()
+
+    def _release(self, number: int, receipts: list[object]) -> None:
+        """Receipts of batch `number` and of any later ones that were only waiting for it."""
+        self._finished[number] = receipts
+        while self._released in self._finished:
+            ready = self._finished.pop(self._released)
+            self._released += 1
+            if self._on_done is not None and ready:
+                self._on_done(ready)
 
     async def _send(self, batch: list[str]) -> None:
         try:
