@@ -17,9 +17,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from streetlight.backoff import LinkState
@@ -27,6 +28,54 @@ from streetlight.mqtt import tls_context
 from streetlight.settings import MqttUrl
 
 logger = logging.getLogger(__name__)
+
+
+RECV_CHUNK = 65_536
+
+
+class _ChunkedReadClient(paho.Client):
+    """paho's client, reading the socket in chunks and handing messages straight over.
+
+    paho 2.2 reads a packet with at least three `recv` calls (type, length, body) and one
+    `select` per packet, and matches every message against its topic-callback tree; at tens
+    of thousands of QoS 1 messages a second that is most of the gateway's network thread
+    (measured with py-spy under bench/gateway_ingest.py). Here `recv` fills a 64 KiB buffer
+    that paho's packet reader takes its bytes from, `loop_read` goes on while the buffer
+    holds more, and messages go to `on_message` directly (this client never uses
+    `message_callback_add`). These override internals of paho-mqtt 2.2 (pinned in
+    constraints.txt); tests/test_mqtt_threaded.py fails if the overrides stop being used.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._chunk = b""
+        self._chunk_at = 0
+        self._chunk_socket: object = None
+        self.socket_reads = 0  # recv calls on the socket, for the test that guards the above
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._chunk_socket is not self._sock:  # a new connection: nothing carried over
+            self._chunk, self._chunk_at, self._chunk_socket = b"", 0, self._sock
+        if self._chunk_at >= len(self._chunk):
+            self.socket_reads += 1
+            chunk = super()._sock_recv(RECV_CHUNK)  # raises BlockingIOError when none waits
+            if not chunk:
+                return chunk  # the connection closed
+            self._chunk, self._chunk_at = chunk, 0
+        start = self._chunk_at
+        self._chunk_at = min(start + bufsize, len(self._chunk))
+        return self._chunk[start : self._chunk_at]
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        while rc == paho.MQTT_ERR_SUCCESS and self._chunk_at < len(self._chunk):
+            rc = super().loop_read(max_packets)
+        return rc
+
+    def _handle_on_message(self, message: paho.MQTTMessage) -> None:
+        on_message = self.on_message
+        if on_message is not None:
+            on_message(self, self._userdata, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +115,12 @@ class ThreadedClient:
         self._room = threading.Condition()
         self._ready = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        self._connected = threading.Event()
+        self._connected = threading.Event()  # CONNACK received: publishing may go on
+        self._subscribed = threading.Event()  # SUBACK received too: messages will come
+        self._subscribe_mid: int | None = None
         self._stopping = False
         self._link = LinkState(logger, f"MQTT broker at {url} (as {identifier})")
-        client = paho.Client(
+        client = _ChunkedReadClient(
             CallbackAPIVersion.VERSION2,
             client_id=identifier,
             clean_session=clean_session,
@@ -88,6 +139,7 @@ class ThreadedClient:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._client = client
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -98,7 +150,11 @@ class ThreadedClient:
         self._client.loop_start()
 
     async def wait_connected(self, within: float) -> bool:
-        return await asyncio.to_thread(self._connected.wait, within)
+        """Whether the broker took the connection and the subscriptions within `within` s.
+
+        Waiting for the SUBACK matters on a first connection: until the broker has the
+        subscription, what devices publish is not kept for this client's session."""
+        return await asyncio.to_thread(self._subscribed.wait, within)
 
     async def stop(self) -> None:
         """Disconnect cleanly (no last will) and stop the network thread."""
@@ -156,7 +212,9 @@ class ThreadedClient:
             self._loop.call_soon_threadsafe(self._link.failed, f"refused: {reason}")
             return
         if self.subscriptions:
-            client.subscribe(self.subscriptions)
+            _rc, self._subscribe_mid = client.subscribe(self.subscriptions)
+        else:
+            self._subscribed.set()
         self._connected.set()
         self._loop.call_soon_threadsafe(self._link.ok)
 
@@ -172,8 +230,29 @@ class ThreadedClient:
         _properties: object,
     ) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         if not self._stopping:
             self._loop.call_soon_threadsafe(self._link.failed, f"disconnected: {reason}")
+
+    def _on_subscribe(
+        self,
+        _client: paho.Client,
+        _userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        _properties: object,
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [
+            topic for (topic, _qos), reason in zip(self.subscriptions, reasons, strict=False)
+            if reason.is_failure
+        ]  # fmt: skip
+        if refused:
+            self._loop.call_soon_threadsafe(
+                self._link.failed, f"subscription refused for {', '.join(refused)}"
+            )
+        self._subscribed.set()
 
     def _on_message(
         self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage
