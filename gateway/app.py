@@ -20,7 +20,7 @@ import orjson
 from gateway.commands import CommandRouter, ModbusPlace
 from gateway.config import GatewayConfig, GatewayConfigError
 from gateway.modbus_poller import Coordinator, Poller, cabinet_unit
-from gateway.normalize import MqttDecoder, Rejected
+from gateway.normalize import MqttDecoder, Reading, Rejected
 from gateway.outputs import Health, Outputs
 from streetlight.clock import Clock
 from streetlight.contract import Channel, DeviceStatus, Target, TargetKind, Topics, encode
@@ -280,56 +280,63 @@ class Gateway:
         return pollers, places
 
     async def _ingest(self, bus: ThreadedClient, outputs: Outputs, router: CommandRouter) -> None:
+        """Take the received messages a batch at a time: the hot path of the gateway."""
         command_prefix = self.topics.base + "/" + Channel.COMMAND.value + "/"
         while True:
             batch = await bus.received()
             self.health.messages_in += len(batch)
+            readings: list[Reading] = []
+            receipts: list[int] = []
             for message in batch:
                 if message.topic.startswith(command_prefix):
                     await router.submit(message.payload)
                     self._ack(bus, message)
                     continue
-                await self._device_message(bus, outputs, router, message)
+                reading = self._device_message(outputs, router, message)
+                if reading is None:
+                    self._ack(bus, message)  # nothing to keep: done with it
+                    continue
+                readings.append(reading)
+                if message.qos:
+                    receipts.append(message.mid)
+            if readings:
+                await outputs.lamps(readings, receipts)
 
-    async def _device_message(
-        self, bus: ThreadedClient, outputs: Outputs, router: CommandRouter, message: Received
-    ) -> None:
+    def _device_message(
+        self, outputs: Outputs, router: CommandRouter, message: Received
+    ) -> Reading | None:
+        """A report's reading to keep; acks and link states are handled here and give None."""
         for route in self._routes:
             match = route.pattern.match(message.topic)
             if match is None:
                 continue
             if route.kind == "report":
-                await self._report(bus, outputs, route, message, match.group("device"))
-                return
+                return self._report(outputs, route, message.payload, match.group("device"))
             if route.kind == "ack":
                 router.vendor_ack(route.profile, match.group("device"), message.payload)
             else:
                 self._link_status(outputs, match.group("link"), message.payload)
-            self._ack(bus, message)
-            return
-        self._ack(bus, message)
+            return None
+        return None
 
-    async def _report(
-        self, bus: ThreadedClient, outputs: Outputs, route: _Route, message: Received, device: str
-    ) -> None:
+    def _report(
+        self, outputs: Outputs, route: _Route, payload: bytes, device: str
+    ) -> Reading | None:
         self.health.reports_in += 1
         try:
-            reading = route.decoder.decode(message.payload)
+            reading = route.decoder.decode(payload)
         except Rejected as exc:
             outputs.bad_input(exc.kind, exc.device or device, str(exc))
-            self._ack(bus, message)
-            return
+            return None
         if reading.lamp != device:
             outputs.bad_input(
                 "unmapped", device, f"report on {device}'s topic names {reading.lamp}"
             )
-            self._ack(bus, message)
-            return
+            return None
         if reading.lamp not in self.served_lamps:
-            self._ack(bus, message)  # another gateway's lamp
-            return
+            return None  # another gateway's lamp
         outputs.device_status("lamp", reading.lamp, online=True)
-        await outputs.lamp(reading, message.mid if message.qos else None)
+        return reading
 
     def _link_status(self, outputs: Outputs, link: str, payload: bytes) -> None:
         try:
@@ -357,18 +364,15 @@ class Gateway:
     async def _health(self, outputs: Outputs) -> None:
         while True:
             await asyncio.sleep(self.config.health_interval_s)
-            report = outputs.health_report()
-            report["at"] = self.clock.now().isoformat()
+            report = outputs.health_report(self.clock.now())
             outputs.publish(
-                self.topics.health(TargetKind.GATEWAY, self.config.id),
-                orjson.dumps(report),
-                retain=True,
+                self.topics.health(TargetKind.GATEWAY, self.config.id), encode(report), retain=True
             )
-            await outputs.writer.write(outputs.health_line(report, self.clock.now()))
+            await outputs.writer.write(outputs.health_line(report))
             logger.info(
                 "health: %d in, %d written, %d points spooled, errors %s",
-                report["messages_in"],
-                report["lines_written"],
-                report["influx_spool_points"],
-                report["errors"] or "none",
+                report.messages_in,
+                report.lines_written,
+                report.influx_spool_points,
+                report.errors or "none",
             )

@@ -325,6 +325,7 @@ class Poller:
             words = await self.coordinator.read(unit.endpoint.unit, request)
             block = SlotBlock(request.address, [int(w) for w in words])
             ts = self.clock.now()
+            readings: list[Reading] = []
             for index in range(first, first + count):
                 lamp_id = unit.slots.get(index)
                 if lamp_id is None:
@@ -344,13 +345,14 @@ class Poller:
                 if lamp_id in unit.lamps_offline:
                     unit.lamps_offline.discard(lamp_id)
                     self.sink.device_status("lamp", lamp_id, online=True)
-                await self.sink.lamp(reading)
+                readings.append(reading)
+            await self.sink.lamps(readings)
 
 
 class ModbusSink(Protocol):
     """Where polled data goes (the gateway's outputs)."""
 
-    async def lamp(self, reading: Reading) -> None: ...
+    async def lamps(self, readings: Sequence[Reading]) -> None: ...
 
     async def cabinet(self, telemetry: CabinetTelemetry) -> None: ...
 

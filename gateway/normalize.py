@@ -87,12 +87,12 @@ class Reading:
     burning_hours: float | None = None
     faults: list[str] = field(default_factory=list)
 
-    def canonical(self, source: str) -> bytes:
-        """The contract's `lamp_telemetry` payload."""
+    def document(self) -> dict[str, Any]:
+        """The contract's `lamp_telemetry` object (for a `telemetry_batch`), to serialise with
+        orjson: `ts` stays a datetime, which orjson writes as ISO 8601."""
         document: dict[str, Any] = {
-            "v": 1,
             "lamp": self.lamp,
-            "ts": self.ts.isoformat().replace("+00:00", "Z"),
+            "ts": self.ts,
             "relay_on": self.relay_on,
             "dim_pct": self.dim_pct,
         }
@@ -101,8 +101,7 @@ class Reading:
             if value is not None:
                 document[name] = value
         document["faults"] = self.faults
-        document["source"] = source
-        return orjson.dumps(document)
+        return document
 
 
 def _checked(name: str, value: float, device: str) -> float:

@@ -3,9 +3,9 @@
 - InfluxDB, in batches. While InfluxDB is away, or older data still waits in the spool,
   batches go to the Influx spool on disk, and a replayer writes them back in order when
   InfluxDB answers again.
-- The bus: canonical telemetry, device status and health, published QoS 1 through the
-  gateway's MQTT client. While the broker is away (or older messages wait), messages go to the
-  MQTT spool and are published in order once it is back.
+- The bus: canonical telemetry (in `telemetry_batch` messages), device status and health,
+  published QoS 1 through the gateway's MQTT client. While the broker is away (or older
+  messages wait), messages go to the MQTT spool and are published in order once it is back.
 
 The MQTT message a report came from is acknowledged only once its line is written to InfluxDB
 or spooled to disk, so neither a crash nor a full queue loses it (at-least-once; a point
@@ -18,7 +18,9 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,11 @@ import orjson
 from gateway.normalize import Reading
 from gateway.spool import Spool
 from streetlight.contract import (
+    GATEWAY_HEALTH,
+    TELEMETRY_BATCH_MAX,
     CabinetTelemetry,
     DeviceStatus,
+    GatewayHealth,
     Target,
     TargetKind,
     TelemetryLines,
@@ -38,6 +43,7 @@ from streetlight.contract import (
 from streetlight.domain import Inventory
 from streetlight.influx import (
     BatchWriter,
+    FieldValue,
     InfluxClient,
     InfluxError,
     InfluxRequestError,
@@ -51,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 LOGGED_PER_KIND_LIMIT = 10_000  # devices we remember having logged, per kind of bad input
 MQTT_FRAME_MESSAGES = 1000
+BUS_BATCH_AGE_S = 0.5  # the longest a reading waits for its telemetry batch
 REPLAY_RETRY_S = 2.0
 
 
@@ -63,7 +70,6 @@ class Health:
     reports_in: int = 0
     lines_written: int = 0
     canonical_out: int = 0
-    modbus_polls: int = 0
     commands: int = 0
     acks_out: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -116,6 +122,9 @@ class Outputs:
             hold=lambda: self._influx_down,
         )
         self._status_cache: dict[tuple[str, str], bool] = {}
+        self._telemetry_topic = topics.telemetry(TargetKind.GATEWAY, self.source)
+        self._bus_lamps: list[dict[str, Any]] = []
+        self._bus_cabinets: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> Outputs:
         await self.writer.__aenter__()
@@ -128,6 +137,7 @@ class Outputs:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._publish_telemetry()
         await self.writer.__aexit__(*exc_info)
         await self._flush_mqtt_pending()
 
@@ -135,21 +145,24 @@ class Outputs:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._replay_influx(), name="influx-replay")
             tasks.create_task(self._mqtt_spooler(), name="mqtt-spool")
+            tasks.create_task(self._telemetry_batcher(), name="telemetry-batches")
 
     # --- telemetry in ---------------------------------------------------------------------------
 
-    async def lamp(self, reading: Reading, receipt: int | None = None) -> None:
-        await self.writer.write(self.lines.lamp(reading), receipt)
-        self.publish(
-            self.topics.telemetry(TargetKind.LAMP, reading.lamp), reading.canonical(self.source)
-        )
+    async def lamps(self, readings: Sequence[Reading], receipts: Sequence[int] = ()) -> None:
+        """Readings to InfluxDB and the bus; `receipts` (MQTT message ids) are acknowledged
+        once all of them are written or spooled."""
+        line = self.lines.lamp
+        await self.writer.write_many([line(reading) for reading in readings], receipts)
+        self._bus_lamps.extend(reading.document() for reading in readings)
+        if len(self._bus_lamps) >= TELEMETRY_BATCH_MAX:
+            self._publish_telemetry()
 
     async def cabinet(self, telemetry: CabinetTelemetry) -> None:
-        for line in self.lines.cabinet(telemetry):
-            await self.writer.write(line)
-        self.publish(
-            self.topics.telemetry(TargetKind.CABINET, telemetry.cabinet), encode(telemetry)
-        )
+        await self.writer.write_many(self.lines.cabinet(telemetry))
+        self._bus_cabinets.append(telemetry.model_dump(exclude_none=True, exclude={"v", "source"}))
+        if len(self._bus_cabinets) >= TELEMETRY_BATCH_MAX:
+            self._publish_telemetry()
 
     def bad_input(self, kind: str, device: str, reason: str) -> None:
         self.health.bad_input(kind, device, reason)
@@ -168,9 +181,6 @@ class Outputs:
             reason=reason,
         )
         self.publish(self.topics.status(target_kind, device), encode(status), retain=True)
-
-    def online_devices(self) -> int:
-        return sum(self._status_cache.values())
 
     # --- InfluxDB -------------------------------------------------------------------------------
 
@@ -215,6 +225,20 @@ class Outputs:
 
     # --- the bus --------------------------------------------------------------------------------
 
+    def _publish_telemetry(self) -> None:
+        """What the readings since the last batch were, as one `telemetry_batch` message."""
+        while self._bus_lamps or self._bus_cabinets:
+            lamps = self._bus_lamps[:TELEMETRY_BATCH_MAX]
+            cabinets = self._bus_cabinets[:TELEMETRY_BATCH_MAX]
+            del self._bus_lamps[:TELEMETRY_BATCH_MAX], self._bus_cabinets[:TELEMETRY_BATCH_MAX]
+            document = {"v": 1, "source": self.source, "lamps": lamps, "cabinets": cabinets}
+            self.publish(self._telemetry_topic, orjson.dumps(document, option=orjson.OPT_UTC_Z))
+
+    async def _telemetry_batcher(self) -> None:
+        while True:
+            await asyncio.sleep(BUS_BATCH_AGE_S)
+            self._publish_telemetry()
+
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         """Publish QoS 1 now, or keep it for later if the broker (or older news) waits."""
         if (
@@ -255,28 +279,34 @@ class Outputs:
 
     # --- health ---------------------------------------------------------------------------------
 
-    def health_report(self) -> dict[str, Any]:
+    def health_report(self, at: datetime) -> GatewayHealth:
         health = self.health
-        return {
-            "gateway": health.gateway,
-            "messages_in": health.messages_in,
-            "reports_in": health.reports_in,
-            "lines_written": self.writer.stats.lines_written + health.lines_written,
-            "canonical_out": health.canonical_out,
-            "modbus_polls": health.modbus_polls,
-            "commands": health.commands,
-            "acks_out": health.acks_out,
-            "influx_spool_points": self.influx_spool.depth_records,
-            "mqtt_spool_messages": self.mqtt_spool.depth_records + len(self._pending_mqtt),
-            "spool_dropped": self.influx_spool.dropped_records + self.mqtt_spool.dropped_records,
-            "devices_offline": sum(1 for up in self._status_cache.values() if not up),
-            "errors": dict(health.errors),
-        }
+        return GatewayHealth(
+            gateway=health.gateway,
+            at=at,
+            messages_in=health.messages_in,
+            reports_in=health.reports_in,
+            lines_written=self.writer.stats.lines_written + health.lines_written,
+            canonical_out=health.canonical_out,
+            commands=health.commands,
+            acks_out=health.acks_out,
+            influx_spool_points=self.influx_spool.depth_records,
+            mqtt_spool_messages=self.mqtt_spool.depth_records + len(self._pending_mqtt),
+            spool_dropped=self.influx_spool.dropped_records + self.mqtt_spool.dropped_records,
+            devices_online=sum(self._status_cache.values()),
+            devices_offline=sum(1 for up in self._status_cache.values() if not up),
+            errors=dict(health.errors),
+        )
 
-    def health_line(self, report: dict[str, Any], moment: Any) -> str:
-        fields: dict[str, Any] = {k: v for k, v in report.items() if isinstance(v, int)}
-        for kind, count in report["errors"].items():
+    def health_line(self, report: GatewayHealth) -> str:
+        """The report as a `gateway_health` point (docs/contract.md)."""
+        fields: dict[str, FieldValue] = {
+            spec.name: getattr(report, spec.name) for spec in GATEWAY_HEALTH.fields
+        }
+        for kind, count in report.errors.items():
             fields[f"errors_{kind}"] = count
         return encode_line(
-            series_key("gateway_health", {"gateway": self.source}), fields, to_ns(moment)
+            series_key(GATEWAY_HEALTH.name, {"gateway": report.gateway}),
+            fields,
+            to_ns(report.at),
         )

@@ -5,11 +5,12 @@ telemetry. Everyone connects as their own identity on the closed broker."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streetlight.contract import CabinetTelemetry, LampTelemetry, Topics, decode
+from streetlight.contract import GatewayHealth, TelemetryBatch, Topics, decode
 from streetlight.influx import InfluxClient, quote_ident
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
@@ -58,12 +59,17 @@ async def test_every_report_lands_in_influxdb_with_its_values_and_simulated_time
             if len(mqtt_rows) == sent and len(modbus_rows) >= 3 * len(modbus_lamps):
                 break
             await asyncio.sleep(0.1)
-        canonical = [
-            decode(LampTelemetry, p) for t, p in seen.messages if "/v1/telemetry/lamp/" in t
-        ]
-        cabinets = [
-            decode(CabinetTelemetry, p) for t, p in seen.messages if "/v1/telemetry/cabinet/" in t
-        ]
+
+        def batches() -> list[TelemetryBatch]:
+            return [decode(TelemetryBatch, p) for t, p in seen.messages if "/v1/telemetry/" in t]
+
+        def canonical_mqtt() -> int:
+            return sum(1 for b in batches() for lamp in b.lamps if lamp.lamp in mqtt_lamps)
+
+        await eventually(lambda: canonical_mqtt() >= sent, what="the controller's copy")
+        canonical = [lamp for batch in batches() for lamp in batch.lamps]
+        cabinets = [cabinet for batch in batches() for cabinet in batch.cabinets]
+        topics_seen = {t for t, _ in seen.messages if "/v1/telemetry/" in t}
 
     assert sent == 3 * len(mqtt_lamps)
     assert len(mqtt_rows) == sent
@@ -85,10 +91,51 @@ async def test_every_report_lands_in_influxdb_with_its_values_and_simulated_time
         assert 200 < row["voltage_v"] < 240
         assert row["power_w"] > 10
     assert {r["lamp"] for r in modbus_rows} == modbus_lamps
-    assert len(canonical) >= sent  # the controller's copy, on the bus
-    assert {c.source for c in canonical} == {"gw-test"}
+    # the controller's copy, on the bus: each report once, with the values written to InfluxDB
+    assert topics_seen == {f"{topics.root}/v1/telemetry/gateway/gw-test"}
+    on_bus = {(c.lamp, c.ts.timestamp()): c for c in canonical if c.lamp in mqtt_lamps}
+    assert len(on_bus) == sent
+    for report in vendor:
+        copy = on_bus[(report["devId"], report["ts"])]
+        row = by_key[(report["devId"], report["ts"] * 1_000_000_000)]
+        assert (copy.power_w, copy.voltage_v, copy.dim_pct) == (
+            row["power_w"], row["voltage_v"], row["dim_pct"]
+        )  # fmt: skip
+    assert {c.lamp for c in canonical} >= modbus_lamps
     assert {c.cabinet for c in cabinets} == set(sim.world.cabinets)
     phases = await _points(influx, "cabinet_phase")
     assert {(r["cabinet"], r["phase"]) for r in phases} == {
         (cabinet, phase) for cabinet in sim.world.cabinets for phase in "ABC"
     }
+
+
+async def test_health_goes_to_the_bus_and_influxdb(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    settings = gateway_settings(
+        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
+    )
+    health_topic = f"{topics.root}/v1/health/gateway/gw-test"
+    async with (
+        running(
+            service_state, topics.root, sites=(MQTT_SITE, MODBUS_A_SITE), as_devices=True
+        ) as sim,
+        Listener(MqttUrl.parse(service_state.mqtt_url), [health_topic]) as seen,
+        running_gateway(sim, settings, config_for(sim, tmp_path / "spool", health_interval_s=0.5)),
+    ):
+        await clock_of(sim).advance(60)
+        await eventually(
+            lambda: any(r["lines_written"] > 0 for r in seen.on("/health/")), what="health"
+        )
+        for _ in range(50):
+            rows = await _points(influx, "gateway_health")
+            if rows:
+                break
+            await asyncio.sleep(0.2)
+    report = decode(GatewayHealth, json.dumps(seen.on("/health/")[-1]).encode())
+    assert report.gateway == "gw-test"
+    assert report.reports_in > 0
+    assert report.devices_online > 0
+    assert rows
+    assert rows[-1]["gateway"] == "gw-test"
+    assert rows[-1]["messages_in"] > 0

@@ -5,6 +5,7 @@ check that the two agree.
 """
 
 from streetlight.contract.influx_schema import (
+    GATEWAY_HEALTH,
     MEASUREMENTS,
     FieldSpec,
     MeasurementSpec,
@@ -14,6 +15,7 @@ from streetlight.contract.influx_schema import (
 from streetlight.contract.payloads import (
     PAYLOADS,
     SCHEMA_VERSION,
+    TELEMETRY_BATCH_MAX,
     AckOutcome,
     AlarmEvent,
     CabinetTelemetry,
@@ -21,11 +23,13 @@ from streetlight.contract.payloads import (
     Command,
     CommandAck,
     DeviceStatus,
+    GatewayHealth,
     LampFault,
     LampTelemetry,
     PayloadError,
     PhaseReading,
     Target,
+    TelemetryBatch,
     decode,
     encode,
     json_schemas,
@@ -33,9 +37,11 @@ from streetlight.contract.payloads import (
 from streetlight.contract.topics import Channel, TargetKind, TopicAddress, TopicError, Topics
 
 __all__ = [
+    "GATEWAY_HEALTH",
     "MEASUREMENTS",
     "PAYLOADS",
     "SCHEMA_VERSION",
+    "TELEMETRY_BATCH_MAX",
     "AckOutcome",
     "AlarmEvent",
     "CabinetTelemetry",
@@ -45,6 +51,7 @@ __all__ = [
     "CommandAck",
     "DeviceStatus",
     "FieldSpec",
+    "GatewayHealth",
     "LampFault",
     "LampTelemetry",
     "MeasurementSpec",
@@ -52,6 +59,7 @@ __all__ = [
     "PhaseReading",
     "Target",
     "TargetKind",
+    "TelemetryBatch",
     "TelemetryLines",
     "TopicAddress",
     "TopicError",

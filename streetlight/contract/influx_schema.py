@@ -118,10 +118,32 @@ ALARM = MeasurementSpec(
     "one point per alarm transition, for Grafana annotations",
 )
 
+GATEWAY_HEALTH = MeasurementSpec(
+    "gateway_health",
+    ("gateway",),
+    tuple(
+        _f(name, "integer", "", meaning)
+        for name, meaning in (
+            ("messages_in", "MQTT messages received"),
+            ("reports_in", "device reports received"),
+            ("lines_written", "points written"),
+            ("canonical_out", "canonical messages published"),
+            ("commands", "commands taken"),
+            ("acks_out", "acknowledgements published"),
+            ("influx_spool_points", "points spooled for InfluxDB"),
+            ("mqtt_spool_messages", "messages spooled for the broker"),
+            ("spool_dropped", "spooled data dropped for room"),
+            ("devices_online", "devices online"),
+            ("devices_offline", "devices offline"),
+        )
+    ),
+    "one point per health report of a gateway; plus an integer `errors_<kind>` per error kind",
+)
+
 _LAMP_FLOAT_FIELDS = tuple(spec.name for spec in LAMP.fields if spec.type == "float")
 
 MEASUREMENTS: dict[str, MeasurementSpec] = {
-    m.name: m for m in (LAMP, CABINET, CABINET_PHASE, CIRCUIT, ALARM)
+    m.name: m for m in (LAMP, CABINET, CABINET_PHASE, CIRCUIT, ALARM, GATEWAY_HEALTH)
 }
 
 

@@ -92,6 +92,22 @@ class CabinetTelemetry(_Payload):
     source: Id | None = None
 
 
+TELEMETRY_BATCH_MAX = 1000
+
+
+class TelemetryBatch(_Payload):
+    """Canonical readings from one gateway, oldest first: what the controller listens to.
+
+    The gateway sends its readings in batches (up to `TELEMETRY_BATCH_MAX` lamps, or what
+    half a second brought) rather than one message per lamp: at tens of thousands of reports
+    a second a message per lamp costs the gateway more than all the rest of its work.
+    """
+
+    source: Id = Field(description="the gateway that read them")
+    lamps: list[LampTelemetry] = Field(default_factory=list, max_length=TELEMETRY_BATCH_MAX)
+    cabinets: list[CabinetTelemetry] = Field(default_factory=list, max_length=TELEMETRY_BATCH_MAX)
+
+
 class Target(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -166,13 +182,39 @@ class DeviceStatus(_Payload):
     reason: Text | None = None
 
 
+Count = Annotated[int, Field(ge=0)]
+
+
+class GatewayHealth(_Payload):
+    """A gateway's own counters since it started, published every `health_interval_s`."""
+
+    gateway: Id
+    at: AwareDatetime
+    messages_in: Count = Field(description="MQTT messages received, of every kind")
+    reports_in: Count = Field(description="device reports among them")
+    lines_written: Count = Field(description="points InfluxDB accepted, replays included")
+    canonical_out: Count = Field(description="canonical messages published on the bus")
+    commands: Count
+    acks_out: Count
+    influx_spool_points: Count = Field(description="points waiting on disk for InfluxDB")
+    mqtt_spool_messages: Count = Field(description="canonical messages waiting for the broker")
+    spool_dropped: Count = Field(description="oldest spooled data dropped for room, in all")
+    devices_online: Count
+    devices_offline: Count
+    errors: dict[str, Count] = Field(
+        default_factory=dict, description="bad input and refused writes, by kind"
+    )
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
     "lamp_telemetry": LampTelemetry,
     "cabinet_telemetry": CabinetTelemetry,
+    "telemetry_batch": TelemetryBatch,
     "command": Command,
     "command_ack": CommandAck,
     "alarm_event": AlarmEvent,
     "device_status": DeviceStatus,
+    "gateway_health": GatewayHealth,
 }
 
 PayloadT = TypeVar("PayloadT", bound=_Payload)

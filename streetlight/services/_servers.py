@@ -271,7 +271,9 @@ class Mosquitto(ManagedServer):
             "autosave_interval 30",
             # a gateway that restarts must find its queued QoS 1 telemetry waiting for it
             "max_queued_messages 1000000",
-            "max_inflight_messages 100",
+            # the gateway acknowledges a report once its batch is in InfluxDB (or spooled):
+            # the broker must let that many be unacknowledged, or ingest stalls on the limit
+            "max_inflight_messages 20000",
             "set_tcp_nodelay true",
             "log_dest stderr",
             "log_type error",
