@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from streetlight.inventory import dump_csv, load_inventory
@@ -185,7 +186,7 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
         assert "press Ctrl-C" in text, text + (demo.stderr.read() if demo.stderr else "")
         started = [line.split() for line in output if line.split()[1:2] == ["pid"]]
         pids = {words[0]: int(words[2]) for words in started}
-        assert set(pids) >= {"mosquitto", "influxd", "simulator"}
+        assert set(pids) >= {"mosquitto", "influxd", "simulator", "gateway"}
         assert all(pid_alive(pid) for pid in pids.values())
         assert "2305 lamps" in text
         log = tmp_path / "demo" / "logs" / "simulator.log"
@@ -193,6 +194,9 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
         while "simulating 5 subdistricts" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert "simulating 5 subdistricts" in log.read_text()
+        influx_url = next(w[3] for w in started if w[0] == "influxd")
+        lamps = _lamps_in_influxdb(influx_url, "streetlight", at_least=2200, within=90)
+        assert lamps >= 2200, f"{lamps} lamps have telemetry in InfluxDB after 90 s of demo"
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=60) == 0
     finally:
@@ -207,6 +211,18 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
             if stream:
                 stream.close()
     assert not any(pid_alive(pid) for pid in pids.values())
+
+
+def _lamps_in_influxdb(url: str, db: str, *, at_least: int, within: float) -> int:
+    """How many lamps have points in InfluxDB, once `at_least` do or `within` s have gone."""
+    query = "SELECT count(power_w) FROM lamp GROUP BY lamp"
+    deadline = time.monotonic() + within
+    lamps = 0
+    while time.monotonic() < deadline and lamps < at_least:
+        time.sleep(1)
+        answer = httpx.get(f"{url}/query", params={"db": db, "q": query}, timeout=10).json()
+        lamps = len(answer["results"][0].get("series", []))
+    return lamps
 
 
 def test_simulate_refuses_a_bad_scenario_in_one_line(tmp_path: Path) -> None:

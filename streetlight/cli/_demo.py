@@ -1,10 +1,12 @@
 """`streetlight demo`: the whole system on the sample district, until Ctrl-C.
 
-Starts its own Mosquitto and InfluxDB on free loopback ports, loads the sample inventory into
-the store and creates the InfluxDB database, then runs each role as its own process, as a
-deployment does (`streetlight simulate`, and the roles that have landed), with their logs in
-`<var>/demo/logs/`. On Ctrl-C or SIGTERM, or when a role stops by itself, it stops every
-process it started, by PID.
+Starts its own Mosquitto (closed: one identity per role and device class) and InfluxDB on
+free loopback ports, loads the sample inventory into the store and creates the InfluxDB
+database, then runs each role as its own process, as a deployment does (`streetlight
+simulate`, `streetlight gateway`, and the roles that have landed), each with its own broker
+identity and all on one simulated clock (`STREETLIGHT_CLOCK_*`: the scenario's start and
+speed), with their logs in `<var>/demo/logs/`. On Ctrl-C or SIGTERM, or when a role stops by
+itself, it stops every process it started, by PID.
 """
 
 from __future__ import annotations
@@ -12,23 +14,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import yaml
+
+from simulator.scenario import load_scenario
 from streetlight.cli._common import run_until_signal, settings_and_logging
 from streetlight.cli._inventory import load_into_store
 from streetlight.contract.influx_schema import ensure_database
+from streetlight.domain import Inventory
 from streetlight.influx import InfluxClient
 from streetlight.inventory import load_inventory
-from streetlight.services import LocalServices, die_with_parent
+from streetlight.services import LocalServices, ServiceState, broker_auth, die_with_parent
 from streetlight.settings import ENV_PREFIX, CommonSettings, load_settings
 
 EXAMPLES = Path("examples/xunyang")
 STOP_GRACE_S = 15.0
+ENDPOINTS_WAIT_S = 120.0  # for the simulator to open its Modbus ports
+GATEWAY_ID = "gw-demo"
+TELEMETRY_QUERY = "SELECT count(power_w), mean(power_w) FROM lamp GROUP BY subdistrict"
 
 
 def add_parser(roles: Any) -> None:
@@ -49,14 +61,15 @@ class Role:
     name: str
     argv: list[str]
     log_path: Path
+    env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
 
-    def start(self, env: dict[str, str]) -> None:
+    def start(self) -> None:
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - our own command
             [sys.executable, "-m", "streetlight", *self.argv],
-            env=env,
+            env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -84,42 +97,69 @@ class Role:
 
 def run(args: argparse.Namespace) -> int:
     base = settings_and_logging(CommonSettings)
-    var_dir: Path = (args.var or base.var_dir) / "demo"
+    var_dir: Path = ((args.var or base.var_dir) / "demo").resolve()
     inventory = load_inventory(args.inventory)  # a bad file stops us before any server starts
+    scenario = load_scenario(args.scenario, inventory)
     logs = var_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    servers = LocalServices(var_dir / "services")
+    auth = broker_auth(base.mqtt_root, base.field_root, base.profiles_dir)
+    servers = LocalServices(var_dir / "services", auth=auth)
     roles: list[Role] = []
     state = servers.start()
     try:
-        print(f"mosquitto   pid {state.pids['mosquitto']:<8} {state.mqtt_url}")
+        print(f"mosquitto   pid {state.pids['mosquitto']:<8} {_without_password(state.mqtt_url)}")
+        print(f"            identities and passwords in {state.credentials_file}")
         print(f"influxd     pid {state.pids['influxd']:<8} {state.influx_url}")
         settings = load_settings(
             CommonSettings,
             mqtt_url=state.mqtt_url,
             influx_url=state.influx_url,
             var_dir=var_dir,
-            db_url=f"sqlite:///{(var_dir / 'streetlight.db').resolve()}",
+            db_url=f"sqlite:///{var_dir / 'streetlight.db'}",
             # the demo's simulated night may lie outside a 35-day window of wall time
             influx_retention="INF",
+            # one simulated clock for every role: the scenario's start, at the demo's speed
+            clock_start=scenario.start or datetime.now(UTC),
+            clock_speed=args.speed or scenario.speed or 1.0,
+            clock_anchor=time.time(),
         )
-        env = _role_env(settings)
         summary = asyncio.run(_prepare(settings, inventory, args.inventory))
         print(summary)
-        simulate = [
-            "simulate",
-            *("--inventory", str(args.inventory), "--scenario", str(args.scenario)),
-            *("--truth", str(var_dir / "truth.jsonl")),
-            *("--endpoints", str(var_dir / "endpoints.yaml")),
-        ]
-        if args.speed:
-            simulate += ["--speed", str(args.speed)]
-        roles.append(Role("simulator", simulate, logs / "simulator.log"))
-        for role in roles:
-            role.start(env)
-            assert role.process is not None
-            print(f"{role.name:<11} pid {role.process.pid:<8} log {role.log_path}")
+        print(f"clock       simulated, from {settings.clock_start} at {settings.clock_speed:g}x")
+        endpoints = var_dir / "endpoints.yaml"
+        endpoints.unlink(missing_ok=True)
+        simulator = Role(
+            "simulator",
+            [
+                "simulate",
+                *("--inventory", str(args.inventory), "--scenario", str(args.scenario)),
+                *("--truth", str(var_dir / "truth.jsonl"), "--endpoints", str(endpoints)),
+            ],
+            logs / "simulator.log",
+            env=_role_env(settings, state, "simulator"),
+        )
+        gateway_config = _gateway_config(var_dir, args.inventory.resolve(), endpoints, inventory)
+        gateway = Role(
+            "gateway",
+            ["gateway", "--config", str(gateway_config)],
+            logs / "gateway.log",
+            env=_role_env(settings, state, "gateway"),
+        )
+        roles.append(simulator)
+        _start(simulator)
+        if not _wait_for(endpoints, simulator):
+            print(
+                f"the simulator opened no Modbus ports; see {simulator.log_path}", file=sys.stderr
+            )
+            return 1
+        roles.append(gateway)
+        _start(gateway)
         print(f"fault truth {var_dir / 'truth.jsonl'}")
+        query = shlex.quote(f"q={TELEMETRY_QUERY}")
+        print(
+            f"telemetry   curl -sG {state.influx_url}/query "
+            f"--data-urlencode db={settings.influx_db} --data-urlencode {query}"
+        )
         print("demo running; press Ctrl-C to stop")
         return run_until_signal(lambda stop: _watch(roles, stop))
     finally:
@@ -129,11 +169,64 @@ def run(args: argparse.Namespace) -> int:
         print("demo stopped; every process it started is stopped")
 
 
-def _role_env(settings: CommonSettings) -> dict[str, str]:
-    """The environment of every role: the demo's own settings, as STREETLIGHT_* variables."""
+def _start(role: Role) -> None:
+    role.start()
+    assert role.process is not None
+    print(f"{role.name:<11} pid {role.process.pid:<8} log {role.log_path}", flush=True)
+
+
+def _wait_for(path: Path, role: Role) -> bool:
+    """Wait until `role` has written `path`; False if it stopped or took too long."""
+    deadline = time.monotonic() + ENDPOINTS_WAIT_S
+    while not path.exists():
+        if role.exited is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _gateway_config(
+    var_dir: Path, inventory_path: Path, endpoints: Path, inventory: Inventory
+) -> Path:
+    """One gateway for the whole district: the simulator's Modbus endpoints, its MQTT lamps."""
+    mqtt_profiles = sorted(
+        {lamp.profile for lamp in inventory.lamps.values() if lamp.profile.startswith("slc-mqtt")}
+    )
+    document = {
+        "id": GATEWAY_ID,
+        "inventory": str(inventory_path),
+        "modbus": {"endpoints_file": str(endpoints)},
+        "mqtt": {"profiles": mqtt_profiles},
+        "spool": {"dir": str(var_dir / "gateway-spool")},
+        "health_interval_s": 30,
+    }
+    path = var_dir / "gateway.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def _without_password(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+def _role_env(settings: CommonSettings, state: ServiceState, identity: str) -> dict[str, str]:
+    """A role's environment: the demo's settings as STREETLIGHT_* variables, its own broker
+    identity, and (for the simulator) the device classes' identities."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
-    for name in ("mqtt_url", "influx_url", "influx_db", "influx_retention", "db_url", "var_dir"):
+    names = (
+        *("influx_url", "influx_db", "influx_retention", "db_url", "var_dir", "profiles_dir"),
+        *("mqtt_root", "field_root", "clock_speed"),
+    )
+    for name in names:
         clean[ENV_PREFIX + name.upper()] = str(getattr(settings, name))
+    if settings.clock_start is not None:
+        clean[ENV_PREFIX + "CLOCK_START"] = settings.clock_start.isoformat()
+    if settings.clock_anchor is not None:
+        clean[ENV_PREFIX + "CLOCK_ANCHOR"] = repr(settings.clock_anchor)
+    clean[ENV_PREFIX + "MQTT_URL"] = state.url_for(identity)
+    if identity == "simulator" and state.credentials_file:
+        clean[ENV_PREFIX + "SIM_DEVICE_CREDENTIALS"] = state.credentials_file
     return clean
 
 
