@@ -156,8 +156,9 @@ def run(args: argparse.Namespace) -> int:
         _start(gateway)
         print(f"fault truth {var_dir / 'truth.jsonl'}")
         query = shlex.quote(f"q={TELEMETRY_QUERY}")
+        print(f"telemetry   InfluxQL on database {settings.influx_db!r}: {TELEMETRY_QUERY}")
         print(
-            f"telemetry   curl -sG {state.influx_url}/query "
+            f"            curl -sG {state.influx_url}/query "
             f"--data-urlencode db={settings.influx_db} --data-urlencode {query}"
         )
         print("demo running; press Ctrl-C to stop")
