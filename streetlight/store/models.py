@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -124,3 +125,70 @@ class InventoryLoadRow(Base):
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     source: Mapped[str] = mapped_column(String(500))
     summary: Mapped[str] = mapped_column(String(500))
+
+
+# --- the controller's schedule (controller/store.py converts these) -----------------------------
+
+
+class ProgramRow(Base):
+    """A lighting program; `document` is its JSON form (docs/contract.md, "Schedule file")."""
+
+    __tablename__ = "programs"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    document: Mapped[str] = mapped_column(Text)
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    saved_by: Mapped[str] = mapped_column(NAME)
+
+
+class CalendarRow(Base):
+    __tablename__ = "calendars"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    saved_by: Mapped[str] = mapped_column(NAME)
+
+
+class CalendarAssignmentRow(Base):
+    """Which calendar a group follows; `group_ref` is `scope:id`."""
+
+    __tablename__ = "calendar_assignments"
+
+    group_ref: Mapped[str] = mapped_column(String(80), primary_key=True)
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id"), index=True)
+
+
+class SpecialDayRow(Base):
+    __tablename__ = "special_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(ID, primary_key=True)
+
+
+class NamedGroupMemberRow(Base):
+    """A lamp's membership of a named group (a group that is not a node of the tree)."""
+
+    __tablename__ = "named_group_members"
+
+    group_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    lamp_id: Mapped[str] = mapped_column(ForeignKey("lamps.id"), primary_key=True)
+
+
+class OverrideRow(Base):
+    """An operator's override, kept for the record after it expires or is cancelled."""
+
+    __tablename__ = "overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[str] = mapped_column(ID)
+    level: Mapped[int | None] = mapped_column(Integer)
+    starts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(500))
+    set_by: Mapped[str] = mapped_column(NAME)
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str | None] = mapped_column(NAME)

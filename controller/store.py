@@ -1,0 +1,180 @@
+"""The schedule in the relational store: saved whole after checking, read back as domain objects.
+
+Programs and calendars are stored as their JSON documents (the schedule file's form), so what
+an operator wrote is what they read back; they are checked (every program at every site that
+follows it, every day of the coming year) before anything is written. Overrides are rows of
+their own, kept after they expire or are cancelled: the record of who set what and why.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from controller.calendars import GroupRef, Groups, Override
+from controller.expected import Schedule, site_places
+from controller.programs import ProgramError
+from controller.schedule_file import (
+    calendar_document,
+    parse_calendar,
+    parse_program,
+    program_document,
+)
+from streetlight.store.models import (
+    CalendarAssignmentRow,
+    CalendarRow,
+    NamedGroupMemberRow,
+    OverrideRow,
+    ProgramRow,
+    SpecialDayRow,
+)
+
+
+def check_schedule(schedule: Schedule, groups: Groups, year: int) -> None:
+    """Refuse a schedule with unknown references, or a program whose steps cross at a site that
+    follows it on some day of `year`."""
+    schedule.check(groups)
+    places = site_places(groups.inventory)
+    used: dict[str, set[str]] = {}  # program -> sites that may run it
+    for lamp_id, chain in groups.chains.items():
+        calendar = next((schedule.assignments[g] for g in chain if g in schedule.assignments), None)
+        if calendar is None:
+            continue
+        cal = schedule.calendars[calendar]
+        site = groups.inventory.cabinets[
+            groups.inventory.circuits[groups.inventory.lamps[lamp_id].circuit_id].cabinet_id
+        ].site_id
+        for program_id in (cal.default_program, *(r.program for r in cal.rules)):
+            used.setdefault(program_id, set()).add(site)
+    for program_id, sites in used.items():
+        program = schedule.programs[program_id]
+        # the extremes of latitude are where sun-relative steps move the most
+        extremes = sorted(sites, key=lambda s: places[s].latitude)
+        for site in {extremes[0], extremes[-1]}:
+            program.check(places[site], year)
+
+
+async def save_schedule(
+    session: AsyncSession, schedule: Schedule, groups: Groups, *, by: str, at: datetime
+) -> None:
+    """Replace programs, calendars, assignments and special days (overrides stay), in one
+    transaction the caller commits. Checked first: nothing is written if anything is wrong."""
+    check_schedule(schedule, groups, at.year)
+    for model in (CalendarAssignmentRow, CalendarRow, ProgramRow, SpecialDayRow):
+        await session.execute(delete(model))
+    for program in schedule.programs.values():
+        session.add(
+            ProgramRow(
+                id=program.id,
+                name=program.name,
+                document=json.dumps(program_document(program)),
+                saved_at=at.astimezone(UTC),
+                saved_by=by,
+            )
+        )
+    for calendar in schedule.calendars.values():
+        session.add(
+            CalendarRow(
+                id=calendar.id,
+                document=json.dumps(calendar_document(calendar)),
+                saved_at=at.astimezone(UTC),
+                saved_by=by,
+            )
+        )
+    await session.flush()
+    for group, calendar_id in schedule.assignments.items():
+        session.add(CalendarAssignmentRow(group_ref=str(group), calendar_id=calendar_id))
+    for day, names in schedule.special_days.items():
+        for name in sorted(names):
+            session.add(SpecialDayRow(day=day, name=name))
+    await session.flush()
+
+
+async def read_schedule(session: AsyncSession) -> Schedule:
+    programs = {
+        row.id: parse_program(row.id, json.loads(row.document))
+        for row in (await session.scalars(select(ProgramRow))).all()
+    }
+    calendars = {
+        row.id: parse_calendar(row.id, json.loads(row.document))
+        for row in (await session.scalars(select(CalendarRow))).all()
+    }
+    assignments = {
+        GroupRef.parse(row.group_ref): row.calendar_id
+        for row in (await session.scalars(select(CalendarAssignmentRow))).all()
+    }
+    special: dict[date, frozenset[str]] = {}
+    for row in (await session.scalars(select(SpecialDayRow))).all():
+        special[row.day] = special.get(row.day, frozenset()) | {row.name}
+    overrides = [_override(row) for row in (await session.scalars(select(OverrideRow))).all()]
+    return Schedule(programs, calendars, assignments, special, overrides)
+
+
+async def read_named_groups(session: AsyncSession) -> dict[str, frozenset[str]]:
+    named: dict[str, set[str]] = {}
+    for row in (await session.scalars(select(NamedGroupMemberRow))).all():
+        named.setdefault(row.group_id, set()).add(row.lamp_id)
+    return {group: frozenset(lamps) for group, lamps in named.items()}
+
+
+async def add_override(
+    session: AsyncSession,
+    groups: Groups,
+    *,
+    group: GroupRef,
+    level: int | None,
+    starts: datetime,
+    ends: datetime | None,
+    reason: str,
+    by: str,
+    at: datetime,
+) -> Override:
+    """Record an override (checked first); the caller commits."""
+    groups.check(group)
+    checked = Override(0, group, level, starts, ends, reason, by)  # raises ProgramError
+    row = OverrideRow(
+        scope=group.scope,
+        group_id=group.id,
+        level=level,
+        starts=starts.astimezone(UTC),
+        ends=None if ends is None else ends.astimezone(UTC),
+        reason=reason,
+        set_by=by,
+        set_at=at.astimezone(UTC),
+    )
+    session.add(row)
+    await session.flush()
+    return Override(row.id, checked.group, level, starts, ends, reason, by)
+
+
+async def cancel_override(
+    session: AsyncSession, override_id: int, *, by: str, at: datetime
+) -> None:
+    row = await session.get(OverrideRow, override_id)
+    if row is None:
+        raise ProgramError(f"override {override_id}: no such override")
+    if row.cancelled_at is not None:
+        raise ProgramError(f"override {override_id}: already cancelled at {row.cancelled_at}")
+    row.cancelled_at, row.cancelled_by = at.astimezone(UTC), by
+    await session.flush()
+
+
+def _override(row: OverrideRow) -> Override:
+    return Override(
+        row.id,
+        GroupRef(row.scope, row.group_id),
+        row.level,
+        _aware(row.starts),
+        None if row.ends is None else _aware(row.ends),
+        row.reason,
+        row.set_by,
+        None if row.cancelled_at is None else _aware(row.cancelled_at),
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes for timezone-aware columns: they were stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

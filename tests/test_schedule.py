@@ -1,0 +1,222 @@
+"""Programs, calendars, overrides and the expected state, on the sample district; the schedule
+in a real SQLite store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from controller.calendars import GroupRef, Groups, Override
+from controller.expected import Evaluator, Schedule, site_places
+from controller.lux import LuxState
+from controller.programs import LuxRule, ProgramError
+from controller.schedule_file import load_schedule_file, parse_program, parse_schedule
+from controller.store import add_override, cancel_override, read_schedule, save_schedule
+from streetlight.store import open_engine, save_inventory, sessions
+from tests.conftest import ROOT
+from tests.helpers import sample_district
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SAMPLE_SCHEDULE = ROOT / "examples" / "xunyang" / "schedule.yaml"
+EVENING = {
+    "name": "evening",
+    "steps": [
+        {"at": "sunset+5", "level": 100},
+        {"at": "22:30", "level": 50},
+        {"at": "00:30", "level": 30},
+        {"at": "sunrise-10", "level": "off"},
+    ],
+    "lux": {"on_below": 30, "off_above": 60, "hold_s": 300, "level": 100},
+}
+
+
+def _local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="module")
+def groups() -> Groups:
+    return Groups(sample_district(), named={"festival-lane": frozenset({"PP-S01-L001"})})
+
+
+@pytest.fixture(scope="module")
+def schedule() -> Schedule:
+    return load_schedule_file(SAMPLE_SCHEDULE)
+
+
+def test_the_evening_program_switches_dims_and_goes_off(groups: Groups) -> None:
+    program = parse_program("evening", EVENING)
+    place = site_places(groups.inventory)["PP-S01"]
+    night = date(2026, 12, 21)
+    sunset = place.sun(night).sunset
+    assert sunset is not None
+    assert program.level_at(sunset + timedelta(minutes=4), place) is None
+    assert program.level_at(sunset + timedelta(minutes=6), place) == 100
+    assert program.level_at(_local(night, 22, 29), place) == 100
+    assert program.level_at(_local(night, 23, 0), place) == 50
+    assert program.level_at(_local(night + timedelta(days=1), 1, 0), place) == 30
+    assert program.level_at(_local(night + timedelta(days=1), 12, 0), place) is None
+    changes = program.changes(night, place)
+    assert [level for _, level in changes] == [100, 50, 30, None]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"steps": [{"at": "sunset+5", "level": 120}]}, "level 120 is outside 0-100"),
+        ({"steps": [{"at": "sunset+200", "level": 50}]}, "200 is beyond +-180 minutes"),
+        ({"steps": [{"at": "25:00", "level": 50}]}, "'25:00': expected HH:MM"),
+        ({"steps": [{"at": "sunset", "level": "half"}]}, "level 'half'"),
+        ({"steps": []}, "at least one step"),
+        ({"lux": {"on_below": 50, "off_above": 30}}, "off_above (30) must be above on_below"),
+        ({"colour": "warm"}, "unknown field 'colour'"),
+    ],
+)
+def test_a_bad_program_is_refused_naming_the_field(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ProgramError) as refused:
+        parse_program("bad", {**EVENING, **change})
+    assert message in str(refused.value)
+    assert "program bad" in str(refused.value) or "programs.bad" in str(refused.value)
+
+
+def test_overlapping_steps_are_refused_with_the_day(groups: Groups) -> None:
+    # 17:30 is before sunset in summer, after it in winter: the steps cross during the year
+    program = parse_program(
+        "crossing",
+        {"steps": [{"at": "17:30", "level": 100}, {"at": "sunset", "level": 50},
+                   {"at": "sunrise", "level": "off"}]},
+    )  # fmt: skip
+    place = site_places(groups.inventory)["PP-S01"]
+    with pytest.raises(ProgramError, match=r"17:30 \(17:30\) is not before sunset .* on 2026-"):
+        program.check(place, 2026)
+
+
+def test_the_calendar_picks_special_days_then_weekdays_then_the_default(
+    schedule: Schedule,
+) -> None:
+    calendar = schedule.calendars["xunyang"]
+    festival = min(d for d, names in schedule.special_days.items() if "spring_festival" in names)
+    assert calendar.program_for(festival, schedule.special(festival))[0] == "festive"
+    friday = date(2026, 12, 18)
+    assert calendar.program_for(friday, frozenset())[0] == "weekend"
+    tuesday = date(2026, 12, 15)
+    assert calendar.program_for(tuesday, frozenset()) == ("evening", "default")
+
+
+def test_the_most_specific_override_wins_and_expiry_returns_to_the_program(
+    groups: Groups, schedule: Schedule
+) -> None:
+    start = _local(date(2026, 12, 21), 20, 0)
+    subdistrict = next(iter(groups.inventory.subdistricts))
+    lamp = next(
+        lamp_id
+        for lamp_id, chain in groups.chains.items()
+        if GroupRef("subdistrict", subdistrict) in chain
+    )
+    overrides = [
+        Override(1, GroupRef("subdistrict", subdistrict), 20, start, start + timedelta(minutes=10),
+                 "festival rehearsal", "operator"),
+        Override(2, GroupRef("lamp", lamp), None, start, None, "pole damaged", "crew"),
+    ]  # fmt: skip
+    evaluator = Evaluator(groups, Schedule(**{**schedule.__dict__, "overrides": overrides}))
+    during = evaluator.evaluate(start + timedelta(minutes=5))
+    others = [i for i, c in groups.chains.items() if GroupRef("subdistrict", subdistrict) in c]
+    assert during[lamp].level is None
+    assert during[lamp].source == "override 2"
+    assert {during[i].level for i in others if i != lamp} == {20}
+    after = evaluator.evaluate(start + timedelta(minutes=11))
+    assert after[others[-1]].level == 100
+    assert after[others[-1]].source.startswith("program evening")
+    assert after[lamp].level is None  # until cancelled
+
+
+def test_lux_brings_lamps_on_in_a_dark_afternoon_only_after_the_hold_time() -> None:
+    state = LuxState(LuxRule(on_below=30, off_above=60, hold_s=300))
+    t0 = datetime(2026, 12, 21, 7, 0, tzinfo=UTC)  # 15:00 in Xunyang
+    assert state.update(20_000, t0) is None
+    assert state.update(20_000, t0 + timedelta(seconds=300)) is False
+    assert state.update(10, t0 + timedelta(seconds=360)) is False  # a cloud: not yet
+    assert state.update(10, t0 + timedelta(seconds=420)) is False
+    assert state.update(800, t0 + timedelta(seconds=480)) is False  # it passed
+    assert state.update(10, t0 + timedelta(seconds=540)) is False
+    assert state.update(12, t0 + timedelta(seconds=840)) is True  # a storm: held 300 s
+    assert state.update(45, t0 + timedelta(seconds=900)) is True  # between thresholds
+
+
+def test_an_unknown_group_or_program_is_refused(groups: Groups) -> None:
+    with pytest.raises(ProgramError, match="unknown site 'NOWHERE'"):
+        Evaluator(groups, parse_schedule({**_document(), "assignments": {"site:NOWHERE": "c"}}))
+    with pytest.raises(ProgramError, match="calendar c: unknown program 'missing'"):
+        parse_schedule(_document(default="missing")).check(groups)
+
+
+async def test_the_schedule_and_overrides_live_in_the_store(
+    tmp_path: Path, groups: Groups, schedule: Schedule
+) -> None:
+    engine = await open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    now = datetime(2026, 12, 21, 10, tzinfo=UTC)
+    try:
+        async with sessions(engine)() as session, session.begin():
+            await save_inventory(session, groups.inventory, "sample")
+            await save_schedule(session, schedule, groups, by="test", at=now)
+            first = await add_override(
+                session, groups, group=GroupRef("site", "PP-S01"), level=50, starts=now,
+                ends=now + timedelta(hours=1), reason="event", by="operator", at=now,
+            )  # fmt: skip
+            await add_override(
+                session, groups, group=GroupRef("lamp", "PP-S01-L001"), level=None, starts=now,
+                ends=None, reason="damaged", by="crew", at=now,
+            )  # fmt: skip
+            await cancel_override(session, first.id, by="operator", at=now + timedelta(minutes=5))
+        async with sessions(engine)() as session:
+            stored = await read_schedule(session)
+        with pytest.raises(ProgramError, match="unknown site 'NOWHERE'"):
+            async with sessions(engine)() as session, session.begin():
+                await add_override(
+                    session, groups, group=GroupRef("site", "NOWHERE"), level=1, starts=now,
+                    ends=None, reason="x", by="y", at=now,
+                )  # fmt: skip
+    finally:
+        await engine.dispose()
+    assert stored.programs == schedule.programs
+    assert stored.calendars == schedule.calendars
+    assert stored.assignments == schedule.assignments
+    assert stored.special_days == schedule.special_days
+    assert [(o.group, o.level, o.reason, o.by) for o in stored.overrides] == [
+        (GroupRef("site", "PP-S01"), 50, "event", "operator"),
+        (GroupRef("lamp", "PP-S01-L001"), None, "damaged", "crew"),
+    ]
+    assert stored.overrides[0].cancelled_at == now + timedelta(minutes=5)
+    assert not stored.overrides[0].active(now + timedelta(minutes=10))
+    assert stored.overrides[1].active(now + timedelta(days=300))
+
+
+def _document(default: str = "p") -> dict[str, object]:
+    return {
+        "programs": {"p": {"steps": [{"at": "sunset", "level": 100}, {"at": "sunrise"}]}},
+        "calendars": {"c": {"default": default}},
+        "assignments": {},
+    }
+
+
+def test_lux_darkness_does_not_relight_the_street_after_the_morning_off_step(
+    groups: Groups, schedule: Schedule
+) -> None:
+    evaluator = Evaluator(groups, schedule)
+    place = site_places(groups.inventory)["PP-S01"]
+    morning = date(2026, 12, 22)
+    sunrise = place.sun(morning).sunrise
+    assert sunrise is not None
+    after_off = sunrise - timedelta(minutes=5)
+    dark_all_night = _local(date(2026, 12, 21), 17, 40)
+    storm_began = _local(morning, 10, 0)
+    night = evaluator.evaluate(after_off, lambda _c, _r: (True, dark_all_night))["PP-S01-L001"]
+    assert night.level is None  # the off-step came first
+    storm = evaluator.evaluate(_local(morning, 10, 30), lambda _c, _r: (True, storm_began))[
+        "PP-S01-L001"
+    ]
+    assert storm.level == 100
+    assert storm.source == "lux (program evening)"
