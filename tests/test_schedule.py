@@ -12,6 +12,7 @@ import pytest
 from controller.calendars import GroupRef, Groups, Override
 from controller.expected import Evaluator, Schedule, site_places
 from controller.lux import LuxState
+from controller.plan import plan
 from controller.programs import LuxRule, ProgramError
 from controller.schedule_file import load_schedule_file, parse_program, parse_schedule
 from controller.store import add_override, cancel_override, read_schedule, save_schedule
@@ -220,3 +221,28 @@ def test_lux_darkness_does_not_relight_the_street_after_the_morning_off_step(
     ]
     assert storm.level == 100
     assert storm.source == "lux (program evening)"
+
+
+def test_the_plan_gives_each_night_its_program_sun_times_steps_and_energy(
+    groups: Groups, schedule: Schedule
+) -> None:
+    nights = plan(Evaluator(groups, schedule), GroupRef("site", "PP-S01"),
+                  date(2027, 2, 4), date(2027, 2, 6))  # fmt: skip
+    assert [(n.program, n.why) for n in nights] == [
+        ("evening", "default"),  # a Thursday
+        ("festive", "Spring Festival"),
+        ("festive", "Spring Festival"),
+    ]
+    evening = nights[0]
+    assert evening.sunset is not None
+    assert [level for _, level in evening.changes] == [100, 50, 30, None]
+    assert evening.changes[0][0] == evening.sunset + timedelta(minutes=5)
+    lamps = groups.lamps_of(GroupRef("site", "PP-S01"))
+    rated = sum(groups.inventory.lamps[lamp].rated_power_w for lamp in lamps)
+    # all night at full power would be the most; dimming saves a good part of it
+    full_night_kwh = rated * 13.5 / 1000
+    assert 0.3 * full_night_kwh < evening.energy_kwh < full_night_kwh
+    assert nights[1].energy_kwh > evening.energy_kwh  # festive: full light all night
+    with pytest.raises(ProgramError, match="a plan is for the lamps of one site"):
+        plan(Evaluator(groups, schedule), GroupRef("subdistrict", "PP"),
+             date(2027, 2, 4), date(2027, 2, 4))  # fmt: skip

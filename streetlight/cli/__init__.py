@@ -38,7 +38,7 @@ def _role(module: str) -> Handler:
 
 def build_parser() -> argparse.ArgumentParser:
     # imported here so that --help stays fast and each handler module stays small
-    from streetlight.cli import _contract, _demo, _inventory, _services
+    from streetlight.cli import _contract, _controller, _demo, _inventory, _services
 
     parser = argparse.ArgumentParser(
         prog="streetlight",
@@ -66,8 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--config", type=Path, help="gateway configuration (YAML)")
     gateway.set_defaults(handler=_role("gateway.cli"))
 
-    controller = roles.add_parser("controller", help="schedule lamps and detect failures")
-    controller.set_defaults(handler=_not_yet("controller", 5))
+    _controller.add_parsers(roles)
 
     api = roles.add_parser("api", help="serve operators, crews and acceptance committees")
     api.set_defaults(handler=_not_yet("api"))

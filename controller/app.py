@@ -1,0 +1,282 @@
+"""The controller process: follow the bus, decide what every lamp should do, make it so.
+
+It reads the schedule (programs, calendars, overrides) from the relational store, and again
+every `reload_s` so overrides set meanwhile take effect; listens to the gateways' canonical
+telemetry and acknowledgements on the bus; and every `tick_s` of clock time evaluates the
+expected state of every lamp and dispatches what changed (controller.dispatch).
+
+After a (re)start it first listens for `grace_s` of clock time: lamps whose reports already
+agree with the expected state are left alone, the rest are commanded. Nothing it needs is
+kept only in memory: the schedule is in the store and the field reports its own state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import orjson
+from aiomqtt import Client, MqttError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from controller.calendars import Groups
+from controller.dispatch import Dispatcher, agrees
+from controller.expected import Evaluator, Schedule
+from controller.lux import LuxState
+from controller.programs import LuxRule
+from controller.store import read_named_groups, read_schedule
+from streetlight.clock import Clock
+from streetlight.contract import (
+    Channel,
+    CommandAck,
+    DeviceStatus,
+    PayloadError,
+    Target,
+    TargetKind,
+    TelemetryBatch,
+    Topics,
+    decode,
+    encode,
+)
+from streetlight.domain import Inventory
+from streetlight.mqtt import make_client, offline_will
+from streetlight.settings import CommonSettings
+from streetlight.store import sessions
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerConfig:
+    tick_s: float = 5.0  # clock seconds between evaluations
+    reload_s: float = 2.0  # wall seconds between reads of the schedule
+    grace_s: float = 90.0  # clock seconds of listening before the first commands
+    rate_per_s: float = 200.0  # commands per wall second at most
+    confirm_s: float = 180.0  # clock seconds for telemetry to confirm a command
+    attempts: int = 3
+    health_s: float = 30.0  # wall seconds between health reports
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: CommonSettings,
+        inventory: Inventory,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        config: ControllerConfig | None = None,
+        identity: str = "controller",
+    ) -> None:
+        self.settings = settings
+        self.inventory = inventory
+        self.engine = engine
+        self.clock = clock
+        self.config = config or ControllerConfig()
+        self.identity = identity
+        self.topics = Topics(settings.mqtt_root)
+        self.ready = asyncio.Event()  # subscribed and evaluating
+        self.schedule = Schedule()
+        self.evaluator: Evaluator | None = None
+        self.dispatcher = Dispatcher(
+            inventory,
+            self.topics,
+            clock,
+            rate_per_s=self.config.rate_per_s,
+            confirm_s=self.config.confirm_s,
+            attempts=self.config.attempts,
+        )
+        self._lux: dict[tuple[str, LuxRule], LuxState] = {}
+        self._lux_readings: dict[str, tuple[float, datetime]] = {}
+        self._started = clock.now()
+        self._changed = asyncio.Event()  # the schedule changed: evaluate now
+        self.evaluations = 0
+        self.last_evaluation_s = 0.0
+        self.bad_messages = 0
+
+    # --- schedule ------------------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """Read the schedule from the store; True if it changed."""
+        async with sessions(self.engine)() as session:
+            schedule = await read_schedule(session)
+            named = await read_named_groups(session)
+        if (
+            self.evaluator is not None
+            and schedule == self.schedule
+            and (named == self.evaluator.groups.named)
+        ):
+            return False
+        groups = (
+            self.evaluator.groups
+            if self.evaluator is not None and named == self.evaluator.groups.named
+            else Groups(self.inventory, named)
+        )
+        self.evaluator = Evaluator(groups, schedule)
+        self.schedule = schedule
+        logger.info(
+            "schedule: %d programs, %d calendars, %d overrides",
+            len(schedule.programs),
+            len(schedule.calendars),
+            sum(1 for o in schedule.overrides if o.active(self.clock.now())),
+        )
+        return True
+
+    # --- running -------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.reload()
+        settings = self.settings
+        will = offline_will(self.topics, TargetKind.CONTROLLER, self.identity)
+        while not stop.is_set():
+            try:
+                async with make_client(
+                    settings.mqtt,
+                    identifier=f"{settings.mqtt_root}-{self.identity}",
+                    ca_file=settings.mqtt_ca_file,
+                    will=will,
+                ) as client:
+                    await self._serve(client, stop)
+            except MqttError as exc:
+                logger.warning("MQTT broker at %s: %s; retrying", settings.mqtt, exc)
+                try:
+                    await asyncio.wait_for(stop.wait(), RECONNECT_S)
+                except TimeoutError:
+                    continue
+
+    async def _serve(self, client: Client, stop: asyncio.Event) -> None:
+        await client.subscribe(self.topics.subscription(Channel.TELEMETRY), qos=1)
+        await client.subscribe(self.topics.subscription(Channel.ACK), qos=1)
+        online = DeviceStatus(
+            device=Target(kind=TargetKind.CONTROLLER, id=self.identity),
+            online=True,
+            at=self.clock.now(),
+        )
+        status_topic = self.topics.status(TargetKind.CONTROLLER, self.identity)
+        await client.publish(status_topic, encode(online), qos=1, retain=True)
+
+        async def publish(topic: str, payload: bytes) -> None:
+            await client.publish(topic, payload, qos=1)
+
+        async with asyncio.TaskGroup() as tasks:
+            work = [
+                tasks.create_task(self._receive(client), name="controller-receive"),
+                tasks.create_task(self._ticks(), name="controller-ticks"),
+                tasks.create_task(self._reloads(), name="controller-reload"),
+                tasks.create_task(self.dispatcher.send_forever(publish), name="controller-send"),
+                tasks.create_task(self._health(client), name="controller-health"),
+            ]
+            self.ready.set()
+            await stop.wait()
+            for task in work:
+                task.cancel()
+        gone = DeviceStatus(
+            device=Target(kind=TargetKind.CONTROLLER, id=self.identity),
+            online=False,
+            reason="stopped",
+        )
+        await client.publish(status_topic, encode(gone), qos=1, retain=True)
+
+    async def _receive(self, client: Client) -> None:
+        ack_prefix = f"{self.topics.base}/{Channel.ACK.value}/"
+        async for message in client.messages:
+            payload = message.payload
+            try:
+                if str(message.topic).startswith(ack_prefix):
+                    self.dispatcher.on_ack(decode(CommandAck, payload))
+                else:
+                    self._telemetry(decode(TelemetryBatch, payload))
+            except PayloadError as exc:
+                self.bad_messages += 1
+                logger.warning("bad message on %s: %s", message.topic, exc)
+
+    def _telemetry(self, batch: TelemetryBatch) -> None:
+        for reading in batch.lamps:
+            self.dispatcher.on_telemetry(reading)
+        for cabinet in batch.cabinets:
+            if cabinet.lux is not None:
+                self._lux_readings[cabinet.cabinet] = (cabinet.lux, cabinet.ts)
+                for (cabinet_id, _rule), state in self._lux.items():
+                    if cabinet_id == cabinet.cabinet:
+                        state.update(cabinet.lux, cabinet.ts)
+
+    def _dark(self, cabinet: str, rule: LuxRule) -> tuple[bool | None, datetime | None]:
+        state = self._lux.get((cabinet, rule))
+        if state is None:
+            state = self._lux[(cabinet, rule)] = LuxState(rule)
+            last = self._lux_readings.get(cabinet)
+            if last is not None:
+                state.update(*last)
+        return state.dark, state.since
+
+    async def _ticks(self) -> None:
+        while True:
+            self.evaluate_and_dispatch()
+            sleeper = asyncio.ensure_future(self.clock.sleep(self.config.tick_s))
+            changed = asyncio.ensure_future(self._changed.wait())
+            try:
+                await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                changed.cancel()
+            self._changed.clear()
+
+    def evaluate_and_dispatch(self) -> None:
+        if self.evaluator is None:
+            return
+        now = self.clock.now()
+        started = time.perf_counter()
+        expected = self.evaluator.evaluate(now, self._dark)
+        self.evaluations += 1
+        self.last_evaluation_s = time.perf_counter() - started
+        levels = {lamp: state.level for lamp, state in expected.items()}
+        dispatcher = self.dispatcher
+        if now - self._started < timedelta(seconds=self.config.grace_s):
+            for lamp, level in levels.items():  # re-assert only where the field disagrees
+                reading = dispatcher.reported.get(lamp)
+                if (
+                    lamp not in dispatcher.asserted
+                    and reading is not None
+                    and agrees(level, reading)
+                ):
+                    dispatcher.adopt(lamp, level)
+            return
+        changed = dispatcher.assert_levels(levels)
+        if changed:
+            logger.info("%d lamps change; %d in flight", changed, dispatcher.in_flight)
+        dispatcher.check_deadlines()
+
+    async def _reloads(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.reload_s)
+            try:
+                if await self.reload():
+                    self._changed.set()
+            except Exception:
+                logger.exception("cannot read the schedule from the store; keeping the last one")
+
+    async def _health(self, client: Client) -> None:
+        topic = self.topics.health(TargetKind.CONTROLLER, self.identity)
+        while True:
+            await asyncio.sleep(self.config.health_s)
+            stats = self.dispatcher.stats
+            report = {
+                "controller": self.identity,
+                "at": self.clock.now().isoformat(),
+                "lamps": len(self.inventory.lamps),
+                "evaluations": self.evaluations,
+                "last_evaluation_ms": round(1000 * self.last_evaluation_s, 1),
+                "commands_sent": stats.commands_sent,
+                "lamps_commanded": stats.lamps_commanded,
+                "confirmed": stats.confirmed,
+                "retried": stats.retried,
+                "failed": stats.failed,
+                "in_flight": self.dispatcher.in_flight,
+                "bad_messages": self.bad_messages,
+            }
+            await client.publish(topic, orjson.dumps(report), qos=0, retain=True)

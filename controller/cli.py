@@ -1,0 +1,242 @@
+"""`streetlight controller` (run it, load a schedule, set overrides) and `streetlight plan`.
+
+The arguments are declared in streetlight/cli/_controller.py."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from controller.app import Controller, ControllerConfig
+from controller.calendars import GroupRef, Groups
+from controller.expected import Evaluator
+from controller.plan import NightPlan, plan
+from controller.programs import ProgramError
+from controller.schedule_file import load_schedule_file
+from controller.store import (
+    add_override,
+    cancel_override,
+    read_named_groups,
+    read_schedule,
+    save_schedule,
+)
+from streetlight.cli._common import run_until_signal, settings_and_logging
+from streetlight.domain import Inventory
+from streetlight.inventory import load_inventory
+from streetlight.settings import CommonSettings
+from streetlight.store import open_engine, read_inventory, sessions
+
+
+class ControllerSettings(CommonSettings):
+    """`STREETLIGHT_CONTROLLER_*` besides the common settings (see ControllerConfig)."""
+
+    controller_tick_s: float = 5.0
+    controller_grace_s: float = 90.0
+    controller_rate_per_s: float = 200.0
+    controller_confirm_s: float = 180.0
+    controller_attempts: int = 3
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(ControllerSettings)
+    config = ControllerConfig(
+        tick_s=settings.controller_tick_s,
+        grace_s=settings.controller_grace_s,
+        rate_per_s=settings.controller_rate_per_s,
+        confirm_s=settings.controller_confirm_s,
+        attempts=settings.controller_attempts,
+    )
+
+    async def main(stop: asyncio.Event) -> int:
+        engine = await open_engine(settings.db_url)
+        try:
+            inventory = await _inventory(args.inventory, engine, settings.db_url)
+            controller = Controller(
+                settings, inventory, engine=engine, clock=settings.clock(), config=config
+            )
+            print(f"controller: {len(inventory.lamps)} lamps; Ctrl-C to stop", flush=True)
+            await controller.run(stop)
+        finally:
+            await engine.dispose()
+        return 0
+
+    return run_until_signal(main)
+
+
+# --- the schedule and overrides ----------------------------------------------------------------
+
+
+def schedule_load(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(CommonSettings)
+    schedule = load_schedule_file(args.path)
+
+    async def main() -> str:
+        engine = await open_engine(settings.db_url)
+        try:
+            inventory = await _inventory(None, engine, settings.db_url)
+            async with sessions(engine)() as session, session.begin():
+                groups = Groups(inventory, await read_named_groups(session))
+                now = settings.clock().now()
+                await save_schedule(session, schedule, groups, by=args.by, at=now)
+        finally:
+            await engine.dispose()
+        return (
+            f"saved {len(schedule.programs)} programs, {len(schedule.calendars)} calendars, "
+            f"{len(schedule.assignments)} assignments, {len(schedule.special_days)} special days"
+        )
+
+    print(asyncio.run(main()))
+    return 0
+
+
+def override_set(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(CommonSettings)
+    now = settings.clock().now()
+    starts = _moment("--start", args.start) if args.start else now
+    if args.until_cancelled:
+        ends = None
+    elif args.minutes is not None:
+        ends = starts + timedelta(minutes=args.minutes)
+    else:
+        ends = _moment("--until", args.until)
+    group = GroupRef.parse(args.group)
+
+    async def main() -> int:
+        engine = await open_engine(settings.db_url)
+        try:
+            inventory = await _inventory(None, engine, settings.db_url)
+            async with sessions(engine)() as session, session.begin():
+                groups = Groups(inventory, await read_named_groups(session))
+                override = await add_override(
+                    session, groups, group=group, level=None if args.off else args.level,
+                    starts=starts, ends=ends, reason=args.reason, by=args.by, at=now,
+                )  # fmt: skip
+        finally:
+            await engine.dispose()
+        return override.id
+
+    override_id = asyncio.run(main())
+    level = "off" if args.off else f"{args.level} %"
+    until = "until cancelled" if ends is None else f"to {ends.isoformat()}"
+    print(f"override {override_id}: {group} {level} from {starts.isoformat()} {until}")
+    return 0
+
+
+def override_cancel(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(CommonSettings)
+
+    async def main() -> None:
+        engine = await open_engine(settings.db_url)
+        try:
+            async with sessions(engine)() as session, session.begin():
+                await cancel_override(session, args.id, by=args.by, at=settings.clock().now())
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    print(f"override {args.id} cancelled")
+    return 0
+
+
+def override_list(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(CommonSettings)
+
+    async def main() -> list[str]:
+        engine = await open_engine(settings.db_url)
+        try:
+            async with sessions(engine)() as session:
+                schedule = await read_schedule(session)
+        finally:
+            await engine.dispose()
+        now = settings.clock().now()
+        lines = []
+        for o in sorted(schedule.overrides, key=lambda o: o.id, reverse=True):
+            if args.active and not o.active(now):
+                continue
+            level = "off" if o.level is None else f"{o.level} %"
+            ends = "until cancelled" if o.ends is None else o.ends.isoformat()
+            state = "active" if o.active(now) else "cancelled" if o.cancelled_at else "inactive"
+            lines.append(
+                f"{o.id:>5}  {o.group}  {level}  {o.starts.isoformat()} .. {ends}  "
+                f"{state}  by {o.by}: {o.reason}"
+            )
+        return lines
+
+    for line in asyncio.run(main()):
+        print(line)
+    return 0
+
+
+# --- the planning view -------------------------------------------------------------------------
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(CommonSettings)
+    if (args.site is None) == (args.group is None):
+        raise ProgramError("give --site ID or --group scope:id")
+    group = GroupRef("site", args.site) if args.site else GroupRef.parse(args.group)
+
+    async def main() -> tuple[list[NightPlan], ZoneInfo]:
+        engine = await open_engine(settings.db_url)
+        try:
+            inventory = await _inventory(args.inventory, engine, settings.db_url)
+            async with sessions(engine)() as session:
+                schedule = await read_schedule(session)
+                named = await read_named_groups(session)
+        finally:
+            await engine.dispose()
+        evaluator = Evaluator(Groups(inventory, named), schedule)
+        return plan(evaluator, group, args.first, args.last), inventory.district.tz
+
+    nights, tz = asyncio.run(main())
+    if args.json:
+        print(json.dumps([night.as_dict() for night in nights], indent=2, ensure_ascii=False))
+        return 0
+
+    def hhmm(moment: datetime | None) -> str:
+        return "--:--" if moment is None else moment.astimezone(tz).strftime("%H:%M")
+
+    print(f"{group}, times in {tz.key}")
+    for night in nights:
+        steps = ", ".join(
+            f"{hhmm(at)} {'off' if level is None else f'{level}%'}" for at, level in night.changes
+        )
+        print(
+            f"{night.night}  {night.program or '-':<8} ({night.why})  sunset {hhmm(night.sunset)}"
+            f"  sunrise {hhmm(night.sunrise)}  {steps}  {night.energy_kwh:.2f} kWh"
+        )
+    return 0
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+async def _inventory(path: Path | None, engine: Any, db_url: str) -> Inventory:
+    if path is not None:
+        return load_inventory(path)
+    async with sessions(engine)() as session:
+        inventory = await read_inventory(session)
+    if inventory is None:
+        raise ProgramError(
+            f"the store at {db_url} holds no inventory: load one with "
+            f"'streetlight inventory load PATH'"
+        )
+    return inventory
+
+
+def _moment(option: str, text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ProgramError(f"{option} {text!r} is not ISO 8601") from None
+    if moment.tzinfo is None:
+        raise ProgramError(f"{option} {text!r} needs a UTC offset (e.g. +08:00)")
+    return moment

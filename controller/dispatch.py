@@ -1,0 +1,257 @@
+"""Dispatch: turn changes of the expected state into commands, and see them carried out.
+
+When lamps' expected level changes, the change goes out as few commands as the tree allows:
+one group command for a site whose lamps all change to the same level, else one per circuit
+whose lamps all do, else one per lamp (the gateway turns a group into vendor group commands
+or Modbus writes). Commands leave through a paced queue (`rate_per_s`), so a whole district
+does not switch in the same millisecond.
+
+Each command is tracked until the gateway acknowledges it and every lamp's telemetry shows
+the new state. A lamp not confirmed within `confirm_s` (clock seconds; longer than a
+reporting interval) or whose command failed is retried on its own, up to `attempts`
+commands in all; then it is given up as command_failed, and `on_failed` is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from streetlight.clock import Clock
+from streetlight.contract import (
+    AckOutcome,
+    Command,
+    CommandAck,
+    LampTelemetry,
+    Target,
+    TargetKind,
+    Topics,
+    encode,
+)
+from streetlight.domain import Inventory
+
+logger = logging.getLogger(__name__)
+
+Level = int | None  # None: off
+Publish = Callable[[str, bytes], Awaitable[None]]
+COMMAND_LIFETIME = timedelta(minutes=5)
+
+
+def agrees(level: Level, reading: LampTelemetry) -> bool:
+    """Whether a lamp's report shows it at `level`."""
+    if level is None:
+        return not reading.relay_on
+    return reading.relay_on and reading.dim_pct == level
+
+
+@dataclass
+class Tracked:
+    """A command on its way: the lamps it should bring to `level`, and what is known so far."""
+
+    command: Command
+    lamps: set[str]
+    level: Level
+    sent_at: datetime | None = None
+    acked: AckOutcome | None = None
+    attempt: int = 1
+
+
+@dataclass
+class DispatchStats:
+    commands_sent: int = 0
+    lamps_commanded: int = 0
+    confirmed: int = 0
+    retried: int = 0
+    failed: int = 0
+    ack_to_confirm_s: list[float] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        inventory: Inventory,
+        topics: Topics,
+        clock: Clock,
+        *,
+        rate_per_s: float = 200.0,
+        confirm_s: float = 180.0,
+        attempts: int = 3,
+        on_failed: Callable[[str, Level, str], None] | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.topics = topics
+        self.clock = clock
+        self.rate_per_s = rate_per_s
+        self.confirm_s = confirm_s
+        self.attempts = attempts
+        self.on_failed = on_failed
+        self.asserted: dict[str, Level] = {}  # what each lamp has been told to do
+        self.reported: dict[str, LampTelemetry] = {}
+        self._tracked: dict[str, Tracked] = {}  # command id -> its command
+        self._lamp_command: dict[str, str] = {}  # lamp -> the command that carries it now
+        self._queue: asyncio.Queue[Tracked] = asyncio.Queue()  # bounded by the lamp count
+        self._ids = itertools.count(1)
+        self._run = f"{int(clock.now().timestamp()):x}"
+        self.stats = DispatchStats()
+        self._lamps_of_site: dict[str, list[str]] = {}
+        self._lamps_of_circuit: dict[str, list[str]] = {}
+        for lamp in inventory.lamps.values():
+            circuit = inventory.circuits[lamp.circuit_id]
+            site = inventory.cabinets[circuit.cabinet_id].site_id
+            self._lamps_of_circuit.setdefault(circuit.id, []).append(lamp.id)
+            self._lamps_of_site.setdefault(site, []).append(lamp.id)
+
+    # --- deciding ------------------------------------------------------------------------------
+
+    def assert_levels(self, expected: Mapping[str, Level]) -> int:
+        """Queue commands for every lamp whose expected level differs from what it was told;
+        returns how many lamps changed."""
+        changed = {
+            lamp: level
+            for lamp, level in expected.items()
+            if lamp not in self.asserted or self.asserted[lamp] != level
+        }
+        if not changed:
+            return 0
+        for target, level, lamps in self._targets(changed):
+            self._enqueue(target, level, lamps)
+        return len(changed)
+
+    def adopt(self, lamp: str, level: Level) -> None:
+        """Take a lamp's reported state as asserted (after a restart, where it already agrees)."""
+        self.asserted[lamp] = level
+
+    def _targets(self, changed: Mapping[str, Level]) -> Iterable[tuple[Target, Level, list[str]]]:
+        left = dict(changed)
+        for site, lamps in self._lamps_of_site.items():
+            yield from self._whole(TargetKind.GROUP, site, lamps, left)
+        for circuit, lamps in self._lamps_of_circuit.items():
+            yield from self._whole(TargetKind.GROUP, circuit, lamps, left)
+        for lamp, level in left.items():
+            yield Target(kind=TargetKind.LAMP, id=lamp), level, [lamp]
+
+    @staticmethod
+    def _whole(
+        kind: TargetKind, ident: str, lamps: list[str], left: dict[str, Level]
+    ) -> Iterable[tuple[Target, Level, list[str]]]:
+        if len(lamps) < 2 or lamps[0] not in left:
+            return
+        level = left[lamps[0]]
+        if all(lamp in left and left[lamp] == level for lamp in lamps):
+            for lamp in lamps:
+                del left[lamp]
+            yield Target(kind=kind, id=ident), level, lamps
+
+    def _enqueue(self, target: Target, level: Level, lamps: list[str], attempt: int = 1) -> None:
+        now = self.clock.now()
+        command = Command(
+            id=f"c-{self._run}-{next(self._ids)}",
+            target=target,
+            on=level is not None,
+            level_pct=level,
+            issued_at=now,
+            expires_at=now + COMMAND_LIFETIME,
+            origin="controller",
+            reason=f"attempt {attempt}" if attempt > 1 else None,
+        )
+        tracked = Tracked(command, set(lamps), level, attempt=attempt)
+        for lamp in lamps:
+            older = self._tracked.get(self._lamp_command.get(lamp, ""))
+            if older is not None:  # the lamp's earlier command no longer speaks for it
+                self._settle(older, lamp)
+            self.asserted[lamp] = level
+            self._lamp_command[lamp] = command.id
+        self._tracked[command.id] = tracked
+        self._queue.put_nowait(tracked)
+
+    # --- sending -------------------------------------------------------------------------------
+
+    async def send_forever(self, publish: Publish) -> None:
+        """Publish queued commands, `rate_per_s` at most."""
+        gap = 1.0 / self.rate_per_s
+        while True:
+            tracked = await self._queue.get()
+            if not tracked.lamps:  # every lamp was taken over by a newer command
+                self._tracked.pop(tracked.command.id, None)
+                continue
+            target = tracked.command.target
+            await publish(self.topics.command(target.kind, target.id), encode(tracked.command))
+            logger.debug(
+                "sent %s: %s:%s to %s",
+                tracked.command.id,
+                target.kind.value,
+                target.id,
+                "off" if tracked.level is None else f"{tracked.level} %",
+            )
+            tracked.sent_at = self.clock.now()
+            self.stats.commands_sent += 1
+            self.stats.lamps_commanded += len(tracked.lamps)
+            await asyncio.sleep(gap)
+
+    # --- hearing back --------------------------------------------------------------------------
+
+    def on_ack(self, ack: CommandAck) -> None:
+        tracked = self._tracked.get(ack.command_id)
+        if tracked is None:
+            return  # not ours, or already settled
+        tracked.acked = ack.outcome
+        if ack.outcome is not AckOutcome.DONE:
+            failed = set(ack.failed) if ack.failed else set(tracked.lamps)
+            for lamp in failed & tracked.lamps:
+                self._retry(tracked, lamp, f"{ack.outcome.value}")
+
+    def on_telemetry(self, reading: LampTelemetry) -> None:
+        self.reported[reading.lamp] = reading
+        command_id = self._lamp_command.get(reading.lamp)
+        if command_id is None:
+            return
+        tracked = self._tracked.get(command_id)
+        if tracked is None or tracked.sent_at is None or reading.ts < tracked.sent_at:
+            return  # a report from before the command says nothing about it
+        if agrees(tracked.level, reading):
+            self._settle(tracked, reading.lamp)
+            self.stats.confirmed += 1
+            self.stats.ack_to_confirm_s.append((reading.ts - tracked.sent_at).total_seconds())
+
+    def check_deadlines(self) -> None:
+        """Retry lamps not confirmed in time (from the command's sending)."""
+        now = self.clock.now()
+        limit = timedelta(seconds=self.confirm_s)
+        for tracked in list(self._tracked.values()):
+            if tracked.sent_at is not None and now - tracked.sent_at > limit:
+                for lamp in list(tracked.lamps):
+                    self._retry(tracked, lamp, "not confirmed by telemetry")
+
+    def _retry(self, tracked: Tracked, lamp: str, why: str) -> None:
+        self._settle(tracked, lamp)
+        if tracked.attempt >= self.attempts:
+            self.stats.failed += 1
+            logger.warning(
+                "lamp %s: command to %s failed after %d attempts (%s)",
+                lamp,
+                "off" if tracked.level is None else f"{tracked.level} %",
+                tracked.attempt,
+                why,
+            )
+            if self.on_failed is not None:
+                self.on_failed(lamp, tracked.level, why)
+            return
+        self.stats.retried += 1
+        lamp_target = Target(kind=TargetKind.LAMP, id=lamp)
+        self._enqueue(lamp_target, tracked.level, [lamp], tracked.attempt + 1)
+
+    def _settle(self, tracked: Tracked, lamp: str) -> None:
+        tracked.lamps.discard(lamp)
+        if self._lamp_command.get(lamp) == tracked.command.id:
+            del self._lamp_command[lamp]
+        if not tracked.lamps:
+            self._tracked.pop(tracked.command.id, None)
+
+    @property
+    def in_flight(self) -> int:
+        """Lamps commanded and not yet confirmed or given up."""
+        return len(self._lamp_command)

@@ -1,0 +1,204 @@
+"""The controller switching a simulated district through the gateway, checked from InfluxDB.
+
+Simulator, gateway and controller run on one manual clock against the session's Mosquitto and
+influxd; the schedule is the sample's (examples/xunyang/schedule.yaml) in a real SQLite store.
+What the lamps did is read back from the telemetry in InfluxDB, not from controller logs."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from controller.calendars import GroupRef, Groups
+from controller.expected import site_places
+from controller.store import add_override
+from simulator.scenario import Scenario, WeatherSpell
+from streetlight.contract import Topics
+from streetlight.influx import InfluxClient
+from streetlight.services import ServiceState
+from streetlight.store import sessions
+from tests.controller_rig import TEST_CONFIG, running_controller, schedule_store
+from tests.gateway_rig import config_for, gateway_settings, running_gateway
+from tests.helpers import eventually
+from tests.simulation import MODBUS_A_SITE, MQTT_SITE, SHANGHAI, clock_of, running
+
+SITES = (MQTT_SITE, MODBUS_A_SITE)
+STEP_S = 30
+# a lamp's change shows in its next report: one reporting interval, plus a controller tick
+# and the command's trip
+WITHIN = timedelta(seconds=60 + TEST_CONFIG.tick_s + 10)
+
+
+async def _history(influx: InfluxClient) -> dict[str, list[tuple[datetime, bool, int]]]:
+    series = await influx.query("SELECT relay_on, dim_pct FROM lamp GROUP BY lamp")
+    out: dict[str, list[tuple[datetime, bool, int]]] = {}
+    for s in series:
+        out[s.tags["lamp"]] = [
+            (datetime.fromtimestamp(row["time"] / 1e9, UTC), row["relay_on"], row["dim_pct"])
+            for row in s.rows()
+        ]
+    return out
+
+
+def _level(relay_on: bool, dim: int) -> int | None:
+    return dim if relay_on else None
+
+
+def _reports_between(
+    history: dict[str, list[tuple[datetime, bool, int]]], start: datetime, end: datetime
+) -> dict[str, set[int | None]]:
+    """Each lamp's levels reported in [start, end)."""
+    return {
+        lamp: {_level(on, dim) for at, on, dim in rows if start <= at < end}
+        for lamp, rows in history.items()
+    }
+
+
+async def _run_until(sim: Any, until: datetime, *, every: float = STEP_S) -> None:
+    clock = clock_of(sim)
+    while clock.now() < until:
+        await clock.advance(every)
+        # about 150x: commands live 5 simulated minutes, which must be enough for their trip
+        await asyncio.sleep(every / 150)
+
+
+def _local(hour: int, minute: int, day: int = 21) -> datetime:
+    return datetime(2026, 12, day, hour, minute, tzinfo=SHANGHAI)
+
+
+async def test_lamps_switch_on_at_dusk_and_follow_a_subdistrict_override_until_it_expires(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    settings = gateway_settings(
+        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
+    )
+    controller_settings = gateway_settings(
+        service_state.url_for("controller"), service_state.influx_url, influx.database, topics.root
+    )
+    async with (
+        running(service_state, topics.root, sites=SITES, start=_local(17, 10), as_devices=True)
+        as sim,
+        schedule_store(sim, tmp_path) as engine,
+        running_gateway(sim, settings, config_for(sim, tmp_path / "spool")),
+        running_controller(sim, controller_settings, engine) as controller,
+    ):  # fmt: skip
+        place = site_places(sim.world.inventory)[MQTT_SITE]
+        sunset = place.sun(_local(17, 10).date()).sunset
+        assert sunset is not None
+        switch_on = sunset + timedelta(minutes=5)
+        await _run_until(sim, _local(17, 50))
+        override_start = clock_of(sim).now()
+        override_end = override_start + timedelta(minutes=10)
+        async with sessions(engine)() as session, session.begin():
+            await add_override(
+                session, Groups(sim.world.inventory), group=GroupRef("subdistrict", "PP"),
+                level=40, starts=override_start, ends=override_end,
+                reason="test: a 10-minute override", by="test", at=override_start,
+            )  # fmt: skip
+        await eventually(lambda: bool(controller.schedule.overrides), what="override read")
+        await _run_until(sim, _local(18, 15))
+        await asyncio.sleep(1)  # the last points flushed
+        history = await _history(influx)
+    lamps = set(sim.world.inventory.lamps)
+    assert set(history) == lamps
+    before = _reports_between(history, _local(17, 10), switch_on)
+    assert all(levels <= {None} for levels in before.values()), before
+    lit = _reports_between(history, switch_on + WITHIN, override_start)
+    assert all(levels == {100} for levels in lit.values()), lit
+    during = _reports_between(history, override_start + WITHIN, override_end)
+    assert all(levels == {40} for levels in during.values()), during
+    after = _reports_between(history, override_end + WITHIN, _local(18, 15))
+    assert all(levels == {100} for levels in after.values()), after
+    assert controller.dispatcher.stats.failed == 0
+
+
+async def test_late_night_dimming_and_dawn_off(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    settings = gateway_settings(
+        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
+    )
+    controller_settings = gateway_settings(
+        service_state.url_for("controller"), service_state.influx_url, influx.database, topics.root
+    )
+    async with (
+        running(service_state, topics.root, sites=SITES, start=_local(22, 15), as_devices=True)
+        as sim,
+        schedule_store(sim, tmp_path) as engine,
+        running_gateway(sim, settings, config_for(sim, tmp_path / "spool")),
+        running_controller(sim, controller_settings, engine),
+    ):  # fmt: skip
+        # the lamps start off: after listening, the controller brings them to the program's
+        # 100 %, then the 22:30 step dims them to 50 %
+        await _run_until(sim, _local(22, 45))
+        await asyncio.sleep(1)
+        history = await _history(influx)
+    dimmed = _reports_between(history, _local(22, 30) + WITHIN, _local(22, 45))
+    assert all(levels == {50} for levels in dimmed.values()), dimmed
+    full = _reports_between(history, _local(22, 17) + WITHIN, _local(22, 30))
+    assert all(levels == {100} for levels in full.values()), full
+
+
+async def test_lamps_go_off_at_dawn(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    settings = gateway_settings(
+        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
+    )
+    controller_settings = gateway_settings(
+        service_state.url_for("controller"), service_state.influx_url, influx.database, topics.root
+    )
+    start = _local(6, 30, day=22)
+    async with (
+        running(service_state, topics.root, sites=SITES, start=start, as_devices=True) as sim,
+        schedule_store(sim, tmp_path) as engine,
+        running_gateway(sim, settings, config_for(sim, tmp_path / "spool")),
+        running_controller(sim, controller_settings, engine),
+    ):
+        sunrise = site_places(sim.world.inventory)[MQTT_SITE].sun(start.date()).sunrise
+        assert sunrise is not None
+        off_at = sunrise - timedelta(minutes=10)
+        await _run_until(sim, off_at + timedelta(minutes=10))
+        await asyncio.sleep(1)
+        history = await _history(influx)
+    # on at the 00:30 step's 30 % after the controller's first look, off by sunrise-10
+    # (earlier if daylight came first: the lux rule)
+    night = _reports_between(history, start + timedelta(seconds=60) + WITHIN, off_at - WITHIN)
+    assert all(30 in levels for levels in night.values()), night
+    day = _reports_between(history, off_at + WITHIN, off_at + timedelta(minutes=10))
+    assert all(levels == {None} for levels in day.values()), day
+
+
+async def test_a_dark_storm_in_the_afternoon_brings_the_lamps_on_and_its_end_off(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    settings = gateway_settings(
+        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
+    )
+    controller_settings = gateway_settings(
+        service_state.url_for("controller"), service_state.influx_url, influx.database, topics.root
+    )
+    storm, clears = _local(15, 0), _local(15, 30)
+    weather = [WeatherSpell(storm.timestamp(), clears.timestamp(), 0.0001)]
+    async with (
+        running(
+            service_state, topics.root, sites=SITES, start=_local(14, 50), as_devices=True,
+            scenario=Scenario(weather=weather),
+        ) as sim,
+        schedule_store(sim, tmp_path) as engine,
+        running_gateway(sim, settings, config_for(sim, tmp_path / "spool")),
+        running_controller(sim, controller_settings, engine),
+    ):  # fmt: skip
+        await _run_until(sim, _local(15, 50))
+        await asyncio.sleep(1)
+        history = await _history(influx)
+    hold = timedelta(seconds=300)
+    cabinet_poll = timedelta(seconds=60)
+    before = _reports_between(history, _local(14, 50), storm)
+    assert all(levels <= {None} for levels in before.values()), before
+    dark = _reports_between(history, storm + hold + cabinet_poll + WITHIN, clears)
+    assert all(levels == {100} for levels in dark.values()), dark
+    after = _reports_between(history, clears + hold + cabinet_poll + WITHIN, _local(15, 50))
+    assert all(levels == {None} for levels in after.values()), after
