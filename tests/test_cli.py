@@ -186,7 +186,7 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
         assert "press Ctrl-C" in text, text + (demo.stderr.read() if demo.stderr else "")
         started = [line.split() for line in output if line.split()[1:2] == ["pid"]]
         pids = {words[0]: int(words[2]) for words in started}
-        assert set(pids) >= {"mosquitto", "influxd", "simulator", "gateway"}
+        assert set(pids) >= {"mosquitto", "influxd", "simulator", "gateway", "controller"}
         assert all(pid_alive(pid) for pid in pids.values())
         assert "2305 lamps" in text
         log = tmp_path / "demo" / "logs" / "simulator.log"
@@ -197,6 +197,9 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
         influx_url = next(w[3] for w in started if w[0] == "influxd")
         lamps = _lamps_in_influxdb(influx_url, "streetlight", at_least=2200, within=90)
         assert lamps >= 2200, f"{lamps} lamps have telemetry in InfluxDB after 90 s of demo"
+        # the demo starts at 18:00, after sunset: the controller switches the district on
+        lit = _lamps_in_influxdb(influx_url, "streetlight", at_least=2200, within=90, lit=True)
+        assert lit >= 2200, f"{lit} lamps reported lit after 90 s of demo"
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=60) == 0
     finally:
@@ -213,9 +216,13 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
     assert not any(pid_alive(pid) for pid in pids.values())
 
 
-def _lamps_in_influxdb(url: str, db: str, *, at_least: int, within: float) -> int:
-    """How many lamps have points in InfluxDB, once `at_least` do or `within` s have gone."""
-    query = "SELECT count(power_w) FROM lamp GROUP BY lamp"
+def _lamps_in_influxdb(
+    url: str, db: str, *, at_least: int, within: float, lit: bool = False
+) -> int:
+    """How many lamps have points (`lit`: reporting on) in InfluxDB, once `at_least` do or
+    `within` s have gone."""
+    where = " WHERE relay_on = true" if lit else ""
+    query = f"SELECT count(power_w) FROM lamp{where} GROUP BY lamp"
     deadline = time.monotonic() + within
     lamps = 0
     while time.monotonic() < deadline and lamps < at_least:

@@ -1,11 +1,12 @@
 """`streetlight demo`: the whole system on the sample district, until Ctrl-C.
 
 Starts its own Mosquitto (closed: one identity per role and device class) and InfluxDB on
-free loopback ports, loads the sample inventory into the store and creates the InfluxDB
-database, then runs each role as its own process, as a deployment does (`streetlight
-simulate`, `streetlight gateway`, and the roles that have landed), each with its own broker
-identity and all on one simulated clock (`STREETLIGHT_CLOCK_*`: the scenario's start and
-speed), with their logs in `<var>/demo/logs/`. On Ctrl-C or SIGTERM, or when a role stops by
+free loopback ports, loads the sample inventory and schedule into the store and creates the
+InfluxDB database, then runs each role as its own process, as a deployment does
+(`streetlight simulate`, `streetlight gateway`, `streetlight controller`, and the roles that
+have landed), each with its own broker identity and all on one simulated clock
+(`STREETLIGHT_CLOCK_*`: the scenario's start and speed), with their logs in
+`<var>/demo/logs/`. On Ctrl-C or SIGTERM, or when a role stops by
 itself, it stops every process it started, by PID.
 """
 
@@ -26,6 +27,9 @@ from typing import IO, Any
 
 import yaml
 
+from controller.calendars import Groups
+from controller.schedule_file import load_schedule_file
+from controller.store import save_schedule
 from simulator.scenario import load_scenario
 from streetlight.cli._common import run_until_signal, settings_and_logging
 from streetlight.cli._inventory import load_into_store
@@ -35,6 +39,7 @@ from streetlight.influx import InfluxClient
 from streetlight.inventory import load_inventory
 from streetlight.services import LocalServices, ServiceState, broker_auth, die_with_parent
 from streetlight.settings import ENV_PREFIX, CommonSettings, load_settings
+from streetlight.store import open_engine, sessions
 
 EXAMPLES = Path("examples/xunyang")
 STOP_GRACE_S = 15.0
@@ -47,6 +52,7 @@ def add_parser(roles: Any) -> None:
     parser = roles.add_parser("demo", help="run the whole system on the sample district")
     parser.add_argument("--inventory", type=Path, default=EXAMPLES / "inventory.geojson")
     parser.add_argument("--scenario", type=Path, default=EXAMPLES / "demo-scenario.yaml")
+    parser.add_argument("--schedule", type=Path, default=EXAMPLES / "schedule.yaml")
     parser.add_argument(
         "--speed", type=float, help="simulated seconds per second (default: the scenario's)"
     )
@@ -123,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             clock_speed=args.speed or scenario.speed or 1.0,
             clock_anchor=time.time(),
         )
-        summary = asyncio.run(_prepare(settings, inventory, args.inventory))
+        summary = asyncio.run(_prepare(settings, inventory, args.inventory, args.schedule))
         print(summary)
         print(f"clock       simulated, from {settings.clock_start} at {settings.clock_speed:g}x")
         endpoints = var_dir / "endpoints.yaml"
@@ -154,6 +160,14 @@ def run(args: argparse.Namespace) -> int:
             return 1
         roles.append(gateway)
         _start(gateway)
+        controller = Role(
+            "controller",
+            ["controller", "--inventory", str(args.inventory.resolve())],
+            logs / "controller.log",
+            env=_role_env(settings, state, "controller"),
+        )
+        roles.append(controller)
+        _start(controller)
         print(f"fault truth {var_dir / 'truth.jsonl'}")
         query = shlex.quote(f"q={TELEMETRY_QUERY}")
         print(f"telemetry   InfluxQL on database {settings.influx_db!r}: {TELEMETRY_QUERY}")
@@ -231,13 +245,25 @@ def _role_env(settings: CommonSettings, state: ServiceState, identity: str) -> d
     return clean
 
 
-async def _prepare(settings: CommonSettings, inventory: Any, path: Path) -> str:
+async def _prepare(
+    settings: CommonSettings, inventory: Inventory, path: Path, schedule_path: Path
+) -> str:
     report = await load_into_store(settings.db_url, inventory, str(path))
+    schedule = load_schedule_file(schedule_path)
+    engine = await open_engine(settings.db_url)
+    try:
+        async with sessions(engine)() as session, session.begin():
+            at = settings.clock().now()
+            await save_schedule(session, schedule, Groups(inventory), by="demo", at=at)
+    finally:
+        await engine.dispose()
     async with InfluxClient.from_settings(settings) as influx:
         await ensure_database(influx, settings.influx_retention)
     return (
         f"inventory   {path}: {inventory.summary()}\n"
         f"store       {settings.db_url}: {report.summary()}\n"
+        f"schedule    {schedule_path}: {len(schedule.programs)} programs, "
+        f"{len(schedule.calendars)} calendars\n"
         f"influxdb    database {settings.influx_db!r} ready"
     )
 
