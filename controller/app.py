@@ -28,6 +28,7 @@ from controller.expected import Evaluator, Schedule
 from controller.lux import LuxState
 from controller.programs import LuxRule
 from controller.store import read_named_groups, read_schedule
+from streetlight.backoff import Backoff, LinkState
 from streetlight.clock import Clock
 from streetlight.contract import (
     Channel,
@@ -48,13 +49,13 @@ from streetlight.store import sessions
 
 logger = logging.getLogger(__name__)
 
-RECONNECT_S = 2.0
+RECONNECT_CAP_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
 class ControllerConfig:
     tick_s: float = 5.0  # clock seconds between evaluations
-    reload_s: float = 2.0  # wall seconds between reads of the schedule
+    reload_s: float = 0.5  # wall seconds between reads of the schedule (overrides show this fast)
     grace_s: float = 90.0  # clock seconds of listening before the first commands
     rate_per_s: float = 200.0  # commands per wall second at most
     confirm_s: float = 180.0  # clock seconds for telemetry to confirm a command
@@ -91,7 +92,7 @@ class Controller:
             confirm_s=self.config.confirm_s,
             attempts=self.config.attempts,
         )
-        self._lux: dict[tuple[str, LuxRule], LuxState] = {}
+        self._lux: dict[str, dict[LuxRule, LuxState]] = {}  # cabinet -> a state per rule
         self._lux_readings: dict[str, tuple[float, datetime]] = {}
         self._started = clock.now()
         self._changed = asyncio.Event()  # the schedule changed: evaluate now
@@ -133,6 +134,8 @@ class Controller:
         await self.reload()
         settings = self.settings
         will = offline_will(self.topics, TargetKind.CONTROLLER, self.identity)
+        link = LinkState(logger, f"MQTT broker at {settings.mqtt} (as {self.identity})")
+        backoff = Backoff(initial=1.0, cap=RECONNECT_CAP_S)
         while not stop.is_set():
             try:
                 async with make_client(
@@ -141,11 +144,13 @@ class Controller:
                     ca_file=settings.mqtt_ca_file,
                     will=will,
                 ) as client:
+                    link.ok()
+                    backoff.reset()
                     await self._serve(client, stop)
             except MqttError as exc:
-                logger.warning("MQTT broker at %s: %s; retrying", settings.mqtt, exc)
+                link.failed(str(exc))  # logged once, and once more when it is back
                 try:
-                    await asyncio.wait_for(stop.wait(), RECONNECT_S)
+                    await asyncio.wait_for(stop.wait(), backoff.next_delay())
                 except TimeoutError:
                     continue
 
@@ -201,14 +206,14 @@ class Controller:
         for cabinet in batch.cabinets:
             if cabinet.lux is not None:
                 self._lux_readings[cabinet.cabinet] = (cabinet.lux, cabinet.ts)
-                for (cabinet_id, _rule), state in self._lux.items():
-                    if cabinet_id == cabinet.cabinet:
-                        state.update(cabinet.lux, cabinet.ts)
+                for state in self._lux.get(cabinet.cabinet, {}).values():
+                    state.update(cabinet.lux, cabinet.ts)
 
     def _dark(self, cabinet: str, rule: LuxRule) -> tuple[bool | None, datetime | None]:
-        state = self._lux.get((cabinet, rule))
+        states = self._lux.setdefault(cabinet, {})
+        state = states.get(rule)
         if state is None:
-            state = self._lux[(cabinet, rule)] = LuxState(rule)
+            state = states[rule] = LuxState(rule)
             last = self._lux_readings.get(cabinet)
             if last is not None:
                 state.update(*last)

@@ -123,10 +123,22 @@ def test_inventory_load_into_the_store(tmp_path: Path) -> None:
     assert "store: added 1 districts" in result.stdout
 
 
+def test_the_controller_without_an_inventory_says_how_to_load_one(tmp_path: Path) -> None:
+    env = {"STREETLIGHT_DB_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    result = run("controller", env=env)
+    assert result.returncode == 2
+    (line,) = _error_lines(result)
+    assert "holds no inventory" in line
+    assert "streetlight inventory load PATH" in line
+    refused = run("plan", "--site", "PP-S01", "--from", "2026-12-21", "--to", "2026-12-20",
+                  "--inventory", str(SAMPLE_INVENTORY), env=env)  # fmt: skip
+    assert refused.returncode == 2
+    assert "--to 2026-12-20 is before --from 2026-12-21" in refused.stderr
+
+
 @pytest.mark.parametrize(
     "command",
     [
-        ["controller"],
         ["api"],
         ["dashboards"],
     ],
