@@ -7,17 +7,24 @@ What the lamps did is read back from the telemetry in InfluxDB, not from control
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from controller.app import Controller
 from controller.calendars import GroupRef, Groups
 from controller.expected import site_places
 from controller.store import add_override
+from simulator.app import Simulator
 from simulator.scenario import Scenario, WeatherSpell
 from streetlight.contract import Topics
 from streetlight.influx import InfluxClient
 from streetlight.services import ServiceState
+from streetlight.settings import CommonSettings
 from streetlight.store import sessions
 from tests.controller_rig import TEST_CONFIG, running_controller, schedule_store
 from tests.gateway_rig import config_for, gateway_settings, running_gateway
@@ -56,7 +63,7 @@ def _reports_between(
     }
 
 
-async def _run_until(sim: Any, until: datetime, *, every: float = STEP_S) -> None:
+async def _run_until(sim: Simulator, until: datetime, *, every: float = STEP_S) -> None:
     clock = clock_of(sim)
     while clock.now() < until:
         await clock.advance(every)
@@ -68,22 +75,44 @@ def _local(hour: int, minute: int, day: int = 21) -> datetime:
     return datetime(2026, 12, day, hour, minute, tzinfo=SHANGHAI)
 
 
+@dataclass
+class District:
+    """Simulator, gateway and controller on one clock, with the controller's store."""
+
+    sim: Simulator
+    engine: AsyncEngine
+    controller: Controller
+
+
+@asynccontextmanager
+async def _district(
+    state: ServiceState,
+    topics: Topics,
+    influx: InfluxClient,
+    directory: Path,
+    *,
+    start: datetime,
+    scenario: Scenario | None = None,
+) -> AsyncIterator[District]:
+    def settings(identity: str) -> CommonSettings:
+        url = state.url_for(identity)
+        return gateway_settings(url, state.influx_url, influx.database, topics.root)
+
+    async with (
+        running(state, topics.root, sites=SITES, start=start, as_devices=True,
+                scenario=scenario) as sim,
+        schedule_store(sim, directory) as engine,
+        running_gateway(sim, settings("gateway"), config_for(sim, directory / "spool")),
+        running_controller(sim, settings("controller"), engine) as controller,
+    ):  # fmt: skip
+        yield District(sim, engine, controller)
+
+
 async def test_lamps_switch_on_at_dusk_and_follow_a_subdistrict_override_until_it_expires(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    settings = gateway_settings(
-        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
-    )
-    controller_settings = gateway_settings(
-        service_state.url_for("controller"), service_state.influx_url, influx.database, topics.root
-    )
-    async with (
-        running(service_state, topics.root, sites=SITES, start=_local(17, 10), as_devices=True)
-        as sim,
-        schedule_store(sim, tmp_path) as engine,
-        running_gateway(sim, settings, config_for(sim, tmp_path / "spool")),
-        running_controller(sim, controller_settings, engine) as controller,
-    ):  # fmt: skip
+    async with _district(service_state, topics, influx, tmp_path, start=_local(17, 10)) as district:
+        sim, engine, controller = district.sim, district.engine, district.controller
         place = site_places(sim.world.inventory)[MQTT_SITE]
         sunset = place.sun(_local(17, 10).date()).sunset
         assert sunset is not None
@@ -117,19 +146,8 @@ async def test_lamps_switch_on_at_dusk_and_follow_a_subdistrict_override_until_i
 async def test_late_night_dimming_and_dawn_off(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    settings = gateway_settings(
-        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
-    )
-    controller_settings = gateway_settings(
-        service_state.url_for("controller"), service_state.influx_url, influx.database, topics.root
-    )
-    async with (
-        running(service_state, topics.root, sites=SITES, start=_local(22, 15), as_devices=True)
-        as sim,
-        schedule_store(sim, tmp_path) as engine,
-        running_gateway(sim, settings, config_for(sim, tmp_path / "spool")),
-        running_controller(sim, controller_settings, engine),
-    ):  # fmt: skip
+    async with _district(service_state, topics, influx, tmp_path, start=_local(22, 15)) as district:
+        sim = district.sim
         # the lamps start off: after listening, the controller brings them to the program's
         # 100 %, then the 22:30 step dims them to 50 %
         await _run_until(sim, _local(22, 45))
@@ -144,19 +162,9 @@ async def test_late_night_dimming_and_dawn_off(
 async def test_lamps_go_off_at_dawn(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    settings = gateway_settings(
-        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
-    )
-    controller_settings = gateway_settings(
-        service_state.url_for("controller"), service_state.influx_url, influx.database, topics.root
-    )
     start = _local(6, 30, day=22)
-    async with (
-        running(service_state, topics.root, sites=SITES, start=start, as_devices=True) as sim,
-        schedule_store(sim, tmp_path) as engine,
-        running_gateway(sim, settings, config_for(sim, tmp_path / "spool")),
-        running_controller(sim, controller_settings, engine),
-    ):
+    async with _district(service_state, topics, influx, tmp_path, start=start) as district:
+        sim = district.sim
         sunrise = site_places(sim.world.inventory)[MQTT_SITE].sun(start.date()).sunrise
         assert sunrise is not None
         off_at = sunrise - timedelta(minutes=10)
@@ -174,23 +182,13 @@ async def test_lamps_go_off_at_dawn(
 async def test_a_dark_storm_in_the_afternoon_brings_the_lamps_on_and_its_end_off(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    settings = gateway_settings(
-        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
-    )
-    controller_settings = gateway_settings(
-        service_state.url_for("controller"), service_state.influx_url, influx.database, topics.root
-    )
     storm, clears = _local(15, 0), _local(15, 30)
     weather = [WeatherSpell(storm.timestamp(), clears.timestamp(), 0.0001)]
-    async with (
-        running(
-            service_state, topics.root, sites=SITES, start=_local(14, 50), as_devices=True,
-            scenario=Scenario(weather=weather),
-        ) as sim,
-        schedule_store(sim, tmp_path) as engine,
-        running_gateway(sim, settings, config_for(sim, tmp_path / "spool")),
-        running_controller(sim, controller_settings, engine),
-    ):  # fmt: skip
+    scenario = Scenario(weather=weather)
+    async with _district(
+        service_state, topics, influx, tmp_path, start=_local(14, 50), scenario=scenario
+    ) as district:
+        sim = district.sim
         await _run_until(sim, _local(15, 50))
         await asyncio.sleep(1)
         history = await _history(influx)
