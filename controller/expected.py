@@ -94,6 +94,14 @@ class Evaluator:
             cabinet = inventory.cabinets[circuit.cabinet_id]
             self._keys[lamp_id] = (calendar, cabinet.site_id, cabinet.id)
 
+    def sites_by_calendar(self) -> dict[str, set[str]]:
+        """The sites whose lamps follow each calendar."""
+        out: dict[str, set[str]] = {}
+        for calendar, site, _cabinet in self._keys.values():
+            if calendar is not None:
+                out.setdefault(calendar, set()).add(site)
+        return out
+
     def calendar_of(self, lamp_id: str) -> str | None:
         return self._keys[lamp_id][0]
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.calendars import GroupRef, Groups, Override
-from controller.expected import Schedule, site_places
+from controller.expected import Evaluator, Schedule
 from controller.programs import ProgramError
 from controller.schedule_file import (
     calendar_document,
@@ -36,19 +36,13 @@ from streetlight.store.models import (
 def check_schedule(schedule: Schedule, groups: Groups, year: int) -> None:
     """Refuse a schedule with unknown references, or a program whose steps cross at a site that
     follows it on some day of `year`."""
-    schedule.check(groups)
-    places = site_places(groups.inventory)
+    evaluator = Evaluator(groups, schedule)  # checks the references
     used: dict[str, set[str]] = {}  # program -> sites that may run it
-    for lamp_id, chain in groups.chains.items():
-        calendar = next((schedule.assignments[g] for g in chain if g in schedule.assignments), None)
-        if calendar is None:
-            continue
-        cal = schedule.calendars[calendar]
-        site = groups.inventory.cabinets[
-            groups.inventory.circuits[groups.inventory.lamps[lamp_id].circuit_id].cabinet_id
-        ].site_id
-        for program_id in (cal.default_program, *(r.program for r in cal.rules)):
-            used.setdefault(program_id, set()).add(site)
+    for calendar_id, sites in evaluator.sites_by_calendar().items():
+        calendar = schedule.calendars[calendar_id]
+        for program_id in (calendar.default_program, *(r.program for r in calendar.rules)):
+            used.setdefault(program_id, set()).update(sites)
+    places = evaluator.places
     for program_id, sites in used.items():
         program = schedule.programs[program_id]
         # the extremes of latitude are where sun-relative steps move the most
