@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from streetlight.clock import Clock
@@ -56,7 +56,6 @@ class Tracked:
     lamps: set[str]
     level: Level
     sent_at: datetime | None = None
-    acked: AckOutcome | None = None
     attempt: int = 1
 
 
@@ -67,7 +66,6 @@ class DispatchStats:
     confirmed: int = 0
     retried: int = 0
     failed: int = 0
-    ack_to_confirm_s: list[float] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -198,7 +196,6 @@ class Dispatcher:
         tracked = self._tracked.get(ack.command_id)
         if tracked is None:
             return  # not ours, or already settled
-        tracked.acked = ack.outcome
         if ack.outcome is not AckOutcome.DONE:
             failed = set(ack.failed) if ack.failed else set(tracked.lamps)
             for lamp in failed & tracked.lamps:
@@ -215,7 +212,6 @@ class Dispatcher:
         if agrees(tracked.level, reading):
             self._settle(tracked, reading.lamp)
             self.stats.confirmed += 1
-            self.stats.ack_to_confirm_s.append((reading.ts - tracked.sent_at).total_seconds())
 
     def check_deadlines(self) -> None:
         """Retry lamps not confirmed in time (from the command's sending)."""
