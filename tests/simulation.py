@@ -91,6 +91,19 @@ def clock_of(simulator: Simulator) -> ManualClock:
     return clock
 
 
+async def sent_all(simulator: Simulator, within: float = 10.0) -> int:
+    """Wait until every queued node message has reached the broker; the reports sent so far.
+
+    A node's publish awaits the broker's PUBACK, so `stats.reports_sent` trails the clock: read
+    it only after the outboxes are empty."""
+    await eventually(
+        lambda: not any(link.outbox for link in simulator.nodes.links),
+        within=within,
+        what="node outboxes sent",
+    )
+    return simulator.world.stats.reports_sent
+
+
 def endpoint(simulator: Simulator, cabinet_id: str) -> Endpoint:
     return next(e for e in simulator.farm.endpoints if e.cabinet == cabinet_id)
 

@@ -16,7 +16,7 @@ from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
 from tests.gateway_rig import config_for, gateway_settings, running_gateway
 from tests.helpers import Listener, eventually
-from tests.simulation import MODBUS_A_SITE, MODBUS_B_SITE, MQTT_SITE, clock_of, running
+from tests.simulation import MODBUS_A_SITE, MODBUS_B_SITE, MQTT_SITE, clock_of, running, sent_all
 
 
 async def _points(influx: InfluxClient, measurement: str, where: str = "") -> list[dict[str, Any]]:
@@ -46,8 +46,7 @@ async def test_every_report_lands_in_influxdb_with_its_values_and_simulated_time
             await clock.advance(60)
         mqtt_lamps = {lamp.lamp.id for lamp in sim.world.mqtt_lamps["slc-mqtt-a"]}
         modbus_lamps = {lamp.lamp.id for lamps in sim.world.modbus_lamps.values() for lamp in lamps}
-        await eventually(lambda: not any(link.outbox for link in sim.nodes.links))
-        sent = sim.world.stats.reports_sent
+        sent = await sent_all(sim)
         await eventually(lambda: len(seen.on("/report")) == sent, what="the vendor reports")
         vendor = seen.on("/report")
         # 3 MQTT reports a lamp; each Modbus lamp polled at 0, 60, 120 and 180 s

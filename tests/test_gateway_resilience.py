@@ -30,7 +30,7 @@ from streetlight.settings import MqttUrl
 from tests.conftest import ROOT
 from tests.gateway_rig import config_for, gateway_settings, running_gateway
 from tests.helpers import Listener, eventually
-from tests.simulation import MQTT_SITE, clock_of, running
+from tests.simulation import MQTT_SITE, clock_of, running, sent_all
 
 
 @pytest_asyncio.fixture
@@ -92,8 +92,7 @@ async def test_influxdb_away_for_30_seconds_loses_nothing(
             assert gateway.outputs is not None
             spooled = gateway.outputs.influx_spool.depth_records
             await asyncio.to_thread(server.start)
-            await eventually(lambda: not any(link.outbox for link in sim.nodes.links))
-            sent = sim.world.stats.reports_sent
+            sent = await sent_all(sim)
             arrived = await _until_points(influx, sent)
             assert gateway.outputs.influx_spool.depth_records == 0
     assert spooled > 0  # the outage did go through the spool
@@ -126,10 +125,7 @@ async def test_a_broker_restart_mid_stream_loses_no_qos1_report(
                 await clock.advance(60)  # reports wait in the nodes' outboxes
                 await asyncio.to_thread(own.mosquitto.start)
                 await clock.advance(60)
-                await eventually(
-                    lambda: not any(link.outbox for link in sim.nodes.links), within=60
-                )
-                sent = sim.world.stats.reports_sent
+                sent = await sent_all(sim, within=60)
                 arrived = await _until_points(influx, sent)
     finally:
         own.stop()
@@ -195,7 +191,7 @@ async def test_a_killed_gateway_resumes_without_losing_or_doubling_spooled_data(
             await asyncio.to_thread(server.stop)
             for _ in range(3):
                 await clock.advance(60)
-            await eventually(lambda: not any(link.outbox for link in sim.nodes.links))
+            await sent_all(sim)
             # wait until the gateway has spooled them, then kill it without warning
             await eventually(lambda: pending_records(spool_dir / "influx") >= 3 * first, within=30)
             gateway.send_signal(signal.SIGKILL)
@@ -203,10 +199,9 @@ async def test_a_killed_gateway_resumes_without_losing_or_doubling_spooled_data(
             assert gateway.stdout is not None
             gateway.stdout.close()
             await clock.advance(60)  # these wait at the broker, in the gateway's session
-            await eventually(lambda: not any(link.outbox for link in sim.nodes.links))
+            sent = await sent_all(sim)
             await asyncio.to_thread(server.start)
             gateway = start_gateway()
-            sent = sim.world.stats.reports_sent
             arrived = await _until_points(influx, sent, within=60)
             await eventually(lambda: pending_records(spool_dir / "influx") == 0, within=30)
         finally:

@@ -32,6 +32,7 @@ from tests.simulation import (
     mbpoll,
     profiles,
     running,
+    sent_all,
     words,
 )
 
@@ -73,8 +74,7 @@ class Rig:
         sent = self.simulator.world.stats.reports_sent
         for _ in range(intervals):
             await clock_of(self.simulator).advance(60)
-        await eventually(lambda: not any(link.outbox for link in self.simulator.nodes.links))
-        expected = self.simulator.world.stats.reports_sent - sent
+        expected = await sent_all(self.simulator) - sent
         await eventually(lambda: len(self.listener.messages) - before >= expected, what="reports")
         reports: dict[str, list[dict[str, Any]]] = {}
         for topic, payload in self.listener.messages[before:]:

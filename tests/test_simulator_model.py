@@ -24,7 +24,7 @@ from streetlight.domain import STANDBY_W, lamp_power_w, power_factor
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
 from tests.helpers import Listener, eventually, sample_district, subset
-from tests.simulation import MQTT_SITE, NIGHT, clock_of, running
+from tests.simulation import MQTT_SITE, NIGHT, clock_of, running, sent_all
 
 XUNYANG = (29.73, 115.99)
 
@@ -220,7 +220,8 @@ async def _play(state: ServiceState, root: str, seed: int, tmp: Path) -> tuple[l
     ):
         for _ in range(6):
             await clock_of(simulator).advance(30)
-        await eventually(lambda: len(listener.messages) == simulator.world.stats.reports_sent)
+        sent = await sent_all(simulator)
+        await eventually(lambda: len(listener.messages) == sent, what="every report")
         reports = sorted(payload.decode() for _, payload in listener.messages)
     return reports, truth.read_text()
 

@@ -30,6 +30,7 @@ from tests.simulation import (
     mbpoll_write,
     profiles,
     running,
+    sent_all,
     words,
 )
 
@@ -71,7 +72,7 @@ async def test_mosquitto_sub_sees_every_report_once_per_interval(
                 start = clock.now().timestamp()
                 for _ in range(3):
                     await clock.advance(60)
-                    await eventually(lambda: not any(link.outbox for link in simulator.nodes.links))
+                    await sent_all(simulator)
             await client.publish(sentinel, b"{}", qos=1)  # after every report was acknowledged
             while True:
                 line = (await asyncio.wait_for(subscriber.stdout.readline(), 20)).decode()
