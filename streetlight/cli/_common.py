@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import TypeVar
 
 from pydantic_settings import BaseSettings
@@ -24,18 +24,30 @@ def settings_and_logging(cls: type[S]) -> S:
 
 
 def run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
-    """Run `main(stop)` in a new event loop; SIGINT and SIGTERM set `stop` instead of killing."""
+    """Run `main(stop)` in a new event loop; SIGINT and SIGTERM set `stop` instead of killing.
+
+    The handlers are Python-level (`signal.signal`), not `loop.add_signal_handler`: asyncio
+    learns of a signal through its self-pipe, and when thousands of MQTT clients' threads have
+    filled that pipe with wake-ups, the signal's byte is dropped and the signal lost (seen: a
+    simulator that never heard the SIGTERM of its dying demo). Python runs its own handlers
+    from a flag set by the C handler, so none is lost; the handler then wakes the loop.
+    """
 
     async def runner() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            loop.call_soon_threadsafe(stop.set)
+
+        previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
         try:
             return await main(stop)
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(Exception):
-                    loop.remove_signal_handler(signum)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     return asyncio.run(runner())
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
