@@ -8,6 +8,11 @@ expected state of every lamp and dispatches what changed (controller.dispatch).
 After a (re)start it first listens for `grace_s` of clock time: lamps whose reports already
 agree with the expected state are left alone, the rest are commanded. Nothing it needs is
 kept only in memory: the schedule is in the store and the field reports its own state.
+
+It also watches: every reading and the gateways' word on devices going offline are evidence
+for detection (controller.detect), whose alarms (controller.alarms) go to the store, the bus
+and InfluxDB (controller.alarm_outlet). Open alarms and detection's debounce state are read
+back from the store after a restart, so no fault is raised twice.
 """
 
 from __future__ import annotations
@@ -22,12 +27,22 @@ import orjson
 from aiomqtt import Client, MqttError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from controller.alarm_outlet import AlarmOutlet
+from controller.alarm_store import (
+    next_alarm_id,
+    read_open_alarms,
+    read_watches,
+    save_watches,
+)
+from controller.alarms import AlarmBook
 from controller.calendars import Groups
+from controller.detect import Detector
 from controller.dispatch import Dispatcher, agrees
 from controller.expected import Evaluator, Schedule
 from controller.lux import LuxState
 from controller.programs import LuxRule
 from controller.store import read_named_groups, read_schedule
+from controller.thresholds import ThresholdBook
 from streetlight.backoff import Backoff, LinkState
 from streetlight.clock import Clock
 from streetlight.contract import (
@@ -42,7 +57,8 @@ from streetlight.contract import (
     decode,
     encode,
 )
-from streetlight.domain import Inventory
+from streetlight.domain import AlarmType, Inventory
+from streetlight.influx import InfluxClient
 from streetlight.mqtt import make_client, offline_will
 from streetlight.settings import CommonSettings
 from streetlight.store import sessions
@@ -61,6 +77,7 @@ class ControllerConfig:
     confirm_s: float = 180.0  # clock seconds for telemetry to confirm a command
     attempts: int = 3
     health_s: float = 30.0  # wall seconds between health reports
+    watch_save_s: float = 10.0  # wall seconds between snapshots of detection's debounce state
 
 
 class Controller:
@@ -73,6 +90,7 @@ class Controller:
         clock: Clock,
         config: ControllerConfig | None = None,
         identity: str = "controller",
+        thresholds: ThresholdBook | None = None,
     ) -> None:
         self.settings = settings
         self.inventory = inventory
@@ -91,7 +109,11 @@ class Controller:
             rate_per_s=self.config.rate_per_s,
             confirm_s=self.config.confirm_s,
             attempts=self.config.attempts,
+            on_failed=self._command_failed,
         )
+        self.outlet = AlarmOutlet(inventory, self.topics, engine, None)
+        self.book = AlarmBook(inventory, on_change=self.outlet.add)
+        self.detector = Detector(inventory, self.book, self.dispatcher, thresholds)
         self._lux: dict[str, dict[LuxRule, LuxState]] = {}  # cabinet -> a state per rule
         self._lux_readings: dict[str, tuple[float, datetime]] = {}
         self._started = clock.now()
@@ -132,6 +154,16 @@ class Controller:
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.reload()
+        await self.restore_alarms()
+        async with InfluxClient.from_settings(self.settings) as influx:
+            self.outlet.influx = influx
+            try:
+                await self._run(stop)
+            finally:
+                await self.outlet.flush(None)  # into the store, at least
+                await self.save_watches()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         settings = self.settings
         will = offline_will(self.topics, TargetKind.CONTROLLER, self.identity)
         link = LinkState(logger, f"MQTT broker at {settings.mqtt} (as {self.identity})")
@@ -157,6 +189,7 @@ class Controller:
     async def _serve(self, client: Client, stop: asyncio.Event) -> None:
         await client.subscribe(self.topics.subscription(Channel.TELEMETRY), qos=1)
         await client.subscribe(self.topics.subscription(Channel.ACK), qos=1)
+        await client.subscribe(self.topics.subscription(Channel.STATUS, TargetKind.LAMP), qos=1)
         online = DeviceStatus(
             device=Target(kind=TargetKind.CONTROLLER, id=self.identity),
             online=True,
@@ -168,6 +201,9 @@ class Controller:
         async def publish(topic: str, payload: bytes) -> None:
             await client.publish(topic, payload, qos=1)
 
+        async def publish_retained(topic: str, payload: bytes) -> None:
+            await client.publish(topic, payload, qos=1, retain=True)
+
         async with asyncio.TaskGroup() as tasks:
             work = [
                 tasks.create_task(self._receive(client), name="controller-receive"),
@@ -175,6 +211,8 @@ class Controller:
                 tasks.create_task(self._reloads(), name="controller-reload"),
                 tasks.create_task(self.dispatcher.send_forever(publish), name="controller-send"),
                 tasks.create_task(self._health(client), name="controller-health"),
+                tasks.create_task(self.outlet.run(publish_retained), name="controller-alarms"),
+                tasks.create_task(self._save_watches(), name="controller-watches"),
             ]
             self.ready.set()
             await stop.wait()
@@ -185,15 +223,21 @@ class Controller:
             online=False,
             reason="stopped",
         )
+        await self.outlet.flush(publish_retained)
         await client.publish(status_topic, encode(gone), qos=1, retain=True)
 
     async def _receive(self, client: Client) -> None:
         ack_prefix = f"{self.topics.base}/{Channel.ACK.value}/"
+        status_prefix = f"{self.topics.base}/{Channel.STATUS.value}/"
         async for message in client.messages:
             payload = message.payload
+            topic = str(message.topic)
             try:
-                if str(message.topic).startswith(ack_prefix):
+                if topic.startswith(ack_prefix):
                     self.dispatcher.on_ack(decode(CommandAck, payload))
+                elif topic.startswith(status_prefix):
+                    status = decode(DeviceStatus, payload)
+                    self.detector.lamp_status(status.device.id, status.online, self.clock.now())
                 else:
                     self._telemetry(decode(TelemetryBatch, payload))
             except PayloadError as exc:
@@ -201,9 +245,12 @@ class Controller:
                 logger.warning("bad message on %s: %s", message.topic, exc)
 
     def _telemetry(self, batch: TelemetryBatch) -> None:
+        detector = self.detector
         for reading in batch.lamps:
             self.dispatcher.on_telemetry(reading)
+            detector.lamp(reading)
         for cabinet in batch.cabinets:
+            detector.cabinet(cabinet)
             if cabinet.lux is not None:
                 self._lux_readings[cabinet.cabinet] = (cabinet.lux, cabinet.ts)
                 for state in self._lux.get(cabinet.cabinet, {}).values():
@@ -222,6 +269,7 @@ class Controller:
     async def _ticks(self) -> None:
         while True:
             self.evaluate_and_dispatch()
+            self.detector.tick(self.clock.now())
             sleeper = asyncio.ensure_future(self.clock.sleep(self.config.tick_s))
             changed = asyncio.ensure_future(self._changed.wait())
             try:
@@ -285,3 +333,42 @@ class Controller:
                 "bad_messages": self.bad_messages,
             }
             await client.publish(topic, orjson.dumps(report), qos=0, retain=True)
+
+    # --- alarms --------------------------------------------------------------------------------
+
+    def _command_failed(self, lamp: str, level: int | None, why: str) -> None:
+        told = "off" if level is None else f"{level} %"
+        self.book.raise_now(
+            AlarmType.COMMAND_FAILED, f"lamp:{lamp}", self.clock.now(), f"to {told}: {why}"
+        )
+
+    async def restore_alarms(self) -> None:
+        """Take back the open alarms and the debounce state saved before a restart."""
+        async with sessions(self.engine)() as session:
+            alarms = await read_open_alarms(session)
+            watches = await read_watches(session)
+            next_id = await next_alarm_id(session)
+        book = self.book
+        book.number_from(next_id)
+        by_id = {alarm.id: alarm for alarm in alarms}
+        saved = {alarm_id: key for key, (_, alarm_id) in watches.items() if alarm_id}
+        for alarm in alarms:
+            key = saved.get(alarm.id)
+            book.restore(alarm, watches[key][0] if key is not None else None)
+        for key, (watch, alarm_id) in watches.items():
+            if alarm_id is None or alarm_id not in by_id:
+                book.restore_watch(key, watch)
+        if alarms:
+            logger.info("%d open alarms taken back from the store", len(alarms))
+
+    async def save_watches(self) -> None:
+        try:
+            async with sessions(self.engine)() as session, session.begin():
+                await save_watches(session, self.book.watches, self.clock.now())
+        except Exception:
+            logger.exception("cannot save detection's state to the store")
+
+    async def _save_watches(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.watch_save_s)
+            await self.save_watches()

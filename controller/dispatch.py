@@ -88,6 +88,7 @@ class Dispatcher:
         self.attempts = attempts
         self.on_failed = on_failed
         self.asserted: dict[str, Level] = {}  # what each lamp has been told to do
+        self.asserted_at: dict[str, datetime] = {}  # since when (its first command for it)
         self.reported: dict[str, LampTelemetry] = {}
         self._tracked: dict[str, Tracked] = {}  # command id -> its command
         self._lamp_command: dict[str, str] = {}  # lamp -> the command that carries it now
@@ -121,6 +122,8 @@ class Dispatcher:
 
     def adopt(self, lamp: str, level: Level) -> None:
         """Take a lamp's reported state as asserted (after a restart, where it already agrees)."""
+        if self.asserted.get(lamp, ...) != level:
+            self.asserted_at[lamp] = self.clock.now()
         self.asserted[lamp] = level
 
     def _targets(self, changed: Mapping[str, Level]) -> Iterable[tuple[Target, Level, list[str]]]:
@@ -161,6 +164,8 @@ class Dispatcher:
             older = self._tracked.get(self._lamp_command.get(lamp, ""))
             if older is not None:  # the lamp's earlier command no longer speaks for it
                 self._settle(older, lamp)
+            if attempt == 1:
+                self.asserted_at[lamp] = now
             self.asserted[lamp] = level
             self._lamp_command[lamp] = command.id
         self._tracked[command.id] = tracked
@@ -246,6 +251,10 @@ class Dispatcher:
             del self._lamp_command[lamp]
         if not tracked.lamps:
             self._tracked.pop(tracked.command.id, None)
+
+    def pending(self, lamp: str) -> bool:
+        """Whether a command to `lamp` is on its way (sent or queued, not yet confirmed)."""
+        return lamp in self._lamp_command
 
     @property
     def in_flight(self) -> int:

@@ -31,6 +31,7 @@ from streetlight.store.models import (
     ProgramRow,
     SpecialDayRow,
 )
+from streetlight.store.times import from_store
 
 
 def check_schedule(schedule: Schedule, groups: Groups, year: int) -> None:
@@ -161,14 +162,9 @@ def _override(row: OverrideRow) -> Override:
         row.id,
         GroupRef(row.scope, row.group_id),
         row.level,
-        _aware(row.starts),
-        None if row.ends is None else _aware(row.ends),
+        from_store(row.starts),
+        None if row.ends is None else from_store(row.ends),
         row.reason,
         row.set_by,
-        None if row.cancelled_at is None else _aware(row.cancelled_at),
+        None if row.cancelled_at is None else from_store(row.cancelled_at),
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes for timezone-aware columns: they were stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,12 +18,20 @@ from controller.calendars import Groups
 from controller.schedule_file import load_schedule_file
 from controller.store import save_schedule
 from simulator.app import Simulator
+from simulator.scenario import Scenario
+from streetlight.contract import Topics
+from streetlight.influx import InfluxClient
+from streetlight.services import ServiceState
 from streetlight.settings import CommonSettings
 from streetlight.store import open_engine, save_inventory, sessions
 from tests.conftest import ROOT
+from tests.gateway_rig import config_for, gateway_settings, running_gateway
+from tests.simulation import MODBUS_A_SITE, MQTT_SITE, SHANGHAI, clock_of, running
 
 SAMPLE_SCHEDULE = ROOT / "examples" / "xunyang" / "schedule.yaml"
 TEST_CONFIG = ControllerConfig(tick_s=10, reload_s=0.2, grace_s=60, confirm_s=150, health_s=3600)
+SITES = (MQTT_SITE, MODBUS_A_SITE)
+STEP_S = 30
 
 
 @asynccontextmanager
@@ -69,3 +79,49 @@ async def running_controller(
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, 30)
+
+
+@dataclass
+class District:
+    """Simulator, gateway and controller on one clock, with the controller's store."""
+
+    sim: Simulator
+    engine: AsyncEngine
+    controller: Controller
+
+
+@asynccontextmanager
+async def running_district(
+    state: ServiceState,
+    topics: Topics,
+    influx: InfluxClient,
+    directory: Path,
+    *,
+    start: datetime,
+    scenario: Scenario | None = None,
+    sites: tuple[str, ...] = SITES,
+) -> AsyncIterator[District]:
+    def settings(identity: str) -> CommonSettings:
+        url = state.url_for(identity)
+        return gateway_settings(url, state.influx_url, influx.database, topics.root)
+
+    async with (
+        running(state, topics.root, sites=sites, start=start, as_devices=True,
+                scenario=scenario) as sim,
+        schedule_store(sim, directory) as engine,
+        running_gateway(sim, settings("gateway"), config_for(sim, directory / "spool")),
+        running_controller(sim, settings("controller"), engine) as controller,
+    ):  # fmt: skip
+        yield District(sim, engine, controller)
+
+
+async def run_until(sim: Simulator, until: datetime, *, every: float = STEP_S) -> None:
+    clock = clock_of(sim)
+    while clock.now() < until:
+        await clock.advance(every)
+        # about 150x: commands live 5 simulated minutes, which must be enough for their trip
+        await asyncio.sleep(every / 150)
+
+
+def local(hour: int, minute: int, day: int = 21) -> datetime:
+    return datetime(2026, 12, day, hour, minute, tzinfo=SHANGHAI)

@@ -7,32 +7,21 @@ What the lamps did is read back from the telemetry in InfluxDB, not from control
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from controller.app import Controller
 from controller.calendars import GroupRef, Groups
 from controller.expected import site_places
 from controller.store import add_override
-from simulator.app import Simulator
 from simulator.scenario import Scenario, WeatherSpell
 from streetlight.contract import Topics
 from streetlight.influx import InfluxClient
 from streetlight.services import ServiceState
-from streetlight.settings import CommonSettings
 from streetlight.store import sessions
-from tests.controller_rig import TEST_CONFIG, running_controller, schedule_store
-from tests.gateway_rig import config_for, gateway_settings, running_gateway
+from tests.controller_rig import TEST_CONFIG, local, run_until, running_district
 from tests.helpers import eventually
-from tests.simulation import MODBUS_A_SITE, MQTT_SITE, SHANGHAI, clock_of, running
+from tests.simulation import MQTT_SITE, clock_of
 
-SITES = (MQTT_SITE, MODBUS_A_SITE)
-STEP_S = 30
 # a lamp's change shows in its next report: one reporting interval, plus a controller tick
 # and the command's trip
 WITHIN = timedelta(seconds=60 + TEST_CONFIG.tick_s + 10)
@@ -63,61 +52,18 @@ def _reports_between(
     }
 
 
-async def _run_until(sim: Simulator, until: datetime, *, every: float = STEP_S) -> None:
-    clock = clock_of(sim)
-    while clock.now() < until:
-        await clock.advance(every)
-        # about 150x: commands live 5 simulated minutes, which must be enough for their trip
-        await asyncio.sleep(every / 150)
-
-
-def _local(hour: int, minute: int, day: int = 21) -> datetime:
-    return datetime(2026, 12, day, hour, minute, tzinfo=SHANGHAI)
-
-
-@dataclass
-class District:
-    """Simulator, gateway and controller on one clock, with the controller's store."""
-
-    sim: Simulator
-    engine: AsyncEngine
-    controller: Controller
-
-
-@asynccontextmanager
-async def _district(
-    state: ServiceState,
-    topics: Topics,
-    influx: InfluxClient,
-    directory: Path,
-    *,
-    start: datetime,
-    scenario: Scenario | None = None,
-) -> AsyncIterator[District]:
-    def settings(identity: str) -> CommonSettings:
-        url = state.url_for(identity)
-        return gateway_settings(url, state.influx_url, influx.database, topics.root)
-
-    async with (
-        running(state, topics.root, sites=SITES, start=start, as_devices=True,
-                scenario=scenario) as sim,
-        schedule_store(sim, directory) as engine,
-        running_gateway(sim, settings("gateway"), config_for(sim, directory / "spool")),
-        running_controller(sim, settings("controller"), engine) as controller,
-    ):  # fmt: skip
-        yield District(sim, engine, controller)
-
-
 async def test_lamps_switch_on_at_dusk_and_follow_a_subdistrict_override_until_it_expires(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    async with _district(service_state, topics, influx, tmp_path, start=_local(17, 10)) as district:
+    async with running_district(
+        service_state, topics, influx, tmp_path, start=local(17, 10)
+    ) as district:
         sim, engine, controller = district.sim, district.engine, district.controller
         place = site_places(sim.world.inventory)[MQTT_SITE]
-        sunset = place.sun(_local(17, 10).date()).sunset
+        sunset = place.sun(local(17, 10).date()).sunset
         assert sunset is not None
         switch_on = sunset + timedelta(minutes=5)
-        await _run_until(sim, _local(17, 50))
+        await run_until(sim, local(17, 50))
         override_start = clock_of(sim).now()
         override_end = override_start + timedelta(minutes=10)
         async with sessions(engine)() as session, session.begin():
@@ -127,18 +73,18 @@ async def test_lamps_switch_on_at_dusk_and_follow_a_subdistrict_override_until_i
                 reason="test: a 10-minute override", by="test", at=override_start,
             )  # fmt: skip
         await eventually(lambda: bool(controller.schedule.overrides), what="override read")
-        await _run_until(sim, _local(18, 15))
+        await run_until(sim, local(18, 15))
         await asyncio.sleep(1)  # the last points flushed
         history = await _history(influx)
     lamps = set(sim.world.inventory.lamps)
     assert set(history) == lamps
-    before = _reports_between(history, _local(17, 10), switch_on)
+    before = _reports_between(history, local(17, 10), switch_on)
     assert all(levels <= {None} for levels in before.values()), before
     lit = _reports_between(history, switch_on + WITHIN, override_start)
     assert all(levels == {100} for levels in lit.values()), lit
     during = _reports_between(history, override_start + WITHIN, override_end)
     assert all(levels == {40} for levels in during.values()), during
-    after = _reports_between(history, override_end + WITHIN, _local(18, 15))
+    after = _reports_between(history, override_end + WITHIN, local(18, 15))
     assert all(levels == {100} for levels in after.values()), after
     assert controller.dispatcher.stats.failed == 0
 
@@ -146,29 +92,31 @@ async def test_lamps_switch_on_at_dusk_and_follow_a_subdistrict_override_until_i
 async def test_late_night_dimming_and_dawn_off(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    async with _district(service_state, topics, influx, tmp_path, start=_local(22, 15)) as district:
+    async with running_district(
+        service_state, topics, influx, tmp_path, start=local(22, 15)
+    ) as district:
         sim = district.sim
         # the lamps start off: after listening, the controller brings them to the program's
         # 100 %, then the 22:30 step dims them to 50 %
-        await _run_until(sim, _local(22, 45))
+        await run_until(sim, local(22, 45))
         await asyncio.sleep(1)
         history = await _history(influx)
-    dimmed = _reports_between(history, _local(22, 30) + WITHIN, _local(22, 45))
+    dimmed = _reports_between(history, local(22, 30) + WITHIN, local(22, 45))
     assert all(levels == {50} for levels in dimmed.values()), dimmed
-    full = _reports_between(history, _local(22, 17) + WITHIN, _local(22, 30))
+    full = _reports_between(history, local(22, 17) + WITHIN, local(22, 30))
     assert all(levels == {100} for levels in full.values()), full
 
 
 async def test_lamps_go_off_at_dawn(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    start = _local(6, 30, day=22)
-    async with _district(service_state, topics, influx, tmp_path, start=start) as district:
+    start = local(6, 30, day=22)
+    async with running_district(service_state, topics, influx, tmp_path, start=start) as district:
         sim = district.sim
         sunrise = site_places(sim.world.inventory)[MQTT_SITE].sun(start.date()).sunrise
         assert sunrise is not None
         off_at = sunrise - timedelta(minutes=10)
-        await _run_until(sim, off_at + timedelta(minutes=10))
+        await run_until(sim, off_at + timedelta(minutes=10))
         await asyncio.sleep(1)
         history = await _history(influx)
     # on at the 00:30 step's 30 % after the controller's first look, off by sunrise-10
@@ -182,21 +130,21 @@ async def test_lamps_go_off_at_dawn(
 async def test_a_dark_storm_in_the_afternoon_brings_the_lamps_on_and_its_end_off(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    storm, clears = _local(15, 0), _local(15, 30)
+    storm, clears = local(15, 0), local(15, 30)
     weather = [WeatherSpell(storm.timestamp(), clears.timestamp(), 0.0001)]
     scenario = Scenario(weather=weather)
-    async with _district(
-        service_state, topics, influx, tmp_path, start=_local(14, 50), scenario=scenario
+    async with running_district(
+        service_state, topics, influx, tmp_path, start=local(14, 50), scenario=scenario
     ) as district:
         sim = district.sim
-        await _run_until(sim, _local(15, 50))
+        await run_until(sim, local(15, 50))
         await asyncio.sleep(1)
         history = await _history(influx)
     hold = timedelta(seconds=300)
     cabinet_poll = timedelta(seconds=60)
-    before = _reports_between(history, _local(14, 50), storm)
+    before = _reports_between(history, local(14, 50), storm)
     assert all(levels <= {None} for levels in before.values()), before
     dark = _reports_between(history, storm + hold + cabinet_poll + WITHIN, clears)
     assert all(levels == {100} for levels in dark.values()), dark
-    after = _reports_between(history, clears + hold + cabinet_poll + WITHIN, _local(15, 50))
+    after = _reports_between(history, clears + hold + cabinet_poll + WITHIN, local(15, 50))
     assert all(levels == {None} for levels in after.values()), after

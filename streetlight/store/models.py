@@ -192,3 +192,75 @@ class OverrideRow(Base):
     set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by: Mapped[str | None] = mapped_column(NAME)
+
+
+# --- alarms and the repair ledger (controller/alarm_store.py converts these) -------------------
+
+
+class AlarmRow(Base):
+    """One alarm: a fault of one type on one asset, from raised to closed."""
+
+    __tablename__ = "alarms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    asset_kind: Mapped[str] = mapped_column(String(16))
+    asset_id: Mapped[str] = mapped_column(ID, index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    site_id: Mapped[str] = mapped_column(ID, index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"), index=True)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[str] = mapped_column(String(500))
+
+
+class AlarmTransitionRow(Base):
+    """Every change of an alarm: its new state (or suppressed/surfaced), when, and by whom."""
+
+    __tablename__ = "alarm_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
+    change: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(NAME)
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class AlarmWatchRow(Base):
+    """Detection's debounce state, saved so a restarted controller carries on where it was."""
+
+    __tablename__ = "alarm_watch"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WorkOrderRow(Base):
+    """A repair job (台账 entry) opened by an alarm, for the site's maintainer."""
+
+    __tablename__ = "work_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
+    maintainer_id: Mapped[str] = mapped_column(ID, index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    repaired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WorkOrderTransitionRow(Base):
+    __tablename__ = "work_order_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    change: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(NAME)
+    note: Mapped[str | None] = mapped_column(String(500))

@@ -1,0 +1,398 @@
+"""Detection: compare what the field reports with what it should be doing, as evidence.
+
+Every canonical reading is held against what the lamp was told to do (the dispatcher's
+asserted level, and since when) and its thresholds (controller.thresholds), and each rule of
+DESIGN.md section 6 gives the alarm book (controller.alarms) a bad or good observation:
+
+- lamp: lamp_failure (lit below `failure_fraction` of the power its reported dim level should
+  draw; at once with the node's lamp_open flag, else after three reports, so a cycling lamp's
+  dark phase is not taken for a failure), low_power / high_power (outside the tolerance),
+  dimming_failure (reported level differs from the asserted one `dim_confirm_s` after the
+  command), day_burning (drawing power while it should be off), cycling (lit/dark changes
+  while it should be on), over_temperature, voltage_high / voltage_low, lamp_offline (offline
+  by its gateway's word for a reporting interval, or silent for `offline_intervals`).
+  Power rules wait `warmup_s` after a switch-on and while a command is on its way.
+- cabinet: supply_loss (every phase dead), phase_loss (some), voltage_high / voltage_low on
+  its live phases, leakage, door_open — on the first report that shows them.
+- circuit: circuit_dead, when every lamp of a circuit has lost contact while its cabinet's
+  supply on their phases is live (and the circuit draws no current, where it is metered).
+
+Expected power comes from the lamp's rated power and the driver curve (streetlight.domain).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from controller.alarms import AlarmBook
+from controller.dispatch import agrees
+from controller.thresholds import ThresholdBook, Thresholds
+from streetlight.contract import CabinetTelemetry, LampFault, LampTelemetry
+from streetlight.domain import AlarmType, Inventory, lamp_power_w
+
+Level = int | None
+FLAGGED_RAISE = 1  # a fault the device flags itself, or a cabinet reading: one report
+FAILURE_RAISE = 3  # an unflagged dark lamp: three reports (a cycling lamp is dark for 90 s)
+
+
+class Expectations(Protocol):
+    """What each lamp was told to do (controller.dispatch.Dispatcher)."""
+
+    asserted: dict[str, Level]
+    asserted_at: dict[str, datetime]
+
+    def pending(self, lamp: str) -> bool: ...
+
+
+@dataclass(slots=True)
+class _LampWatch:
+    asset: str
+    circuit: str
+    cabinet: str
+    phase: str
+    rated_w: float
+    thresholds: Thresholds
+    last_seen: datetime | None = None
+    offline_since: datetime | None = None  # the gateway said so
+    lit: bool | None = None
+    changes: deque[datetime] = field(default_factory=deque)  # lit/dark changes while on
+
+
+@dataclass(slots=True)
+class _CabinetWatch:
+    asset: str
+    nominal_v: float
+    thresholds: Thresholds
+    circuits: dict[str, list[str]]  # circuit -> its lamps
+    last_report: datetime | None = None
+    dead_phases: str = ""  # "ABC" when the supply is lost
+    contactor: dict[str, bool] = field(default_factory=dict)  # as last reported
+    circuit_current: dict[str, float | None] = field(default_factory=dict)
+
+
+class Detector:
+    def __init__(
+        self,
+        inventory: Inventory,
+        book: AlarmBook,
+        expectations: Expectations,
+        thresholds: ThresholdBook | None = None,
+    ) -> None:
+        self.book = book
+        self.expect = expectations
+        self.thresholds = thresholds or ThresholdBook()
+        self._lamps: dict[str, _LampWatch] = {}
+        self._cabinets: dict[str, _CabinetWatch] = {}
+        self._offline_by_circuit: dict[str, int] = {}
+        for cabinet in inventory.cabinets.values():
+            site = cabinet.site_id
+            self._cabinets[cabinet.id] = _CabinetWatch(
+                asset=f"cabinet:{cabinet.id}",
+                nominal_v=cabinet.nominal_voltage_v,
+                thresholds=self.thresholds.for_asset(None, site),
+                circuits={c: list(inventory.lamps_on_circuit(c)) for c in cabinet.circuit_ids},
+            )
+            for circuit in cabinet.circuit_ids:
+                self._offline_by_circuit[circuit] = 0
+                for lamp_id in inventory.lamps_on_circuit(circuit):
+                    lamp = inventory.lamps[lamp_id]
+                    self._lamps[lamp_id] = _LampWatch(
+                        asset=f"lamp:{lamp_id}",
+                        circuit=circuit,
+                        cabinet=cabinet.id,
+                        phase=lamp.phase.value,
+                        rated_w=lamp.rated_power_w,
+                        thresholds=self.thresholds.for_asset(lamp.profile, site),
+                    )
+        self._nominal = {c.id: c.nominal_voltage_v for c in inventory.cabinets.values()}
+        self.unknown_devices = 0
+        self._started: datetime | None = None  # the first tick: silence is counted from it
+
+    # --- lamps ---------------------------------------------------------------------------------
+
+    def lamp(self, reading: LampTelemetry) -> None:
+        watch = self._lamps.get(reading.lamp)
+        if watch is None:
+            self.unknown_devices += 1
+            return
+        at = reading.ts
+        book, asset, limits = self.book, watch.asset, watch.thresholds
+        watch.last_seen = at
+        if watch.offline_since is not None:
+            self._online(watch)
+        clear = limits.clear_after
+        book.observe(AlarmType.LAMP_OFFLINE, asset, False, at, raise_after=1, clear_after=1)
+        hot = LampFault.OVER_TEMPERATURE in reading.faults or (
+            reading.driver_temp_c is not None and reading.driver_temp_c > limits.temperature_limit_c
+        )
+        book.observe(
+            AlarmType.OVER_TEMPERATURE,
+            asset,
+            hot,
+            at,
+            raise_after=FLAGGED_RAISE,
+            clear_after=clear,
+            detail=f"driver at {reading.driver_temp_c:.0f} degC" if hot else "",
+        )
+        self._lamp_voltage(watch, reading)
+        expect = self.expect
+        lamp = reading.lamp
+        if lamp not in expect.asserted:
+            return  # told nothing yet: nothing to hold it against
+        level = expect.asserted[lamp]
+        since = expect.asserted_at.get(lamp)
+        age = (at - since).total_seconds() if since is not None else 1e9
+        pending = expect.pending(lamp)
+        settled = not pending or age >= limits.dim_confirm_s
+        if not pending and agrees(level, reading):  # it does what it was told after all
+            book.observe(AlarmType.COMMAND_FAILED, asset, False, at, raise_after=1, clear_after=1)
+        power = reading.power_w
+        if level is None:  # it should be off
+            if settled and power is not None and age >= limits.warmup_s:
+                book.observe(
+                    AlarmType.DAY_BURNING,
+                    asset,
+                    power > limits.day_burning_w,
+                    at,
+                    raise_after=limits.raise_after,
+                    clear_after=clear,
+                    detail=f"{power:.0f} W while off",
+                )
+            watch.lit = None
+            watch.changes.clear()
+            return
+        if age >= limits.dim_confirm_s and reading.relay_on:
+            book.observe(
+                AlarmType.DIMMING_FAILURE,
+                asset,
+                reading.dim_pct != level,
+                at,
+                raise_after=limits.raise_after,
+                clear_after=clear,
+                detail=f"reports {reading.dim_pct} %, told {level} %",
+            )
+        if not reading.relay_on or power is None:
+            return  # a node that did not switch on: the dispatcher retries it
+        self._lamp_power(watch, reading, power, warm=settled and age >= limits.warmup_s)
+
+    def _lamp_power(
+        self, watch: _LampWatch, reading: LampTelemetry, power: float, *, warm: bool
+    ) -> None:
+        book, asset, limits, at = self.book, watch.asset, watch.thresholds, reading.ts
+        expected = lamp_power_w(watch.rated_w, True, reading.dim_pct)
+        lit = power >= limits.failure_fraction * expected
+        window = timedelta(seconds=limits.cycling_window_s)
+        changes = watch.changes
+        if watch.lit is not None and lit != watch.lit:
+            changes.append(at)
+        watch.lit = lit
+        while changes and at - changes[0] > window:
+            changes.popleft()
+        if not warm:
+            return
+        clear = limits.clear_after
+        book.observe(
+            AlarmType.CYCLING,
+            asset,
+            len(changes) >= limits.cycling_transitions,
+            at,
+            raise_after=1,
+            clear_after=1,
+            detail=f"{len(changes)} on/off changes in {limits.cycling_window_s / 60:.0f} min",
+        )
+        flagged = LampFault.LAMP_OPEN in reading.faults
+        book.observe(
+            AlarmType.LAMP_FAILURE,
+            asset,
+            not lit,
+            at,
+            raise_after=FLAGGED_RAISE if flagged else FAILURE_RAISE,
+            clear_after=clear,
+            detail=f"{power:.1f} W of {expected:.0f} W expected",
+        )
+        if not lit:
+            return
+        tolerance = limits.power_tolerance
+        book.observe(
+            AlarmType.LOW_POWER,
+            asset,
+            power < expected * (1.0 - tolerance),
+            at,
+            raise_after=limits.raise_after,
+            clear_after=clear,
+            detail=f"{power:.0f} W of {expected:.0f} W expected",
+        )
+        book.observe(
+            AlarmType.HIGH_POWER,
+            asset,
+            power > expected * (1.0 + tolerance),
+            at,
+            raise_after=limits.raise_after,
+            clear_after=clear,
+            detail=f"{power:.0f} W of {expected:.0f} W expected",
+        )
+
+    def _lamp_voltage(self, watch: _LampWatch, reading: LampTelemetry) -> None:
+        voltage = reading.voltage_v
+        limits = watch.thresholds
+        if voltage is None or voltage < limits.dead_voltage_v:
+            return
+        nominal = self._nominal[watch.cabinet]
+        for kind, bad in (
+            (AlarmType.VOLTAGE_HIGH, voltage > nominal * limits.voltage_high),
+            (AlarmType.VOLTAGE_LOW, voltage < nominal * limits.voltage_low),
+        ):
+            self.book.observe(
+                kind,
+                watch.asset,
+                bad,
+                reading.ts,
+                raise_after=limits.raise_after,
+                clear_after=limits.clear_after,
+                detail=f"{voltage:.0f} V",
+            )
+
+    def lamp_status(self, lamp: str, online: bool, at: datetime) -> None:
+        """The gateway's word that a lamp's node went offline or came back."""
+        watch = self._lamps.get(lamp)
+        if watch is None:
+            self.unknown_devices += 1
+            return
+        if online:
+            if watch.offline_since is not None:
+                self._online(watch)
+        elif watch.offline_since is None:
+            watch.offline_since = at
+            self._offline_by_circuit[watch.circuit] += 1
+
+    def _online(self, watch: _LampWatch) -> None:
+        watch.offline_since = None
+        self._offline_by_circuit[watch.circuit] -= 1
+
+    # --- cabinets ------------------------------------------------------------------------------
+
+    def cabinet(self, report: CabinetTelemetry) -> None:
+        watch = self._cabinets.get(report.cabinet)
+        if watch is None:
+            self.unknown_devices += 1
+            return
+        book, asset, limits, at = self.book, watch.asset, watch.thresholds, report.ts
+        watch.last_report = at
+        dead = "".join(p.phase.value for p in report.phases if p.voltage_v < limits.dead_voltage_v)
+        live = [p for p in report.phases if p.voltage_v >= limits.dead_voltage_v]
+        no_supply = not live and (bool(report.phases) or report.supply_on is False)
+        watch.dead_phases = "ABC" if no_supply else dead
+        book.dead_phases[report.cabinet] = watch.dead_phases
+        clear = limits.clear_after
+        book.observe(AlarmType.SUPPLY_LOSS, asset, no_supply, at, raise_after=1, clear_after=clear)
+        book.observe(
+            AlarmType.PHASE_LOSS,
+            asset,
+            bool(dead) and bool(live),
+            at,
+            raise_after=1,
+            clear_after=clear,
+            detail=f"phase {dead} dead" if dead else "",
+        )
+        if live:
+            highest = max(p.voltage_v for p in live)
+            lowest = min(p.voltage_v for p in live)
+            book.observe(
+                AlarmType.VOLTAGE_HIGH,
+                asset,
+                highest > watch.nominal_v * limits.voltage_high,
+                at,
+                raise_after=1,
+                clear_after=clear,
+                detail=f"{highest:.0f} V",
+            )
+            book.observe(
+                AlarmType.VOLTAGE_LOW,
+                asset,
+                lowest < watch.nominal_v * limits.voltage_low,
+                at,
+                raise_after=1,
+                clear_after=clear,
+                detail=f"{lowest:.0f} V",
+            )
+        if report.leakage_ma is not None:
+            book.observe(
+                AlarmType.LEAKAGE,
+                asset,
+                report.leakage_ma > limits.leakage_ma,
+                at,
+                raise_after=1,
+                clear_after=clear,
+                detail=f"{report.leakage_ma:.0f} mA",
+            )
+        if report.door_open is not None:
+            book.observe(AlarmType.DOOR_OPEN, asset, report.door_open, at, raise_after=1,
+                         clear_after=1)  # fmt: skip
+        for circuit in report.circuits:
+            watch.contactor[circuit.circuit] = circuit.contactor_on
+            watch.circuit_current[circuit.circuit] = circuit.current_a
+        self._circuits(watch, at)
+
+    def _circuits(self, cabinet: _CabinetWatch, at: datetime) -> None:
+        """circuit_dead: every lamp of a circuit out of contact while its phases are live."""
+        limits = cabinet.thresholds
+        fresh = (
+            cabinet.last_report is not None
+            and (at - cabinet.last_report).total_seconds() <= 2 * limits.report_interval_s
+        )
+        for circuit, lamps in cabinet.circuits.items():
+            if not lamps:
+                continue
+            asset = f"circuit:{circuit}"
+            all_gone = self._offline_by_circuit[circuit] >= len(lamps)
+            if not all_gone or not cabinet.contactor.get(circuit, True):  # switched off: no fault
+                self.book.observe(AlarmType.CIRCUIT_DEAD, asset, False, at, raise_after=1,
+                                  clear_after=limits.clear_after)  # fmt: skip
+                continue
+            phases = {self._lamps[lamp].phase for lamp in lamps}
+            supplied = fresh and not phases <= set(cabinet.dead_phases)
+            current = cabinet.circuit_current.get(circuit)
+            drawing = current is not None and current > limits.dead_circuit_a
+            if supplied and not drawing:
+                self.book.observe(
+                    AlarmType.CIRCUIT_DEAD,
+                    asset,
+                    True,
+                    at,
+                    raise_after=1,
+                    clear_after=limits.clear_after,
+                    detail=f"{len(lamps)} lamps out of contact, cabinet supply live",
+                )
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def tick(self, now: datetime) -> None:
+        """What only the passing of time shows: lamps gone quiet, dead circuits, orphans."""
+        book = self.book
+        if self._started is None:
+            self._started = now
+        for watch in self._lamps.values():
+            limits = watch.thresholds
+            since = watch.offline_since
+            if since is None:
+                last = watch.last_seen or self._started
+                if (now - last).total_seconds() < limits.offline_after_s:
+                    continue
+                watch.offline_since = since = last
+                self._offline_by_circuit[watch.circuit] += 1
+            if (now - since).total_seconds() >= limits.report_interval_s:
+                book.observe(
+                    AlarmType.LAMP_OFFLINE,
+                    watch.asset,
+                    True,
+                    now,
+                    raise_after=1,
+                    clear_after=1,
+                    detail="no reports",
+                )
+        for cabinet in self._cabinets.values():
+            self._circuits(cabinet, now)
+        book.tick(now)

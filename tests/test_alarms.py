@@ -1,0 +1,402 @@
+"""Detection rules, debounce, root cause and the alarm store, fed with canonical readings.
+
+The readings are built as a gateway would send them; what the lamps were told comes from a
+real Dispatcher (adopted levels), and the store is a real SQLite file. The end-to-end path
+(simulator faults through gateway and controller) is in test_alarm_flow.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from controller.alarm_store import (
+    AlarmStoreError,
+    Transition,
+    export_alarms,
+    next_alarm_id,
+    operator_step,
+    read_open_alarms,
+    read_watches,
+    save_watches,
+    write_transitions,
+)
+from controller.alarms import Alarm, AlarmBook, Change
+from controller.detect import Detector
+from controller.dispatch import Dispatcher
+from controller.thresholds import ThresholdError, load_thresholds
+from streetlight.clock import ManualClock
+from streetlight.contract import (
+    CabinetTelemetry,
+    CircuitReading,
+    LampFault,
+    LampTelemetry,
+    PhaseReading,
+    Topics,
+)
+from streetlight.domain import AlarmState, AlarmType, Inventory, Phase, lamp_power_w
+from streetlight.store import open_engine, save_inventory, sessions
+from tests.helpers import subset
+from tests.simulation import NIGHT
+
+SITE = "PP-S04"  # cabinet PP-S04-K1, circuits C1..C3 of 9, 9 and 7 lamps on phases A, B, C
+CABINET = "PP-S04-K1"
+LAMP = "PP-S04-L001"  # circuit C1, phase A, 60 W
+INTERVAL = timedelta(seconds=60)
+
+
+@dataclass
+class Rig:
+    """A detector over one site, its lamps told to be on at 100 % since an hour ago.
+
+    `step` moves the clock a reporting interval, and every lamp and the cabinet the test has
+    not spoken for report healthy meanwhile."""
+
+    inventory: Inventory
+    clock: ManualClock
+    dispatcher: Dispatcher
+    book: AlarmBook
+    detector: Detector
+    changes: list[tuple[str, Change]] = field(default_factory=list)
+    driven: set[str] = field(default_factory=set)
+
+    def alarms(self, *, roots_only: bool = True) -> set[tuple[AlarmType, str]]:
+        return {a.key for a in self.book.open_alarms() if not roots_only or a.parent is None}
+
+    def lamp(self, lamp: str = LAMP, *, power: float | None = None, dim: int = 100,
+             relay: bool = True, temp: float = 45.0, volts: float = 225.0,
+             faults: tuple[LampFault, ...] = ()) -> None:  # fmt: skip
+        self.driven.add(lamp)
+        self._report(lamp, power=power, dim=dim, relay=relay, temp=temp, volts=volts,
+                     faults=faults)  # fmt: skip
+
+    def _report(self, lamp: str, *, power: float | None = None, dim: int = 100,
+                relay: bool = True, temp: float = 45.0, volts: float = 225.0,
+                faults: tuple[LampFault, ...] = ()) -> None:  # fmt: skip
+        rated = self.inventory.lamps[lamp].rated_power_w
+        watts = lamp_power_w(rated, relay, dim) if power is None else power
+        self.detector.lamp(
+            LampTelemetry(
+                lamp=lamp, ts=self.clock.now(), relay_on=relay, dim_pct=dim, voltage_v=volts,
+                power_w=watts, driver_temp_c=temp, faults=list(faults),
+            )
+        )  # fmt: skip
+
+    def cabinet(self, volts: tuple[float, float, float] = (225.0, 226.0, 224.0),
+                leakage: float = 4.0, door: bool = False,
+                currents: dict[str, float] | None = None) -> None:  # fmt: skip
+        self.driven.add(CABINET)
+        self._cabinet(volts, leakage, door, currents)
+
+    def _cabinet(self, volts: tuple[float, float, float] = (225.0, 226.0, 224.0),
+                 leakage: float = 4.0, door: bool = False,
+                 currents: dict[str, float] | None = None) -> None:  # fmt: skip
+        circuits = self.inventory.cabinets[CABINET].circuit_ids
+        self.detector.cabinet(
+            CabinetTelemetry(
+                cabinet=CABINET, ts=self.clock.now(),
+                phases=[PhaseReading(phase=p, voltage_v=v, current_a=1.0, power_w=200.0)
+                        for p, v in zip(Phase, volts, strict=True)],
+                circuits=[CircuitReading(circuit=c, contactor_on=True,
+                                         current_a=(currents or {}).get(c, 1.0))
+                          for c in circuits],
+                leakage_ma=leakage, door_open=door, supply_on=all(v > 50 for v in volts),
+            )
+        )  # fmt: skip
+
+    async def every_lamp(self, skip: frozenset[str] = frozenset()) -> None:
+        for lamp in self.inventory.lamps:
+            if lamp not in skip:
+                self.lamp(lamp)
+
+    async def step(self, seconds: float = 60.0) -> None:
+        await self.clock.advance(seconds)
+        for lamp in self.inventory.lamps:
+            if lamp not in self.driven:
+                self._report(lamp)
+        if CABINET not in self.driven:
+            self._cabinet()
+        self.detector.tick(self.clock.now())
+
+
+@pytest.fixture
+def rig() -> Rig:
+    inventory = subset((SITE,))
+    clock = ManualClock(NIGHT)
+    dispatcher = Dispatcher(inventory, Topics("t"), clock)
+    changes: list[tuple[str, Change]] = []
+    book = AlarmBook(
+        inventory, on_change=lambda a, c, _at, _n: changes.append((a.label, c)),
+        surface_after_s=90,
+    )  # fmt: skip
+    for lamp in inventory.lamps:
+        dispatcher.adopt(lamp, 100)
+        dispatcher.asserted_at[lamp] = NIGHT - timedelta(hours=1)
+    return Rig(inventory, clock, dispatcher, book, Detector(inventory, book, dispatcher), changes)
+
+
+# --- lamps -------------------------------------------------------------------------------------
+
+
+async def test_a_flagged_dark_lamp_is_raised_at_once_and_cleared_after_two_good_reports(
+    rig: Rig,
+) -> None:
+    rig.lamp(power=0.8, faults=(LampFault.LAMP_OPEN,))
+    assert rig.alarms() == {(AlarmType.LAMP_FAILURE, f"lamp:{LAMP}")}
+    await rig.step()
+    rig.lamp()
+    assert rig.alarms()  # one good report is not enough
+    await rig.step()
+    rig.lamp()
+    assert rig.alarms() == set()
+    assert [c for _, c in rig.changes] == [Change.RAISED, Change.CLEARED]
+
+
+async def test_an_unflagged_dark_lamp_takes_three_reports_and_a_cycling_one_is_not_failed(
+    rig: Rig,
+) -> None:
+    other = "PP-S04-L002"
+    for lit in (True, True, False, True, True, False, True, False, False, True, True, False):
+        rig.lamp(other, power=None if lit else 0.5)  # cycling: never three dark in a row
+        rig.lamp(power=0.5)
+        await rig.step()
+    assert (AlarmType.LAMP_FAILURE, f"lamp:{LAMP}") in rig.alarms()
+    assert (AlarmType.CYCLING, f"lamp:{other}") in rig.alarms()
+    assert (AlarmType.LAMP_FAILURE, f"lamp:{other}") not in rig.alarms()
+
+
+async def test_power_outside_its_tolerance_and_an_overheated_driver_as_the_root(rig: Rig) -> None:
+    low, high, hot = "PP-S04-L002", "PP-S04-L003", "PP-S04-L004"
+    expected = lamp_power_w(60.0, True, 100)
+    for _ in range(2):
+        rig.lamp(low, power=expected * 0.7)
+        rig.lamp(high, power=expected * 1.3)
+        rig.lamp(hot, power=expected * 0.6, temp=92.0)
+        await rig.step()
+    roots = rig.alarms()
+    assert roots == {
+        (AlarmType.LOW_POWER, f"lamp:{low}"),
+        (AlarmType.HIGH_POWER, f"lamp:{high}"),
+        (AlarmType.OVER_TEMPERATURE, f"lamp:{hot}"),
+    }
+    # the derated driver's low power is linked under its over-temperature, not lost
+    assert (AlarmType.LOW_POWER, f"lamp:{hot}") in rig.alarms(roots_only=False)
+
+
+async def test_dimming_failure_waits_for_the_command_to_take_effect(rig: Rig) -> None:
+    rig.dispatcher.assert_levels({LAMP: 50})
+    rig.lamp(dim=100)  # the command is on its way
+    await rig.step()
+    rig.lamp(dim=100)
+    assert rig.alarms() == set()
+    await rig.step(120)
+    rig.lamp(dim=100)
+    await rig.step()
+    rig.lamp(dim=100)
+    assert rig.alarms() == {(AlarmType.DIMMING_FAILURE, f"lamp:{LAMP}")}
+
+
+async def test_a_lamp_burning_while_it_should_be_off(rig: Rig) -> None:
+    rig.dispatcher.adopt(LAMP, None)
+    rig.dispatcher.asserted_at[LAMP] = rig.clock.now() - timedelta(hours=1)
+    rig.lamp(relay=False, power=0.5)
+    assert rig.alarms() == set()
+    for _ in range(2):
+        rig.lamp(relay=False, power=61.0)  # a welded relay: the node thinks it is off
+        await rig.step()
+    assert rig.alarms() == {(AlarmType.DAY_BURNING, f"lamp:{LAMP}")}
+
+
+async def test_a_silent_lamp_goes_offline_after_three_intervals_one_the_gateway_names_sooner(
+    rig: Rig,
+) -> None:
+    quiet, named = "PP-S04-L002", "PP-S04-L003"
+    await rig.every_lamp()
+    rig.cabinet()
+    rig.detector.lamp_status(named, False, rig.clock.now())
+    for _ in range(2):
+        await rig.step()
+        await rig.every_lamp(skip=frozenset({quiet, named}))
+        rig.cabinet()
+    assert rig.alarms() == {(AlarmType.LAMP_OFFLINE, f"lamp:{named}")}
+    await rig.step()
+    await rig.every_lamp(skip=frozenset({quiet, named}))
+    assert rig.alarms() == {
+        (AlarmType.LAMP_OFFLINE, f"lamp:{named}"),
+        (AlarmType.LAMP_OFFLINE, f"lamp:{quiet}"),
+    }
+    rig.lamp(quiet)
+    assert (AlarmType.LAMP_OFFLINE, f"lamp:{quiet}") not in rig.alarms()
+
+
+# --- cabinets and root cause -------------------------------------------------------------------
+
+
+async def test_cabinet_faults_raise_on_their_first_report(rig: Rig) -> None:
+    rig.cabinet(volts=(252.0, 251.0, 253.0), leakage=41.0, door=True)
+    assert rig.alarms() == {
+        (AlarmType.VOLTAGE_HIGH, f"cabinet:{CABINET}"),
+        (AlarmType.LEAKAGE, f"cabinet:{CABINET}"),
+        (AlarmType.DOOR_OPEN, f"cabinet:{CABINET}"),
+    }
+    for _ in range(2):
+        await rig.step()
+        rig.cabinet()
+    assert rig.alarms() == set()
+
+
+async def test_a_cabinet_without_supply_is_one_alarm_and_a_lamp_still_dark_after_surfaces(
+    rig: Rig,
+) -> None:
+    await rig.every_lamp()
+    rig.cabinet()
+    await rig.step()
+    for lamp in rig.inventory.lamps:
+        rig.detector.lamp_status(lamp, False, rig.clock.now())
+    rig.cabinet(volts=(0.0, 0.0, 0.0), currents=dict.fromkeys(rig.inventory.circuits, 0.0))
+    for _ in range(3):
+        await rig.step()
+        rig.cabinet(volts=(0.0, 0.0, 0.0), currents=dict.fromkeys(rig.inventory.circuits, 0.0))
+    assert rig.alarms() == {(AlarmType.SUPPLY_LOSS, f"cabinet:{CABINET}")}
+    children = rig.alarms(roots_only=False) - rig.alarms()
+    assert children == {(AlarmType.LAMP_OFFLINE, f"lamp:{lamp}") for lamp in rig.inventory.lamps}
+    # supply back: every lamp reports again but one
+    broken = "PP-S04-L007"
+    for _ in range(2):
+        await rig.step()
+        rig.cabinet()
+        await rig.every_lamp(skip=frozenset({broken}))
+    # the root cleared; the dark lamp stays under it for a grace, in case it follows
+    assert rig.alarms() == set()
+    assert rig.alarms(roots_only=False) == {(AlarmType.LAMP_OFFLINE, f"lamp:{broken}")}
+    await rig.step(120)
+    assert rig.alarms() == {(AlarmType.LAMP_OFFLINE, f"lamp:{broken}")}
+    assert any(change is Change.SURFACED for _, change in rig.changes)
+
+
+async def test_a_dead_circuit_is_one_alarm_and_a_lost_phase_only_takes_its_own_lamps(
+    rig: Rig,
+) -> None:
+    await rig.every_lamp()
+    rig.cabinet()
+    circuit = "PP-S04-K1-C2"
+    for lamp in rig.inventory.lamps_on_circuit(circuit):
+        rig.detector.lamp_status(lamp, False, rig.clock.now())
+    rig.cabinet(currents={circuit: 0.0})
+    assert rig.alarms() == {(AlarmType.CIRCUIT_DEAD, f"circuit:{circuit}")}
+    # phase C lost as well: its lamps on the other circuits go, under the phase_loss
+    phase_c = [
+        lamp for lamp, row in rig.inventory.lamps.items()
+        if row.phase is Phase.C and rig.inventory.lamps[lamp].circuit_id != circuit
+    ]  # fmt: skip
+    for lamp in phase_c:
+        rig.detector.lamp_status(lamp, False, rig.clock.now())
+    for _ in range(2):
+        await rig.step()
+        rig.cabinet(volts=(225.0, 226.0, 0.0), currents={circuit: 0.0})
+        await rig.every_lamp(skip=frozenset({*phase_c, *rig.inventory.lamps_on_circuit(circuit)}))
+    assert rig.alarms() == {
+        (AlarmType.CIRCUIT_DEAD, f"circuit:{circuit}"),
+        (AlarmType.PHASE_LOSS, f"cabinet:{CABINET}"),
+    }
+    assert {(AlarmType.LAMP_OFFLINE, f"lamp:{lamp}") for lamp in phase_c} <= rig.alarms(
+        roots_only=False
+    )
+
+
+async def test_a_failed_command_is_linked_under_what_explains_it(rig: Rig) -> None:
+    rig.lamp(power=0.8, faults=(LampFault.LAMP_OPEN,))
+    now = rig.clock.now()
+    rig.book.raise_now(AlarmType.COMMAND_FAILED, f"lamp:{LAMP}", now, "to 50 %")
+    rig.book.raise_now(AlarmType.COMMAND_FAILED, "lamp:PP-S04-L002", now, "to 50 %")
+    assert rig.alarms() == {
+        (AlarmType.LAMP_FAILURE, f"lamp:{LAMP}"),
+        (AlarmType.COMMAND_FAILED, "lamp:PP-S04-L002"),
+    }
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+async def test_alarms_survive_a_restart_without_being_raised_twice(
+    rig: Rig, tmp_path: Path
+) -> None:
+    engine = await open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    transitions: list[Transition] = []
+    rig.book.on_change = lambda a, c, at, n: transitions.append(Transition.of(a, c, at, n))
+    try:
+        async with sessions(engine)() as session, session.begin():
+            await save_inventory(session, rig.inventory, "test")
+        rig.lamp(power=0.8, faults=(LampFault.LAMP_OPEN,))
+        rig.lamp("PP-S04-L002", power=30.0)  # low power: one bad report of two
+        async with sessions(engine)() as session, session.begin():
+            await write_transitions(session, transitions)
+            await save_watches(session, rig.book.watches, rig.clock.now())
+        async with sessions(engine)() as session:
+            alarms = await read_open_alarms(session)
+            watches = await read_watches(session)
+            next_id = await next_alarm_id(session)
+        # a new book, as after a restart
+        again = AlarmBook(rig.inventory, next_id=next_id)
+        for alarm in alarms:
+            again.restore(alarm)
+        for key, (watch, alarm_id) in watches.items():
+            if alarm_id is None:
+                again.restore_watch(key, watch)
+        detector = Detector(rig.inventory, again, rig.dispatcher)
+        raised: list[Alarm] = []
+        again.on_change = lambda a, c, _at, _n: raised.append(a) if c is Change.RAISED else None
+        await rig.clock.advance(60)
+        for lamp, power in ((LAMP, 0.8), ("PP-S04-L002", 30.0)):
+            detector.lamp(LampTelemetry(lamp=lamp, ts=rig.clock.now(), relay_on=True,
+                                        dim_pct=100, power_w=power))  # fmt: skip
+        # the failed lamp's alarm is the one from before; the low power one completes now
+        assert [(a.type, a.asset, a.id) for a in raised] == [
+            (AlarmType.LOW_POWER, "lamp:PP-S04-L002", alarms[0].id + 1)
+        ]
+        async with sessions(engine)() as session, session.begin():
+            with pytest.raises(AlarmStoreError, match="has not cleared it"):
+                await operator_step(session, alarms[0].id, AlarmState.CLOSED, by="ops",
+                                    at=rig.clock.now(), note="")  # fmt: skip
+            row = await operator_step(session, alarms[0].id, AlarmState.ACKNOWLEDGED, by="ops",
+                                      at=rig.clock.now(), note="crew sent")  # fmt: skip
+            assert row.state == "acknowledged"
+        async with sessions(engine)() as session:
+            lines = [
+                line
+                async for line in export_alarms(
+                    session, NIGHT - timedelta(hours=1), NIGHT + timedelta(hours=1)
+                )
+            ]
+        assert len(lines) == 1
+        line = lines[0]
+        assert datetime.fromisoformat(str(line.pop("raised_at"))) == NIGHT
+        assert line == {
+            "id": f"al-{alarms[0].id}", "type": "lamp_failure", "asset": f"lamp:{LAMP}",
+            "cleared_at": None, "parent": None, "severity": "ordinary",
+            "state": "acknowledged", "site": SITE, "detail": "0.8 W of 60 W expected",
+        }  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
+def test_thresholds_by_model_and_site_and_a_bad_file_names_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(
+        "defaults: {report_interval_s: 30}\n"
+        "models: {slc-mqtt-a: {temperature_limit_c: 80}}\n"
+        "sites: {PP-S04: {power_tolerance: 0.2}}\n"
+    )
+    book = load_thresholds(path)
+    here = book.for_asset("slc-mqtt-a", "PP-S04")
+    assert (here.report_interval_s, here.temperature_limit_c, here.power_tolerance) == (30, 80, 0.2)
+    assert book.for_asset("slc-modbus-a", "PP-S07").temperature_limit_c == 85
+    path.write_text("models: {slc-mqtt-a: {power_tolerance: 2}}\n")
+    with pytest.raises(ThresholdError, match=r"models\.slc-mqtt-a\.power_tolerance"):
+        load_thresholds(path)
+    path.write_text("sites: {PP-S04: {colour: red}}\n")
+    with pytest.raises(ThresholdError, match=r"sites\.PP-S04\.colour"):
+        load_thresholds(path)
