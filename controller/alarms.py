@@ -12,8 +12,10 @@ that lost supply explains its circuits' and lamps' alarms; a lost phase those of
 that phase; a cabinet's voltage fault its lamps' voltage alarms; a driver's over-temperature its
 derated (low) power; any alarm of a lamp a command that it did not carry out. A root raised a
 little after its consequences (a lamp's report can beat its cabinet's) adopts the alarms it
-explains that were raised since its condition began. When a root clears, children still bad
-after `surface_after_s` become alarms of their own.
+explains that were raised since its condition began. When a root clears, a child stays linked
+to it until evidence says otherwise: cleared by good observations, or — bad evidence
+`surface_after_s` after the root cleared (timestamps of the readings, not of their arrival) —
+surfaced as an alarm of its own.
 
 Every change is handed to `on_change` (the store, the bus, InfluxDB, the ledger and the
 notifier listen there) in the order it happened.
@@ -115,7 +117,6 @@ class AlarmBook:
         self._next_id = next_id
         self.watches: dict[Key, Watch] = {}
         self.dead_phases: dict[str, str] = {}  # cabinet -> the phases it reads dead ("C")
-        self._orphans: list[Alarm] = []
         self.raised = 0  # alarms raised since start, roots and children
 
     # --- evidence ------------------------------------------------------------------------------
@@ -143,6 +144,8 @@ class AlarmBook:
             if alarm is None:
                 del self.watches[key]
                 return
+            if at < alarm.raised_at:
+                return  # a reading from before the alarm, delivered late, says nothing of now
             watch.good += 1
             if watch.good >= clear_after:
                 del self.watches[key]
@@ -152,6 +155,7 @@ class AlarmBook:
             watch = self.watches[key] = Watch()
         watch.good = 0
         if watch.alarm is not None:
+            self._surface_if_orphaned(watch.alarm, at)
             return
         if watch.onset is None:
             watch.onset = at
@@ -166,6 +170,7 @@ class AlarmBook:
         if watch.alarm is None:
             watch.onset = watch.onset or at
             return self._raise(watch, kind, asset, at, detail)
+        self._surface_if_orphaned(watch.alarm, at)
         return watch.alarm
 
     def is_open(self, kind: AlarmType, asset: Asset) -> bool:
@@ -175,23 +180,16 @@ class AlarmBook:
     def open_alarms(self) -> Iterable[Alarm]:
         return (w.alarm for w in self.watches.values() if w.alarm is not None)
 
-    def tick(self, at: datetime) -> None:
-        """Surface children whose root cleared a while ago and which are still bad."""
-        if not self._orphans:
+    def _surface_if_orphaned(self, alarm: Alarm, at: datetime) -> None:
+        """Bad evidence for a child whose root cleared a while before it: its own alarm now."""
+        orphaned = alarm.orphaned_at
+        if orphaned is None or at - orphaned < self.surface_after:
             return
-        keep = []
-        for alarm in self._orphans:
-            if not alarm.open or alarm.orphaned_at is None:
-                continue
-            if at - alarm.orphaned_at < self.surface_after:
-                keep.append(alarm)
-                continue
-            alarm.orphaned_at = None
-            if alarm.parent is not None:
-                alarm.parent.children.remove(alarm)
-                alarm.parent = None
-            self._emit(alarm, Change.SURFACED, at, "still bad after its root cause cleared")
-        self._orphans = keep
+        alarm.orphaned_at = None
+        if alarm.parent is not None:
+            alarm.parent.children.remove(alarm)
+            alarm.parent = None
+        self._emit(alarm, Change.SURFACED, at, "still bad after its root cause cleared")
 
     # --- restoring -----------------------------------------------------------------------------
 
@@ -241,9 +239,8 @@ class AlarmBook:
         alarm.state = AlarmState.CLEARED
         self._emit(alarm, Change.CLEARED, at, "")
         for child in alarm.children:
-            if child.open:  # it has `surface_after` to clear with its root, else surfaces
+            if child.open:  # it clears with its root, or surfaces on later bad evidence
                 child.orphaned_at = at
-                self._orphans.append(child)
 
     def _emit(self, alarm: Alarm, change: Change, at: datetime, detail: str) -> None:
         if self.on_change is not None:

@@ -329,6 +329,9 @@ class Controller:
                 "confirmed": stats.confirmed,
                 "retried": stats.retried,
                 "failed": stats.failed,
+                "reasserted": stats.reasserted,
+                "deferred": stats.deferred,
+                "alarms_open": sum(1 for _ in self.book.open_alarms()),
                 "in_flight": self.dispatcher.in_flight,
                 "bad_messages": self.bad_messages,
             }

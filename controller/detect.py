@@ -120,11 +120,13 @@ class Detector:
             return
         at = reading.ts
         book, asset, limits = self.book, watch.asset, watch.thresholds
-        watch.last_seen = at
-        if watch.offline_since is not None:
-            self._online(watch)
+        if watch.offline_since is None or at > watch.offline_since:
+            watch.last_seen = at
+            if watch.offline_since is not None:
+                self._online(watch)
+            book.observe(AlarmType.LAMP_OFFLINE, asset, False, at, raise_after=1, clear_after=1)
+        # else: a report from before the lamp went offline, delivered late: not a sign of life
         clear = limits.clear_after
-        book.observe(AlarmType.LAMP_OFFLINE, asset, False, at, raise_after=1, clear_after=1)
         hot = LampFault.OVER_TEMPERATURE in reading.faults or (
             reading.driver_temp_c is not None and reading.driver_temp_c > limits.temperature_limit_c
         )
@@ -164,11 +166,12 @@ class Detector:
             watch.lit = None
             watch.changes.clear()
             return
-        if age >= limits.dim_confirm_s and reading.relay_on:
+        wrong_level = reading.dim_pct != level
+        if reading.relay_on and (age >= limits.dim_confirm_s or not wrong_level):
             book.observe(
                 AlarmType.DIMMING_FAILURE,
                 asset,
-                reading.dim_pct != level,
+                wrong_level,
                 at,
                 raise_after=limits.raise_after,
                 clear_after=clear,
@@ -191,18 +194,25 @@ class Detector:
         watch.lit = lit
         while changes and at - changes[0] > window:
             changes.popleft()
-        if not warm:
-            return
         clear = limits.clear_after
-        book.observe(
-            AlarmType.CYCLING,
-            asset,
-            len(changes) >= limits.cycling_transitions,
-            at,
-            raise_after=1,
-            clear_after=1,
-            detail=f"{len(changes)} on/off changes in {limits.cycling_window_s / 60:.0f} min",
-        )
+        if not warm:  # a switch-on or a command under way: only good evidence counts
+            if lit:
+                book.observe(AlarmType.LAMP_FAILURE, asset, False, at, raise_after=1,
+                             clear_after=clear)  # fmt: skip
+            return
+        # steady for half the window is health: a cycling lamp changes every few minutes
+        steady = not changes or at - changes[-1] > window / 2
+        cycling = len(changes) >= limits.cycling_transitions and not steady
+        if cycling or steady:
+            book.observe(
+                AlarmType.CYCLING,
+                asset,
+                cycling,
+                at,
+                raise_after=1,
+                clear_after=1,
+                detail=f"{len(changes)} on/off changes in {limits.cycling_window_s / 60:.0f} min",
+            )
         flagged = LampFault.LAMP_OPEN in reading.faults
         book.observe(
             AlarmType.LAMP_FAILURE,
@@ -370,7 +380,7 @@ class Detector:
     # --- time ----------------------------------------------------------------------------------
 
     def tick(self, now: datetime) -> None:
-        """What only the passing of time shows: lamps gone quiet, dead circuits, orphans."""
+        """What only the passing of time shows: lamps gone quiet, and so dead circuits."""
         book = self.book
         if self._started is None:
             self._started = now
@@ -395,4 +405,3 @@ class Detector:
                 )
         for cabinet in self._cabinets.values():
             self._circuits(cabinet, now)
-        book.tick(now)

@@ -10,6 +10,12 @@ Each command is tracked until the gateway acknowledges it and every lamp's telem
 the new state. A lamp not confirmed within `confirm_s` (clock seconds; longer than a
 reporting interval) or whose command failed is retried on its own, up to `attempts`
 commands in all; then it is given up as command_failed, and `on_failed` is told.
+
+A lamp given up on is told again when it reports in disagreement: at once if it had been
+silent for longer than `confirm_s` (it was offline, or without supply, and never heard the
+command), else after `reassert_s`, so a broken driver is not commanded every few minutes.
+A lamp silent when its last attempt fails is not a command failure (it is offline, and
+detection says so): its command waits, and is sent again when it reports.
 """
 
 from __future__ import annotations
@@ -66,6 +72,8 @@ class DispatchStats:
     confirmed: int = 0
     retried: int = 0
     failed: int = 0
+    reasserted: int = 0  # lamps given up on and told again
+    deferred: int = 0  # commands to silent lamps, held until they report
 
 
 class Dispatcher:
@@ -78,6 +86,7 @@ class Dispatcher:
         rate_per_s: float = 200.0,
         confirm_s: float = 180.0,
         attempts: int = 3,
+        reassert_s: float = 3600.0,
         on_failed: Callable[[str, Level, str], None] | None = None,
     ) -> None:
         self.inventory = inventory
@@ -87,6 +96,8 @@ class Dispatcher:
         self.confirm_s = confirm_s
         self.attempts = attempts
         self.on_failed = on_failed
+        self.reassert_s = reassert_s
+        self._given_up: dict[str, datetime] = {}  # lamp -> when it was given up on
         self.asserted: dict[str, Level] = {}  # what each lamp has been told to do
         self.asserted_at: dict[str, datetime] = {}  # since when (its first command for it)
         self.reported: dict[str, LampTelemetry] = {}
@@ -204,12 +215,26 @@ class Dispatcher:
         if ack.outcome is not AckOutcome.DONE:
             failed = set(ack.failed) if ack.failed else set(tracked.lamps)
             for lamp in failed & tracked.lamps:
-                self._retry(tracked, lamp, f"{ack.outcome.value}")
+                reading = self.reported.get(lamp)
+                if (
+                    reading is not None
+                    and tracked.sent_at is not None
+                    and reading.ts >= tracked.sent_at
+                    and agrees(tracked.level, reading)
+                ):  # the field already does it (the lamp came back on its own, say)
+                    self._settle(tracked, lamp)
+                    self.stats.confirmed += 1
+                else:
+                    self._retry(tracked, lamp, f"{ack.outcome.value}")
 
     def on_telemetry(self, reading: LampTelemetry) -> None:
-        self.reported[reading.lamp] = reading
-        command_id = self._lamp_command.get(reading.lamp)
+        lamp = reading.lamp
+        previous = self.reported.get(lamp)
+        self.reported[lamp] = reading
+        command_id = self._lamp_command.get(lamp)
         if command_id is None:
+            if lamp in self._given_up:
+                self._reassert(lamp, reading, previous)
             return
         tracked = self._tracked.get(command_id)
         if tracked is None or tracked.sent_at is None or reading.ts < tracked.sent_at:
@@ -230,6 +255,15 @@ class Dispatcher:
     def _retry(self, tracked: Tracked, lamp: str, why: str) -> None:
         self._settle(tracked, lamp)
         if tracked.attempt >= self.attempts:
+            now = self.clock.now()
+            self._given_up[lamp] = now
+            reading = self.reported.get(lamp)
+            if reading is None or (now - reading.ts).total_seconds() > self.confirm_s:
+                # a silent lamp could not hear it (its lamp_offline says so): it is told
+                # again when it reports, and only a command it hears can fail
+                self.stats.deferred += 1
+                logger.info("lamp %s is silent: its command waits until it reports", lamp)
+                return
             self.stats.failed += 1
             logger.warning(
                 "lamp %s: command to %s failed after %d attempts (%s)",
@@ -244,6 +278,18 @@ class Dispatcher:
         self.stats.retried += 1
         lamp_target = Target(kind=TargetKind.LAMP, id=lamp)
         self._enqueue(lamp_target, tracked.level, [lamp], tracked.attempt + 1)
+
+    def _reassert(self, lamp: str, reading: LampTelemetry, previous: LampTelemetry | None) -> None:
+        level = self.asserted.get(lamp, ...)
+        if level is ... or agrees(level, reading):
+            self._given_up.pop(lamp, None)
+            return
+        silent = previous is None or (reading.ts - previous.ts).total_seconds() > self.confirm_s
+        waited = (self.clock.now() - self._given_up[lamp]).total_seconds() >= self.reassert_s
+        if silent or waited:
+            del self._given_up[lamp]
+            self.stats.reasserted += 1
+            self._enqueue(Target(kind=TargetKind.LAMP, id=lamp), level, [lamp])
 
     def _settle(self, tracked: Tracked, lamp: str) -> None:
         tracked.lamps.discard(lamp)

@@ -101,18 +101,24 @@ async def running_district(
     scenario: Scenario | None = None,
     sites: tuple[str, ...] = SITES,
 ) -> AsyncIterator[District]:
-    def settings(identity: str) -> CommonSettings:
-        url = state.url_for(identity)
-        return gateway_settings(url, state.influx_url, influx.database, topics.root)
-
     async with (
         running(state, topics.root, sites=sites, start=start, as_devices=True,
                 scenario=scenario) as sim,
         schedule_store(sim, directory) as engine,
-        running_gateway(sim, settings("gateway"), config_for(sim, directory / "spool")),
-        running_controller(sim, settings("controller"), engine) as controller,
+        running_gateway(sim, role_settings(state, topics, influx, "gateway"),
+                        config_for(sim, directory / "spool")),
+        running_controller(sim, role_settings(state, topics, influx, "controller"),
+                           engine) as controller,
     ):  # fmt: skip
         yield District(sim, engine, controller)
+
+
+def role_settings(
+    state: ServiceState, topics: Topics, influx: InfluxClient, identity: str
+) -> CommonSettings:
+    """Settings of a role connecting as its own broker identity."""
+    url = state.url_for(identity)
+    return gateway_settings(url, state.influx_url, influx.database, topics.root)
 
 
 async def run_until(sim: Simulator, until: datetime, *, every: float = STEP_S) -> None:
