@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.alarms import Alarm, Change, Key, Watch
 from streetlight.domain import AlarmState, AlarmType, Severity
+from streetlight.errors import StreetlightError
 from streetlight.store.models import AlarmRow, AlarmTransitionRow, AlarmWatchRow
 from streetlight.store.times import from_store, maybe_from_store, to_store
 
 CONTROLLER = "controller"
 
 
-class AlarmStoreError(ValueError):
+class AlarmStoreError(StreetlightError):
     """An operator's request the store refuses; the message says why."""
 
 
@@ -234,6 +235,14 @@ def export_record(row: AlarmRow) -> dict[str, object]:
         "site": row.site_id,
         "detail": row.detail,
     }
+
+
+async def open_alarm_rows(session: AsyncSession) -> Sequence[AlarmRow]:
+    return (
+        await session.scalars(
+            select(AlarmRow).where(AlarmRow.cleared_at.is_(None)).order_by(AlarmRow.id)
+        )
+    ).all()
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -7,11 +7,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from controller.alarm_store import (
+    AlarmStoreError,
+    export_alarms,
+    export_record,
+    open_alarm_rows,
+    operator_step,
+    parse_alarm_id,
+)
 from controller.app import Controller, ControllerConfig
 from controller.calendars import GroupRef, Groups
 from controller.expected import Evaluator
@@ -26,7 +35,7 @@ from controller.store import (
     save_schedule,
 )
 from streetlight.cli._common import run_until_signal, settings_and_logging
-from streetlight.domain import Inventory
+from streetlight.domain import AlarmState, Inventory
 from streetlight.inventory import load_inventory
 from streetlight.settings import CommonSettings
 from streetlight.store import open_engine, read_inventory, sessions
@@ -240,3 +249,80 @@ def _moment(option: str, text: str) -> datetime:
     if moment.tzinfo is None:
         raise ProgramError(f"{option} {text!r} needs a UTC offset (e.g. +08:00)")
     return moment
+
+
+# --- alarms --------------------------------------------------------------------------------------
+
+
+def alarms_export(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(CommonSettings)
+    start, end = _moment("--from", args.start), _moment("--to", args.end)
+    if end <= start:
+        raise AlarmStoreError(f"--to {args.end} is not after --from {args.start}")
+
+    async def main() -> int:
+        engine = await open_engine(settings.db_url)
+        count = 0
+        try:
+            out = args.output.open("w") if args.output else sys.stdout
+            try:
+                async with sessions(engine)() as session:
+                    async for record in export_alarms(session, start, end):
+                        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                        count += 1
+            finally:
+                if args.output:
+                    out.close()
+        finally:
+            await engine.dispose()
+        return count
+
+    count = asyncio.run(main())
+    if args.output:
+        print(f"{count} alarms written to {args.output}")
+    return 0
+
+
+def alarms_list(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(CommonSettings)
+
+    async def main() -> list[dict[str, Any]]:
+        engine = await open_engine(settings.db_url)
+        try:
+            async with sessions(engine)() as session:
+                rows = await open_alarm_rows(session)
+        finally:
+            await engine.dispose()
+        return [export_record(row) for row in rows]
+
+    records = asyncio.run(main())
+    shown = [r for r in records if args.all or r["parent"] is None]
+    for r in sorted(shown, key=lambda r: (r["parent"] is not None, str(r["raised_at"]))):
+        under = f"  under {r['parent']}" if r["parent"] else ""
+        print(
+            f"{r['id']:<9} {r['severity']:<9} {r['type']:<16} {r['asset']:<26} "
+            f"{r['state']:<12} raised {r['raised_at']}{under}"
+        )
+    print(f"{len(shown)} open alarms" + ("" if args.all else " (root causes)"))
+    return 0
+
+
+def alarms_step(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(CommonSettings)
+    alarm_id = parse_alarm_id(args.id)
+    step = AlarmState.ACKNOWLEDGED if args.verb == "ack" else AlarmState.CLOSED
+
+    async def main() -> str:
+        engine = await open_engine(settings.db_url)
+        try:
+            async with sessions(engine)() as session, session.begin():
+                row = await operator_step(
+                    session, alarm_id, step, by=args.by, at=settings.clock().now(),
+                    note=args.note,
+                )  # fmt: skip
+                return f"al-{row.id} ({row.type} on {row.asset_kind}:{row.asset_id}): {row.state}"
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(main()))  # an AlarmStoreError names what is refused
+    return 0

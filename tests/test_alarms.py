@@ -7,6 +7,7 @@ real Dispatcher (adopted levels), and the store is a real SQLite file. The end-t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,7 @@ from streetlight.domain import AlarmState, AlarmType, Inventory, Phase, lamp_pow
 from streetlight.store import open_engine, save_inventory, sessions
 from tests.helpers import subset
 from tests.simulation import NIGHT
+from tests.test_cli import run as run_cli
 
 SITE = "PP-S04"  # cabinet PP-S04-K1, circuits C1..C3 of 9, 9 and 7 lamps on phases A, B, C
 CABINET = "PP-S04-K1"
@@ -405,3 +407,44 @@ def test_thresholds_by_model_and_site_and_a_bad_file_names_its_key(tmp_path: Pat
     path.write_text("sites: {PP-S04: {colour: red}}\n")
     with pytest.raises(ThresholdError, match=r"sites\.PP-S04\.colour"):
         load_thresholds(path)
+
+
+async def test_the_alarms_command_exports_acknowledges_and_refuses_by_name(
+    rig: Rig, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = await open_engine(url)
+    transitions: list[Transition] = []
+    rig.book.on_change = lambda a, c, at, n: transitions.append(Transition.of(a, c, at, n))
+    rig.cabinet(leakage=45.0)
+    try:
+        async with sessions(engine)() as session, session.begin():
+            await save_inventory(session, rig.inventory, "test")
+            await write_transitions(session, transitions)
+    finally:
+        await engine.dispose()
+    env = {"STREETLIGHT_DB_URL": url}
+    window = ("--from", "2026-12-21T00:00:00+08:00", "--to", "2026-12-22T00:00:00+08:00")
+    exported = run_cli("alarms", "export", *window, env=env)
+    assert exported.returncode == 0, exported.stderr
+    (line,) = [json.loads(text) for text in exported.stdout.splitlines()]
+    assert (line["type"], line["asset"], line["severity"], line["state"]) == (
+        "leakage",
+        f"cabinet:{CABINET}",
+        "emergency",
+        "raised",
+    )
+    refused = run_cli("alarms", "close", line["id"], "--by", "crew-7", env=env)
+    assert refused.returncode == 2
+    assert "is raised: it cannot be closed (the field has not cleared it)" in refused.stderr
+    acked = run_cli("alarms", "ack", line["id"], "--by", "ops", "--note", "crew sent", env=env)
+    assert acked.returncode == 0, acked.stderr
+    assert "leakage on cabinet:PP-S04-K1): acknowledged" in acked.stdout
+    listed = run_cli("alarms", "list", env=env)
+    (listed_line, total) = listed.stdout.splitlines()
+    assert listed_line.startswith(line["id"])
+    assert "acknowledged" in listed_line
+    assert total == "1 open alarms (root causes)"
+    backwards = run_cli("alarms", "export", "--from", window[3], "--to", window[1], env=env)
+    assert backwards.returncode == 2
+    assert "is not after --from" in backwards.stderr

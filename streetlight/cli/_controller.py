@@ -64,3 +64,23 @@ def add_parsers(roles: Any) -> None:
     planner.add_argument("--inventory", type=Path, help="default: the store's asset tree")
     planner.add_argument("--json", action="store_true", help="JSON instead of a table")
     planner.set_defaults(handler=_lazy("run_plan"))
+    _add_alarms(roles)
+
+
+def _add_alarms(roles: Any) -> None:
+    alarms = roles.add_parser("alarms", help="export, list, acknowledge and close alarms")
+    verbs = alarms.add_subparsers(dest="verb", required=True, metavar="VERB")
+    export = verbs.add_parser("export", help="alarms raised in a period, as JSON lines")
+    export.add_argument("--from", dest="start", required=True, help="ISO 8601 with offset")
+    export.add_argument("--to", dest="end", required=True, help="ISO 8601 with offset")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    export.set_defaults(handler=_lazy("alarms_export"))
+    listing = verbs.add_parser("list", help="open alarms (not yet cleared), root causes first")
+    listing.add_argument("--all", action="store_true", help="with the children under roots")
+    listing.set_defaults(handler=_lazy("alarms_list"))
+    for verb, what in (("ack", "acknowledge a raised alarm"), ("close", "close a cleared one")):
+        step = verbs.add_parser(verb, help=what)
+        step.add_argument("id", help="al-<number>")
+        step.add_argument("--by", required=True, help="who (for the record)")
+        step.add_argument("--note", default="")
+        step.set_defaults(handler=_lazy("alarms_step"))
