@@ -185,13 +185,20 @@ class Dispatcher:
     # --- sending -------------------------------------------------------------------------------
 
     async def send_forever(self, publish: Publish) -> None:
-        """Publish queued commands, `rate_per_s` at most."""
+        """Publish queued commands, `rate_per_s` at most (the time a publish takes counts
+        towards the gap: it waits for the broker's acknowledgement)."""
         gap = 1.0 / self.rate_per_s
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
         while True:
             tracked = await self._queue.get()
             if not tracked.lamps:  # every lamp was taken over by a newer command
                 self._tracked.pop(tracked.command.id, None)
                 continue
+            delay = next_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            next_at = max(next_at, loop.time()) + gap
             target = tracked.command.target
             await publish(self.topics.command(target.kind, target.id), encode(tracked.command))
             logger.debug(
@@ -204,7 +211,6 @@ class Dispatcher:
             tracked.sent_at = self.clock.now()
             self.stats.commands_sent += 1
             self.stats.lamps_commanded += len(tracked.lamps)
-            await asyncio.sleep(gap)
 
     # --- hearing back --------------------------------------------------------------------------
 
