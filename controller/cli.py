@@ -34,6 +34,7 @@ from controller.store import (
     read_schedule,
     save_schedule,
 )
+from controller.thresholds import load_thresholds
 from streetlight.cli._common import run_until_signal, settings_and_logging
 from streetlight.domain import AlarmState, Inventory
 from streetlight.inventory import load_inventory
@@ -49,6 +50,7 @@ class ControllerSettings(CommonSettings):
     controller_rate_per_s: float = 200.0
     controller_confirm_s: float = 180.0
     controller_attempts: int = 3
+    alarm_thresholds: Path | None = None  # YAML (docs/contract.md "Alarm thresholds file")
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -64,13 +66,16 @@ def run(args: argparse.Namespace) -> int:
         attempts=settings.controller_attempts,
     )
 
+    thresholds = load_thresholds(settings.alarm_thresholds) if settings.alarm_thresholds else None
+
     async def main(stop: asyncio.Event) -> int:
         engine = await open_engine(settings.db_url)
         try:
             inventory = await _inventory(args.inventory, engine, settings.db_url)
             controller = Controller(
-                settings, inventory, engine=engine, clock=settings.clock(), config=config
-            )
+                settings, inventory, engine=engine, clock=settings.clock(), config=config,
+                thresholds=thresholds,
+            )  # fmt: skip
             print(f"controller: {len(inventory.lamps)} lamps; Ctrl-C to stop", flush=True)
             await controller.run(stop)
         finally:

@@ -17,8 +17,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from streetlight.errors import StreetlightError
 
-class ThresholdError(ValueError):
+
+class ThresholdError(StreetlightError):
     """A thresholds file that cannot be used; the message names the file and the key."""
 
 
