@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,17 +30,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from controller.alarm_outlet import AlarmOutlet
 from controller.alarm_store import (
+    Transition,
     next_alarm_id,
     read_open_alarms,
     read_watches,
     save_watches,
 )
-from controller.alarms import AlarmBook
+from controller.alarms import AlarmBook, Change
 from controller.calendars import Groups
 from controller.detect import Detector
 from controller.dispatch import Dispatcher, agrees
 from controller.expected import Evaluator, Schedule
 from controller.lux import LuxState
+from controller.notify import Notice, Notifier
 from controller.programs import LuxRule
 from controller.store import read_named_groups, read_schedule
 from controller.thresholds import ThresholdBook
@@ -78,6 +81,7 @@ class ControllerConfig:
     attempts: int = 3
     health_s: float = 30.0  # wall seconds between health reports
     watch_save_s: float = 10.0  # wall seconds between snapshots of detection's debounce state
+    notify_hold_s: float = 60.0  # clock seconds a new alarm waits, in case a root adopts it
 
 
 class Controller:
@@ -91,6 +95,7 @@ class Controller:
         config: ControllerConfig | None = None,
         identity: str = "controller",
         thresholds: ThresholdBook | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings
         self.inventory = inventory
@@ -114,6 +119,10 @@ class Controller:
         self.outlet = AlarmOutlet(inventory, self.topics, engine, None)
         self.book = AlarmBook(inventory, on_change=self.outlet.add)
         self.detector = Detector(inventory, self.book, self.dispatcher, thresholds)
+        self.notifier = notifier
+        self._held: dict[int, Transition] = {}  # raised, not yet told: a root may adopt them
+        if notifier is not None:
+            self.outlet.listeners.append(self._notify)
         self._lux: dict[str, dict[LuxRule, LuxState]] = {}  # cabinet -> a state per rule
         self._lux_readings: dict[str, tuple[float, datetime]] = {}
         self._started = clock.now()
@@ -214,6 +223,8 @@ class Controller:
                 tasks.create_task(self.outlet.run(publish_retained), name="controller-alarms"),
                 tasks.create_task(self._save_watches(), name="controller-watches"),
             ]
+            if self.notifier is not None:
+                tasks.create_task(self.notifier.run(stop), name="controller-notify")
             self.ready.set()
             await stop.wait()
             for task in work:
@@ -270,6 +281,7 @@ class Controller:
         while True:
             self.evaluate_and_dispatch()
             self.detector.tick(self.clock.now())
+            self._release_notices()
             sleeper = asyncio.ensure_future(self.clock.sleep(self.config.tick_s))
             changed = asyncio.ensure_future(self._changed.wait())
             try:
@@ -375,3 +387,44 @@ class Controller:
         while True:
             await asyncio.sleep(self.config.watch_save_s)
             await self.save_watches()
+
+    async def _notify(self, batch: Sequence[Transition]) -> None:
+        """Tell the site's maintainer of root alarms raised, surfaced and cleared.
+
+        A new alarm is held `notify_hold_s` first: a root cause seen a moment later (a
+        cabinet's report after its lamps') adopts it, and then its root speaks for it."""
+        held = self._held
+        for t in batch:
+            if t.change in (Change.RAISED, Change.SURFACED):
+                if t.parent is None:
+                    held[t.alarm_id] = t
+            elif t.change is Change.SUPPRESSED:
+                held.pop(t.alarm_id, None)
+            elif (
+                t.change is Change.CLEARED
+                and t.parent is None
+                and held.pop(t.alarm_id, None) is None  # it was told of: tell of its end
+            ):
+                self._tell(t, "cleared")
+        self._release_notices()
+
+    def _release_notices(self) -> None:
+        if self.notifier is None or not self._held:
+            return
+        due = self.clock.now() - timedelta(seconds=self.config.notify_hold_s)
+        for alarm_id, t in list(self._held.items()):
+            if t.at <= due:
+                del self._held[alarm_id]
+                self._tell(t, "raised")
+
+    def _tell(self, t: Transition, event: str) -> None:
+        assert self.notifier is not None
+        site = self.inventory.sites[t.site]
+        self.notifier.submit(
+            Notice(
+                alarm_id=f"al-{t.alarm_id}", type=t.type, severity=t.severity, event=event,
+                asset=t.asset, site=site.id, site_name=site.name,
+                maintainer=site.maintainer_id, at=t.at, raised_at=t.raised_at,
+                detail=t.detail or None,
+            )
+        )  # fmt: skip

@@ -24,6 +24,7 @@ from controller.alarm_store import (
 from controller.app import Controller, ControllerConfig
 from controller.calendars import GroupRef, Groups
 from controller.expected import Evaluator
+from controller.notify import Notifier, load_notify_config
 from controller.plan import NightPlan, plan
 from controller.programs import ProgramError
 from controller.schedule_file import load_schedule_file
@@ -51,6 +52,7 @@ class ControllerSettings(CommonSettings):
     controller_confirm_s: float = 180.0
     controller_attempts: int = 3
     alarm_thresholds: Path | None = None  # YAML (docs/contract.md "Alarm thresholds file")
+    notify_config: Path | None = None  # YAML (docs/contract.md "Notification file")
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     thresholds = load_thresholds(settings.alarm_thresholds) if settings.alarm_thresholds else None
+    notify = load_notify_config(settings.notify_config) if settings.notify_config else None
 
     async def main(stop: asyncio.Event) -> int:
         engine = await open_engine(settings.db_url)
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             inventory = await _inventory(args.inventory, engine, settings.db_url)
             controller = Controller(
                 settings, inventory, engine=engine, clock=settings.clock(), config=config,
-                thresholds=thresholds,
+                thresholds=thresholds, notifier=Notifier(notify) if notify else None,
             )  # fmt: skip
             print(f"controller: {len(inventory.lamps)} lamps; Ctrl-C to stop", flush=True)
             await controller.run(stop)

@@ -274,6 +274,8 @@ class Detector:
         if online:
             if watch.offline_since is not None:
                 self._online(watch)
+            # a sign of life: silence is counted from here, not from its last report
+            watch.last_seen = at if watch.last_seen is None else max(watch.last_seen, at)
         elif watch.offline_since is None:
             watch.offline_since = at
             self._offline_by_circuit[watch.circuit] += 1

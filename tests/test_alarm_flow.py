@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from controller.alarm_store import export_alarms
+from controller.notify import Notifier, NotifyConfig
 from simulator.scenario import Scenario, build_scenario
 from streetlight.contract import Topics
 from streetlight.influx import InfluxClient
@@ -32,6 +33,7 @@ from tests.controller_rig import (
 from tests.gateway_rig import config_for, running_gateway
 from tests.helpers import subset
 from tests.simulation import SITES, running
+from tests.test_notify import Receiver
 
 START = local(21, 0)
 INTERVAL = timedelta(seconds=60)
@@ -134,13 +136,29 @@ async def test_a_dead_circuit_a_lost_phase_and_a_dead_cabinet_are_three_alarms(
          "until": _at(30)},
         {"at": _at(5), "target": "cabinet:PP-S07-K2", "kind": "supply_loss", "until": _at(30)},
     ]  # fmt: skip
-    async with running_district(
-        service_state, topics, influx, tmp_path, start=START, sites=sites,
-        scenario=_scenario(faults, sites),
-    ) as district:  # fmt: skip
-        await run_until(district.sim, START + timedelta(minutes=40))
-        await asyncio.sleep(1)
-        alarms = await _alarms(district.engine)
+    inventory = subset(sites)
+    maintainers = {site.maintainer_id for site in inventory.sites.values()}
+    with Receiver() as receiver:
+        notifier = Notifier(
+            NotifyConfig.model_validate({
+                "maintainers": {m: [{"kind": "webhook", "url": receiver.url(f"/hook/{m}")}]
+                                for m in maintainers},
+                "digest_window_s": 0.2,
+            })
+        )  # fmt: skip
+        async with running_district(
+            service_state, topics, influx, tmp_path, start=START, sites=sites,
+            scenario=_scenario(faults, sites), notifier=notifier,
+        ) as district:  # fmt: skip
+            await run_until(district.sim, START + timedelta(minutes=40))
+            await asyncio.sleep(1)
+            alarms = await _alarms(district.engine)
+        told = [
+            (n["event"], n["type"], n["asset"])
+            for m in maintainers
+            for request in receiver.on(f"/hook/{m}")
+            for n in request.body["notices"]
+        ]
     roots = _roots(alarms)
     assert set(roots) == {
         ("circuit_dead", "circuit:PP-S04-K1-C2"),
@@ -150,7 +168,6 @@ async def test_a_dead_circuit_a_lost_phase_and_a_dead_cabinet_are_three_alarms(
     for alarm in roots.values():
         assert _latency(alarm, 5) <= INTERVAL + timedelta(seconds=15), alarm
         assert alarm["cleared_at"] is not None, alarm
-    inventory = subset(sites)
     children = {a["asset"] for a in alarms if a["parent"] is not None}
     dead = {
         *inventory.lamps_on_circuit("PP-S04-K1-C2"),
@@ -162,6 +179,10 @@ async def test_a_dead_circuit_a_lost_phase_and_a_dead_cabinet_are_three_alarms(
           if inventory.lamps[lamp].phase.value == "C"),
     }  # fmt: skip
     assert children == {f"lamp:{lamp}" for lamp in dead}  # linked, not lost
+    # the crews heard of the three root causes, raised and cleared, and of nothing else
+    assert sorted(told) == sorted(
+        (event, kind, asset) for kind, asset in roots for event in ("raised", "cleared")
+    )
 
 
 async def test_a_subdistrict_without_supply_is_one_alarm_per_cabinet_and_a_restart_adds_none(
