@@ -195,6 +195,7 @@ class Gateway:
             timeout_s=config.commands.timeout_s,
             attempts=config.commands.attempts,
             in_flight=config.commands.in_flight,
+            queued=config.commands.queued,
         )
         online = DeviceStatus(
             device=Target(kind=TargetKind.GATEWAY, id=config.id), online=True, at=self.clock.now()
@@ -289,7 +290,7 @@ class Gateway:
             receipts: list[int] = []
             for message in batch:
                 if message.topic.startswith(command_prefix):
-                    await router.submit(message.payload)
+                    router.submit(message.payload)  # never waits: acks must keep flowing
                     self._ack(bus, message)
                     continue
                 reading = self._device_message(outputs, router, message)

@@ -8,6 +8,11 @@ belong to it, and as single commands for the rest. Each device is tried up to `a
 (`timeout_s` for an answer); the acknowledgement says done, device_error (the device refused),
 timeout (no answer), expired or rejected, and lists the members of a group that failed.
 
+A lamp's dim and relay registers are written in one request when they are adjacent (dim level
+first, so the lamp never lights at its old level), else one request each. Commands wait for a
+slot among `in_flight` in a queue of `queued`; one more is refused at once (rejected, counted
+as `command_overflow`) rather than holding up the messages the ones in flight wait for.
+
 Commands for lamps of sites other gateways serve are left to them.
 """
 
@@ -21,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from gateway.groups import Members
 from gateway.modbus_poller import NO_ANSWER_CODES, Coordinator, ModbusDeviceError, ModbusLinkError
 from gateway.outputs import Outputs
 from streetlight.clock import Clock
@@ -40,6 +46,7 @@ from streetlight.profiles import (
     ModbusCabinetProfile,
     ModbusLampProfile,
     MqttLampProfile,
+    RegisterSpec,
 )
 from streetlight.profiles import (
     encode as encode_value,
@@ -81,6 +88,7 @@ class CommandRouter:
         timeout_s: float,
         attempts: int,
         in_flight: int,
+        queued: int,
     ) -> None:
         self.inventory = inventory
         self.served_lamps = served_lamps
@@ -92,16 +100,45 @@ class CommandRouter:
         self.clock = clock
         self.timeout_s = timeout_s
         self.attempts = attempts
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=in_flight)
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queued)
         self._slots = asyncio.Semaphore(in_flight)
         self._waiting: dict[tuple[str, str], asyncio.Future[tuple[bool, int]]] = {}
         self._lamp_modbus = {lamp: place for place in modbus.values() for lamp in place.slots}
+        self._members = Members(inventory)
 
     # --- in ---------------------------------------------------------------------------------
 
-    async def submit(self, payload: bytes) -> None:
-        """A command from the bus; waits while `in_flight` commands are being carried out."""
-        await self._queue.put(payload)
+    def submit(self, payload: bytes) -> None:
+        """A command from the bus, queued; refused at once when the queue is full.
+
+        Never waits: the messages that come in behind it include the vendor acks the commands
+        in flight are waiting for."""
+        try:
+            self._queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            self._refuse(payload)
+
+    def _refuse(self, payload: bytes) -> None:
+        """Answer a command the queue has no room for: rejected, unless it is not ours."""
+        self.outputs.health.commands += 1
+        try:
+            command = decode(Command, payload)
+        except PayloadError as exc:
+            self.outputs.bad_input("bad_command", "bus", str(exc))
+            return
+        lamps, circuits = self._scope(command.target)
+        if lamps is not None and not lamps and not circuits:
+            return  # another gateway's
+        waiting = self._queue.qsize()
+        self.outputs.bad_input(
+            "command_overflow", "bus", f"{waiting} commands waiting: later ones are refused"
+        )
+        self._ack(
+            command,
+            AckOutcome.REJECTED,
+            0,
+            detail=f"command_overflow: the gateway has {waiting} commands waiting",
+        )
 
     def vendor_ack(self, profile: MqttLampProfile, device: str, payload: bytes) -> None:
         try:
@@ -180,7 +217,7 @@ class CommandRouter:
         inv = self.inventory
         kind, ident = target.kind, target.id
         if kind is TargetKind.GROUP:
-            members = _members(inv, ident)
+            members = self._members.of(ident)
             return (
                 (None, [])
                 if members is None
@@ -233,18 +270,16 @@ class CommandRouter:
             result.failed.append(lamp)
             return
         fields = place.lamp_profile.fields
-        slot = place.slots[lamp] - 1
         level = command.level_pct if command.on and command.level_pct is not None else 0
-        writes = [(fields["dim_pct"], level)] if command.on else []
+        writes: list[tuple[RegisterSpec, int | bool]] = (
+            [(fields["dim_pct"], level)] if command.on else []
+        )
         writes.append((fields["relay_on"], command.on))
-        profile = place.lamp_profile
+        requests = register_writes(place.lamp_profile, place.slots[lamp] - 1, writes)
 
         async def write() -> None:
-            for spec, value in writes:
-                registers = encode_value(spec, value, profile.word_order, profile.byte_order)
-                await place.coordinator.write_registers(
-                    place.unit, spec.address_of(slot), registers
-                )
+            for address, registers in requests:
+                await place.coordinator.write_registers(place.unit, address, registers)
 
         await self._modbus(write, lamp, result)
 
@@ -340,25 +375,23 @@ class CommandRouter:
         self.outputs.health.acks_out += 1
 
 
-def _members(inventory: Inventory, node: str) -> list[str] | None:
-    """The lamps under any node of the asset tree, or None if there is no such node."""
-    if node in inventory.lamps:
-        return [node]
-    if node in inventory.circuits:
-        return list(inventory.lamps_on_circuit(node))
-    if node == inventory.district.id:
-        return list(inventory.lamps)
-    tables: list[tuple[dict[str, Any], str]] = [
-        (inventory.cabinets, "cabinet_id"),
-        (inventory.sites, "site_id"),
-        (inventory.communities, "community_id"),
-        (inventory.subdistricts, "subdistrict_id"),
-    ]
-    for table, attribute in tables:
-        if node in table:
-            return [
-                lamp
-                for lamp in inventory.lamps
-                if getattr(inventory.place(lamp), attribute) == node
-            ]
-    return None
+def register_writes(
+    profile: ModbusLampProfile, slot: int, writes: list[tuple[RegisterSpec, int | bool]]
+) -> list[tuple[int, list[int]]]:
+    """The (address, registers) requests that write `writes` to a slot, in their order.
+
+    A field that starts where the one before it ends, in the same table, joins its request:
+    a write of several registers reaches the device as one message, applied in address order,
+    so the fields still take effect in the order given (dim level before relay). Fields that
+    are apart, or in the reverse order, are written one request each."""
+    requests: list[tuple[str, int, list[int]]] = []
+    for spec, value in writes:
+        address = spec.address_of(slot)
+        registers = encode_value(spec, value, profile.word_order, profile.byte_order)
+        if requests:
+            table, start, previous = requests[-1]
+            if table == spec.table and start + len(previous) == address:
+                previous.extend(registers)
+                continue
+        requests.append((spec.table, address, list(registers)))
+    return [(address, registers) for _, address, registers in requests]

@@ -17,6 +17,8 @@ spool:
 commands:
   timeout_s: 10.0                         # wall seconds to wait for a device's answer
   attempts: 3
+  in_flight: 500                          # carried out at once
+  queued: 10000                           # waiting; more are refused (command_overflow)
 health_interval_s: 30                     # wall seconds between health reports
 """
 
@@ -76,6 +78,8 @@ class CommandConfig(_Strict):
     timeout_s: float = Field(default=10.0, gt=0, le=600)
     attempts: int = Field(default=3, ge=1, le=10)
     in_flight: int = Field(default=500, ge=1, le=100_000)
+    # commands waiting for one of the in_flight slots; one more is refused (command_overflow)
+    queued: int = Field(default=10_000, ge=1, le=1_000_000)
 
 
 class GatewayConfig(_Strict):

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest_asyncio
 
 from gateway.app import Gateway
+from gateway.commands import register_writes
+from gateway.groups import Members
 from simulator.app import Simulator
 from simulator.scenario import FaultEventKind
 from streetlight.contract import (
@@ -26,11 +30,12 @@ from streetlight.contract import (
 )
 from streetlight.influx import InfluxClient
 from streetlight.mqtt import make_client
+from streetlight.profiles import ModbusLampProfile
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
 from tests.gateway_rig import config_for, gateway_settings, running_gateway
-from tests.helpers import Listener, eventually
-from tests.simulation import MODBUS_A_SITE, MODBUS_B_SITE, MQTT_SITE, running
+from tests.helpers import Listener, eventually, sample_district
+from tests.simulation import MODBUS_A_SITE, MODBUS_B_SITE, MQTT_SITE, profiles, running
 
 
 @dataclass
@@ -41,36 +46,56 @@ class Bench:
     controller: MqttUrl
     topics: Topics
 
-    async def send(
+    def command(
         self, kind: TargetKind, target: str, *, on: bool, level: int | None = None, **extra: object
-    ) -> CommandAck:
-        now = self.simulator.world.clock.now()
-        command = Command(
+    ) -> Command:
+        return Command(
             id=f"c-{uuid.uuid4().hex[:8]}",
             target=Target(kind=kind, id=target),
             on=on,
             level_pct=level if on else None,
-            issued_at=now,
+            issued_at=self.simulator.world.clock.now(),
             origin="controller",
             **extra,  # type: ignore[arg-type]
         )
-        async with make_client(self.controller, identifier=f"controller-{command.id}") as client:
-            await client.publish(self.topics.command(kind, target), encode(command), qos=1)
 
-        def answered() -> list[CommandAck]:
-            return [
-                a
-                for a in (decode(CommandAck, p) for _, p in self.acks.messages)
-                if a.command_id == command.id
-            ]
+    async def publish(self, *commands: Command) -> None:
+        """Publish commands in order, as fast as the broker takes them."""
+        async with make_client(
+            self.controller, identifier=f"controller-{commands[0].id}"
+        ) as client:
+            for command in commands:
+                target = command.target
+                await client.publish(
+                    self.topics.command(target.kind, target.id), encode(command), qos=1
+                )
 
-        await eventually(lambda: bool(answered()), within=15, what=f"the ack of {command.id}")
-        return answered()[0]
+    def answers(self) -> list[CommandAck]:
+        """Every ack so far, in the order the broker delivered them."""
+        return [decode(CommandAck, p) for _, p in self.acks.messages]
+
+    async def answered(self, command: Command) -> CommandAck:
+        def found() -> list[CommandAck]:
+            return [a for a in self.answers() if a.command_id == command.id]
+
+        await eventually(lambda: bool(found()), within=15, what=f"the ack of {command.id}")
+        return found()[0]
+
+    async def send(
+        self, kind: TargetKind, target: str, *, on: bool, level: int | None = None, **extra: object
+    ) -> CommandAck:
+        command = self.command(kind, target, on=on, level=level, **extra)
+        await self.publish(command)
+        return await self.answered(command)
 
 
-@pytest_asyncio.fixture
-async def bench(
-    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+@asynccontextmanager
+async def _bench(
+    service_state: ServiceState,
+    topics: Topics,
+    influx: InfluxClient,
+    tmp_path: Path,
+    **commands: Any,
 ) -> AsyncIterator[Bench]:
     settings = gateway_settings(
         service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
@@ -86,10 +111,29 @@ async def bench(
         running_gateway(
             sim,
             settings,
-            config_for(sim, tmp_path / "spool", commands={"timeout_s": 0.5, "attempts": 2}),
+            config_for(
+                sim, tmp_path / "spool", commands={"timeout_s": 0.5, "attempts": 2, **commands}
+            ),
         ) as gateway,
     ):
         yield Bench(sim, gateway, acks, MqttUrl.parse(service_state.url_for("controller")), topics)
+
+
+@pytest_asyncio.fixture
+async def bench(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> AsyncIterator[Bench]:
+    async with _bench(service_state, topics, influx, tmp_path) as bench:
+        yield bench
+
+
+@pytest_asyncio.fixture
+async def narrow_bench(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> AsyncIterator[Bench]:
+    """A gateway that carries out one command at a time and keeps one more waiting."""
+    async with _bench(service_state, topics, influx, tmp_path, in_flight=1, queued=1) as bench:
+        yield bench
 
 
 def _first_lamp(bench: Bench, site: str) -> str:
@@ -116,6 +160,66 @@ async def test_lamps_behind_both_concentrator_models_are_written(bench: Bench) -
         ack = await bench.send(TargetKind.LAMP, lamp, on=False)
         assert ack.outcome is AckOutcome.DONE
         assert bench.simulator.world.lamps[lamp].relay is False
+
+
+async def test_a_lamps_level_and_relay_go_out_in_one_modbus_write(bench: Bench) -> None:
+    """Both lamp models keep dim_pct and relay_on in adjacent holding registers (dim first):
+    an on command is one write of both, which the concentrator applies as one command."""
+    stats = bench.simulator.world.stats
+    for site in (MODBUS_A_SITE, MODBUS_B_SITE):
+        lamp = _first_lamp(bench, site)
+        state = bench.simulator.world.lamps[lamp]
+        for on, level in ((False, None), (True, 45), (True, 80)):
+            writes = stats.modbus_writes
+            ack = await bench.send(TargetKind.LAMP, lamp, on=on, level=level)
+            assert (ack.outcome, ack.attempts) == (AckOutcome.DONE, 1), ack
+            assert stats.modbus_writes - writes == 1, f"{lamp}: one request per command"
+            assert state.relay is on
+            if on:
+                assert state.level == level
+
+
+def test_fields_apart_or_in_reverse_order_are_written_one_request_each() -> None:
+    profile = profiles()["slc-modbus-a"]
+    assert isinstance(profile, ModbusLampProfile)
+    dim, relay = profile.fields["dim_pct"], profile.fields["relay_on"]
+    slot = 2  # the third: 1006 + 2 * 16
+    assert register_writes(profile, slot, [(dim, 40), (relay, True)]) == [(1038, [40, 1])]
+    assert register_writes(profile, slot, [(relay, False)]) == [(1039, [0])]
+    # relay first: one request would switch it on before the level changes
+    assert register_writes(profile, slot, [(relay, True), (dim, 40)]) == [
+        (1039, [1]),
+        (1038, [40]),
+    ]
+    apart = relay.model_copy(update={"address": 1008})
+    assert register_writes(profile, slot, [(dim, 40), (apart, True)]) == [
+        (1038, [40]),
+        (1040, [1]),
+    ]
+    coil = relay.model_copy(update={"table": "coil"})
+    assert len(register_writes(profile, slot, [(dim, 40), (coil, True)])) == 2
+
+
+def test_group_members_are_every_lamp_under_the_node() -> None:
+    inventory = sample_district()
+    members = Members(inventory)
+    places = {lamp: inventory.place(lamp) for lamp in inventory.lamps}
+    levels = {
+        "cabinet_id": sorted(inventory.cabinets)[:5],
+        "site_id": sorted(inventory.sites)[:5],
+        "community_id": sorted(inventory.communities),
+        "subdistrict_id": sorted(inventory.subdistricts),
+    }
+    for level, nodes in levels.items():
+        for node in nodes:
+            expected = [lamp for lamp, place in places.items() if getattr(place, level) == node]
+            assert members.of(node) == expected, node
+    lamp = min(inventory.lamps)
+    circuit = inventory.lamps[lamp].circuit_id
+    assert members.of(lamp) == [lamp]
+    assert members.of(circuit) == list(inventory.lamps_on_circuit(circuit))
+    assert members.of(inventory.district.id) == list(inventory.lamps)
+    assert members.of("NO-SUCH-NODE") is None
 
 
 async def test_a_circuit_command_switches_its_contactor(bench: Bench) -> None:
@@ -164,3 +268,35 @@ async def test_expired_and_unknown_commands(bench: Bench) -> None:
     assert ack.outcome is AckOutcome.REJECTED
     assert ack.detail is not None
     assert "unknown lamp 'NO-SUCH-LAMP'" in ack.detail
+
+
+async def test_a_full_queue_refuses_commands_and_acks_keep_flowing(narrow_bench: Bench) -> None:
+    """One command in flight (a silent node: it waits out its timeouts), one taken from the
+    queue waiting for its slot, one queued: the rest are refused at once, and the nodes'
+    acknowledgements of the commands carried out later still get through."""
+    bench = narrow_bench
+    world = bench.simulator.world
+    silent, *lamps = sorted(i for i in world.lamps if i.startswith(MQTT_SITE))[:6]
+    await world.apply(world.fault_event(f"lamp:{silent}", "lamp_offline", FaultEventKind.START))
+    first = bench.command(TargetKind.LAMP, silent, on=True, level=20)
+    await bench.publish(first)
+    await eventually(lambda: bench.gateway.health.commands >= 1, what="the first command taken")
+    later = [bench.command(TargetKind.LAMP, lamp, on=True, level=35) for lamp in lamps]
+    await bench.publish(*later)
+    acks = {ack.command_id: ack for ack in [await bench.answered(c) for c in later]}
+    assert (await bench.answered(first)).outcome is AckOutcome.TIMEOUT
+    refused = [c for c in later if acks[c.id].outcome is AckOutcome.REJECTED]
+    carried_out = [c for c in later if c not in refused]
+    # the first of them is queued; at most one more waits (when the gateway read them apart)
+    assert 3 <= len(refused) <= 4
+    assert later[0] in carried_out
+    for command in refused:
+        assert (acks[command.id].detail or "").startswith("command_overflow"), acks[command.id]
+    for command in carried_out:
+        assert acks[command.id].outcome is AckOutcome.DONE, acks[command.id]
+        state = world.lamps[command.target.id]
+        assert (state.relay, state.level) == (True, 35)
+    # refused at once: before the silent node's command gave up
+    order = [ack.command_id for ack in bench.answers()]
+    assert all(order.index(c.id) < order.index(first.id) for c in refused)
+    assert bench.gateway.health.errors["command_overflow"] == len(refused)
