@@ -18,6 +18,7 @@ back from the store after a restart, so no fault is raised twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -178,6 +179,7 @@ class Controller:
         link = LinkState(logger, f"MQTT broker at {settings.mqtt} (as {self.identity})")
         backoff = Backoff(initial=1.0, cap=RECONNECT_CAP_S)
         while not stop.is_set():
+            broken: MqttError | None = None
             try:
                 async with make_client(
                     settings.mqtt,
@@ -188,12 +190,13 @@ class Controller:
                     link.ok()
                     backoff.reset()
                     await self._serve(client, stop)
-            except MqttError as exc:
-                link.failed(str(exc))  # logged once, and once more when it is back
-                try:
+            except* MqttError as group:  # also from the tasks of the session
+                first = group.exceptions[0]
+                broken = first if isinstance(first, MqttError) else MqttError(str(first))
+            if broken is not None:
+                link.failed(str(broken))  # logged once, and once more when it is back
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff.next_delay())
-                except TimeoutError:
-                    continue
 
     async def _serve(self, client: Client, stop: asyncio.Event) -> None:
         await client.subscribe(self.topics.subscription(Channel.TELEMETRY), qos=1)

@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 Level = int | None  # None: off
 Publish = Callable[[str, bytes], Awaitable[None]]
 COMMAND_LIFETIME = timedelta(minutes=5)
+OUTSTANDING = 64  # commands published and not yet acknowledged by the broker, at most
 
 
 def agrees(level: Level, reading: LampTelemetry) -> bool:
@@ -185,32 +186,42 @@ class Dispatcher:
     # --- sending -------------------------------------------------------------------------------
 
     async def send_forever(self, publish: Publish) -> None:
-        """Publish queued commands, `rate_per_s` at most (the time a publish takes counts
-        towards the gap: it waits for the broker's acknowledgement)."""
+        """Publish queued commands, `rate_per_s` at most, up to `OUTSTANDING` of them waiting
+        for the broker's acknowledgement at once (waiting for each in turn held the rate to
+        what one round trip allows). A publish that fails ends the loop with its error."""
         gap = 1.0 / self.rate_per_s
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        while True:
-            tracked = await self._queue.get()
-            if not tracked.lamps:  # every lamp was taken over by a newer command
-                self._tracked.pop(tracked.command.id, None)
-                continue
-            delay = next_at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            next_at = max(next_at, loop.time()) + gap
-            target = tracked.command.target
+        room = asyncio.Semaphore(OUTSTANDING)
+        async with asyncio.TaskGroup() as sending:
+            while True:
+                tracked = await self._queue.get()
+                if not tracked.lamps:  # every lamp was taken over by a newer command
+                    self._tracked.pop(tracked.command.id, None)
+                    continue
+                delay = next_at - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                next_at = max(next_at, loop.time()) + gap
+                await room.acquire()
+                tracked.sent_at = self.clock.now()
+                self.stats.commands_sent += 1
+                self.stats.lamps_commanded += len(tracked.lamps)
+                sending.create_task(self._send(publish, tracked, room))
+
+    async def _send(self, publish: Publish, tracked: Tracked, room: asyncio.Semaphore) -> None:
+        target = tracked.command.target
+        try:
             await publish(self.topics.command(target.kind, target.id), encode(tracked.command))
-            logger.debug(
-                "sent %s: %s:%s to %s",
-                tracked.command.id,
-                target.kind.value,
-                target.id,
-                "off" if tracked.level is None else f"{tracked.level} %",
-            )
-            tracked.sent_at = self.clock.now()
-            self.stats.commands_sent += 1
-            self.stats.lamps_commanded += len(tracked.lamps)
+        finally:
+            room.release()
+        logger.debug(
+            "sent %s: %s:%s to %s",
+            tracked.command.id,
+            target.kind.value,
+            target.id,
+            "off" if tracked.level is None else f"{tracked.level} %",
+        )
 
     # --- hearing back --------------------------------------------------------------------------
 
