@@ -41,7 +41,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import orjson
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -55,6 +54,7 @@ from pydantic import (
 from streetlight.backoff import Backoff, LinkState
 from streetlight.domain import AlarmType, AssetKind, Severity, check_id
 from streetlight.errors import ConfigError, StreetlightError
+from streetlight.yamlfile import read_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -318,12 +318,7 @@ class NotifyConfig(BaseModel):
 
 def load_notify_config(path: Path) -> NotifyConfig:
     """Read a notification file; a bad one raises `NotifyConfigError` naming file and key."""
-    try:
-        document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise NotifyConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise NotifyConfigError(f"{path}: not YAML: {exc}".replace("\n", " ")) from exc
+    document: Any = read_yaml(path, NotifyConfigError)
     if not isinstance(document, dict):
         raise NotifyConfigError(f"{path}: expected a mapping with maintainers and settings")
     try:

@@ -30,20 +30,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from controller.calendars import WEEKDAYS, Calendar, GroupRef, Rule
 from controller.expected import Schedule
 from controller.programs import Program, ProgramError, ProgramSpec
+from streetlight.yamlfile import read_yaml
 
 
 def load_schedule_file(path: Path) -> Schedule:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ProgramError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ProgramError(f"{path}: not YAML: {exc}".replace("\n", " ")) from exc
+    document = read_yaml(path, ProgramError) or {}
     try:
         return parse_schedule(document)
     except ProgramError as exc:

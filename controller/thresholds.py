@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streetlight.errors import StreetlightError
+from streetlight.yamlfile import read_yaml
 
 
 class ThresholdError(StreetlightError):
@@ -97,10 +97,7 @@ class ThresholdBook:
 
 
 def load_thresholds(path: Path) -> ThresholdBook:
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ThresholdError(f"{path}: {exc}") from None
+    document = read_yaml(path, ThresholdError) or {}
     if not isinstance(document, dict):
         raise ThresholdError(f"{path}: expected a mapping with defaults, models and sites")
     unknown = set(document) - {"defaults", "models", "sites"}

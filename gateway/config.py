@@ -27,11 +27,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streetlight.domain import ID_PATTERN
 from streetlight.errors import StreetlightError
+from streetlight.yamlfile import read_yaml
 
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
 
@@ -113,12 +113,7 @@ class GatewayConfig(_Strict):
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GatewayConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise GatewayConfigError(f"{path}: not YAML: {exc}".replace("\n", " ")) from exc
+    return read_yaml(path, GatewayConfigError)
 
 
 def _reason(exc: ValidationError) -> str:

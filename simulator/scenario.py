@@ -26,13 +26,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
-import yaml
 from astral import Observer
 from astral.sun import sunrise, sunset
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from streetlight.domain import AlarmType, AssetKind, Inventory, Phase
 from streetlight.errors import StreetlightError
+from streetlight.yamlfile import read_yaml
 
 
 class ScenarioError(StreetlightError):
@@ -185,12 +185,7 @@ class Scenario:
 
 def load_scenario(path: Path, inventory: Inventory) -> Scenario:
     source = str(path)
-    try:
-        document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"{source}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{source}: not YAML: {exc}".replace("\n", " ")) from exc
+    document: Any = read_yaml(path, ScenarioError)
     return build_scenario(document or {}, inventory, source)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from streetlight.errors import StreetlightError
@@ -15,6 +14,7 @@ from streetlight.profiles._model import (
     MqttLampProfile,
     Profile,
 )
+from streetlight.yamlfile import read_yaml
 
 DEFAULT_DIR = Path("profiles")
 
@@ -31,12 +31,7 @@ _KINDS: dict[tuple[str, str], type[Profile]] = {
 
 
 def load_profile(path: Path) -> Profile:
-    try:
-        document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not YAML: {exc}".replace("\n", " ")) from exc
+    document: Any = read_yaml(path, ProfileError)
     if not isinstance(document, dict):
         raise ProfileError(f"{path}: a profile is a mapping of keys to values")
     kind = (document.get("transport"), document.get("device"))
