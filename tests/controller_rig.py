@@ -4,7 +4,6 @@ with its schedule in a real SQLite store."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ from streetlight.services import ServiceState
 from streetlight.settings import CommonSettings
 from streetlight.store import open_engine, save_inventory, sessions
 from tests.conftest import ROOT
-from tests.gateway_rig import config_for, gateway_settings, running_gateway
+from tests.gateway_rig import config_for, role_settings, running_gateway
+from tests.helpers import running_role
 from tests.simulation import MODBUS_A_SITE, MQTT_SITE, SHANGHAI, clock_of, running
 
 SAMPLE_SCHEDULE = ROOT / "examples" / "xunyang" / "schedule.yaml"
@@ -72,20 +72,8 @@ async def running_controller(
         config=config,
         notifier=notifier,
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(controller.run(stop), name="controller")
-    try:
-        ready = asyncio.create_task(controller.ready.wait())
-        await asyncio.wait({task, ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        if task.done():
-            task.result()
-        assert controller.ready.is_set(), "the controller did not get ready within 20 s"
+    async with running_role("controller", controller.run, controller.ready):
         yield controller
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 30)
 
 
 @dataclass
@@ -119,14 +107,6 @@ async def running_district(
                            engine, notifier=notifier) as controller,
     ):  # fmt: skip
         yield District(sim, engine, controller)
-
-
-def role_settings(
-    state: ServiceState, topics: Topics, influx: InfluxClient, identity: str
-) -> CommonSettings:
-    """Settings of a role connecting as its own broker identity."""
-    url = state.url_for(identity)
-    return gateway_settings(url, state.influx_url, influx.database, topics.root)
 
 
 async def run_until(sim: Simulator, until: datetime, *, every: float = STEP_S) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +11,11 @@ from gateway.app import Gateway
 from gateway.config import GatewayConfig
 from simulator.app import Simulator
 from streetlight.clock import Clock
+from streetlight.contract import Topics
+from streetlight.influx import InfluxClient
+from streetlight.services import ServiceState
 from streetlight.settings import CommonSettings, MqttUrl, load_settings
+from tests.helpers import running_role
 from tests.simulation import profiles
 
 
@@ -78,21 +80,17 @@ async def running_gateway(
         profiles=profiles(),
         clock=clock or simulator.world.clock,
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(gateway.run(stop), name="gateway")
-    try:
-        ready = asyncio.create_task(gateway.ready.wait())
-        await asyncio.wait({task, ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        if task.done():
-            task.result()  # it failed to start: say why
-        assert gateway.ready.is_set(), "the gateway did not get ready within 20 s"
+    async with running_role("gateway", gateway.run, gateway.ready):
         yield gateway
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 30)
 
 
 def url(state_url: str) -> MqttUrl:
     return MqttUrl.parse(state_url)
+
+
+def role_settings(
+    state: ServiceState, topics: Topics, influx: InfluxClient, identity: str
+) -> CommonSettings:
+    """Settings of a role connecting as its own broker identity."""
+    url = state.url_for(identity)
+    return gateway_settings(url, state.influx_url, influx.database, topics.root)

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from streetlight.domain import Inventory
@@ -97,3 +98,25 @@ class Listener:
     def on(self, topic_part: str) -> list[dict[str, Any]]:
         """Decoded JSON payloads of the messages whose topic contains `topic_part`."""
         return [json.loads(p) for t, p in self.messages if topic_part in t and p]
+
+
+@asynccontextmanager
+async def running_role(
+    name: str, run: Callable[[asyncio.Event], Awaitable[None]], ready: asyncio.Event
+) -> AsyncIterator[None]:
+    """`run(stop)` as a task until the block ends; the block starts once `ready` is set.
+    A role that fails to start fails the test with its own error."""
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(run(stop))
+    try:
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, waiting}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if task.done():
+            task.result()  # it failed to start: say why
+        assert ready.is_set(), f"the {name} did not get ready within 20 s"
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 30)

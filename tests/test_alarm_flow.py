@@ -24,13 +24,12 @@ from streetlight.services import ServiceState
 from streetlight.store import sessions
 from tests.controller_rig import (
     local,
-    role_settings,
     run_until,
     running_controller,
     running_district,
     schedule_store,
 )
-from tests.gateway_rig import config_for, running_gateway
+from tests.gateway_rig import config_for, role_settings, running_gateway
 from tests.helpers import subset
 from tests.simulation import SITES, running
 from tests.test_notify import Receiver

@@ -33,7 +33,7 @@ from streetlight.mqtt import make_client
 from streetlight.profiles import ModbusLampProfile
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
-from tests.gateway_rig import config_for, gateway_settings, running_gateway
+from tests.gateway_rig import config_for, role_settings, running_gateway
 from tests.helpers import Listener, eventually, sample_district
 from tests.simulation import MODBUS_A_SITE, MODBUS_B_SITE, MQTT_SITE, profiles, running
 
@@ -97,9 +97,7 @@ async def _bench(
     tmp_path: Path,
     **commands: Any,
 ) -> AsyncIterator[Bench]:
-    settings = gateway_settings(
-        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
-    )
+    settings = role_settings(service_state, topics, influx, "gateway")
     async with (
         running(
             service_state,

@@ -14,7 +14,7 @@ from streetlight.contract import GatewayHealth, TelemetryBatch, Topics, decode
 from streetlight.influx import InfluxClient, quote_ident
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
-from tests.gateway_rig import config_for, gateway_settings, running_gateway
+from tests.gateway_rig import config_for, role_settings, running_gateway
 from tests.helpers import Listener, eventually
 from tests.simulation import MODBUS_A_SITE, MODBUS_B_SITE, MQTT_SITE, clock_of, running, sent_all
 
@@ -28,9 +28,7 @@ async def test_every_report_lands_in_influxdb_with_its_values_and_simulated_time
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
     admin = MqttUrl.parse(service_state.mqtt_url)
-    settings = gateway_settings(
-        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
-    )
+    settings = role_settings(service_state, topics, influx, "gateway")
     async with (
         running(
             service_state,
@@ -111,9 +109,7 @@ async def test_every_report_lands_in_influxdb_with_its_values_and_simulated_time
 async def test_health_goes_to_the_bus_and_influxdb(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    settings = gateway_settings(
-        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
-    )
+    settings = role_settings(service_state, topics, influx, "gateway")
     health_topic = f"{topics.root}/v1/health/gateway/gw-test"
     async with (
         running(

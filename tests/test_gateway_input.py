@@ -13,7 +13,7 @@ from streetlight.influx import InfluxClient
 from streetlight.mqtt import make_client
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
-from tests.gateway_rig import config_for, gateway_settings, running_gateway
+from tests.gateway_rig import config_for, role_settings, running_gateway
 from tests.helpers import eventually
 from tests.simulation import MODBUS_A_SITE, MQTT_SITE, clock_of, running
 
@@ -30,9 +30,7 @@ async def _lamp_rows(influx: InfluxClient) -> list[dict[str, Any]]:
 async def test_malformed_reports_are_counted_and_not_stored(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    settings = gateway_settings(
-        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
-    )
+    settings = role_settings(service_state, topics, influx, "gateway")
     async with (
         running(service_state, topics.root, sites=(MQTT_SITE,)) as sim,
         running_gateway(
@@ -87,9 +85,7 @@ async def test_malformed_reports_are_counted_and_not_stored(
 async def test_wrong_register_replies_are_counted_and_polling_goes_on(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    settings = gateway_settings(
-        service_state.url_for("gateway"), service_state.influx_url, influx.database, topics.root
-    )
+    settings = role_settings(service_state, topics, influx, "gateway")
     async with running(service_state, topics.root, sites=(MODBUS_A_SITE,)) as sim:
         config = config_for(sim, tmp_path / "spool", mqtt={"profiles": []})
         endpoints = [e.model_dump() for e in config.modbus.endpoints]
