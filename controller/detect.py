@@ -107,7 +107,6 @@ class Detector:
                         rated_w=lamp.rated_power_w,
                         thresholds=self.thresholds.for_asset(lamp.profile, site),
                     )
-        self._nominal = {c.id: c.nominal_voltage_v for c in inventory.cabinets.values()}
         self.unknown_devices = 0
         self._started: datetime | None = None  # the first tick: silence is counted from it
 
@@ -250,7 +249,7 @@ class Detector:
         limits = watch.thresholds
         if voltage is None or voltage < limits.dead_voltage_v:
             return
-        nominal = self._nominal[watch.cabinet]
+        nominal = self._cabinets[watch.cabinet].nominal_v
         for kind, bad in (
             (AlarmType.VOLTAGE_HIGH, voltage > nominal * limits.voltage_high),
             (AlarmType.VOLTAGE_LOW, voltage < nominal * limits.voltage_low),
