@@ -40,7 +40,7 @@ from controller.alarm_store import (
 from controller.alarms import AlarmBook, Change
 from controller.calendars import Groups
 from controller.detect import Detector
-from controller.dispatch import Dispatcher, agrees
+from controller.dispatch import RATE_PER_S, Dispatcher, agrees
 from controller.expected import Evaluator, Schedule
 from controller.lux import LuxState
 from controller.notify import Notice, Notifier
@@ -77,7 +77,7 @@ class ControllerConfig:
     tick_s: float = 5.0  # clock seconds between evaluations
     reload_s: float = 0.5  # wall seconds between reads of the schedule (overrides show this fast)
     grace_s: float = 90.0  # clock seconds of listening before the first commands
-    rate_per_s: float = 200.0  # commands per wall second at most
+    rate_per_s: float = RATE_PER_S  # commands per wall second at most
     confirm_s: float = 180.0  # clock seconds for telemetry to confirm a command
     attempts: int = 3
     health_s: float = 30.0  # wall seconds between health reports

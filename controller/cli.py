@@ -23,6 +23,7 @@ from controller.alarm_store import (
 )
 from controller.app import Controller, ControllerConfig
 from controller.calendars import GroupRef, Groups
+from controller.dispatch import RATE_PER_S
 from controller.expected import Evaluator
 from controller.notify import Notifier, load_notify_config
 from controller.plan import NightPlan, plan
@@ -48,7 +49,7 @@ class ControllerSettings(CommonSettings):
 
     controller_tick_s: float = 5.0
     controller_grace_s: float = 90.0
-    controller_rate_per_s: float = 200.0
+    controller_rate_per_s: float = RATE_PER_S
     controller_confirm_s: float = 180.0
     controller_attempts: int = 3
     alarm_thresholds: Path | None = None  # YAML (docs/contract.md "Alarm thresholds file")

@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 Level = int | None  # None: off
 Publish = Callable[[str, bytes], Awaitable[None]]
 COMMAND_LIFETIME = timedelta(minutes=5)
+# Commands per wall second at most. A command is a site, a circuit or a lamp; the gateway
+# writes a group's Modbus lamps one request after another, so lamps behind one cabinet never
+# switch together whatever this is. 500/s spreads a district's 200-odd site commands over
+# half a second (bench/dispatch.py).
+RATE_PER_S = 500.0
 OUTSTANDING = 64  # commands published and not yet acknowledged by the broker, at most
 
 
@@ -84,7 +89,7 @@ class Dispatcher:
         topics: Topics,
         clock: Clock,
         *,
-        rate_per_s: float = 200.0,
+        rate_per_s: float = RATE_PER_S,
         confirm_s: float = 180.0,
         attempts: int = 3,
         reassert_s: float = 3600.0,
