@@ -109,6 +109,11 @@ class Detector:
                     )
         self.unknown_devices = 0
         self._started: datetime | None = None  # the first tick: silence is counted from it
+        # Silence is a lamp's only while the others are heard: when no reading at all has come
+        # for a reporting interval (the gateway, the broker or the controller's link is down),
+        # nothing is offline for it, and silence is counted again from when readings resume.
+        self._heard: datetime | None = None  # the newest reading's time
+        self._resumed: datetime | None = None  # when readings came again after a gap
 
     # --- lamps ---------------------------------------------------------------------------------
 
@@ -119,6 +124,7 @@ class Detector:
             return
         at = reading.ts
         book, asset, limits = self.book, watch.asset, watch.thresholds
+        self._hear(at)
         if watch.offline_since is None or at > watch.offline_since:
             watch.last_seen = at
             if watch.offline_since is not None:
@@ -380,16 +386,35 @@ class Detector:
 
     # --- time ----------------------------------------------------------------------------------
 
+    def _hear(self, at: datetime) -> None:
+        heard = self._heard
+        if (
+            heard is None
+            or (at - heard).total_seconds() > self.thresholds.default.report_interval_s
+        ):
+            self._resumed = at  # the first reading, or the first after a gap: count from here
+        if heard is None or at > heard:
+            self._heard = at
+
+    def _feed_down(self, now: datetime) -> bool:
+        heard = self._heard
+        return heard is None or (now - heard).total_seconds() > (
+            self.thresholds.default.report_interval_s
+        )
+
     def tick(self, now: datetime) -> None:
         """What only the passing of time shows: lamps gone quiet, and so dead circuits."""
         book = self.book
         if self._started is None:
             self._started = now
+        feed_down = self._feed_down(now)
         for watch in self._lamps.values():
             limits = watch.thresholds
             since = watch.offline_since
             if since is None:
-                last = watch.last_seen or self._started
+                if feed_down:
+                    continue
+                last = max(watch.last_seen or self._started, self._resumed or self._started)
                 if (now - last).total_seconds() < limits.offline_after_s:
                     continue
                 watch.offline_since = since = last

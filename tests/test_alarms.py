@@ -238,6 +238,27 @@ async def test_a_silent_lamp_goes_offline_after_three_intervals_one_the_gateway_
     assert (AlarmType.LAMP_OFFLINE, f"lamp:{quiet}") not in rig.alarms()
 
 
+async def test_when_no_lamp_is_heard_none_is_offline_and_silence_counts_from_the_return(
+    rig: Rig,
+) -> None:
+    """A gateway or broker down for an hour is not every lamp's fault; a lamp still silent
+    three intervals after the others came back is."""
+    quiet = "PP-S04-L002"
+    await rig.every_lamp()
+    for _ in range(60):  # nobody reports: the gateway is down
+        await rig.clock.advance(60)
+        rig.detector.tick(rig.clock.now())
+    assert rig.alarms() == set()
+    for _ in range(2):
+        await rig.step()
+        await rig.every_lamp(skip=frozenset({quiet}))
+    assert rig.alarms() == set()
+    await rig.step()
+    await rig.every_lamp(skip=frozenset({quiet}))
+    await rig.step()
+    assert rig.alarms() == {(AlarmType.LAMP_OFFLINE, f"lamp:{quiet}")}
+
+
 # --- cabinets and root cause -------------------------------------------------------------------
 
 
