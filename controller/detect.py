@@ -205,9 +205,10 @@ class Detector:
                 book.observe(AlarmType.LAMP_FAILURE, asset, False, at, raise_after=1,
                              clear_after=clear)  # fmt: skip
             return
-        # steady for half the window is health: a cycling lamp changes every few minutes
-        steady = not changes or at - changes[-1] > window / 2
-        cycling = len(changes) >= limits.cycling_transitions and not steady
+        # no change for a whole window is health; fewer changes than it takes prove nothing
+        # either way (a lamp sampled every few minutes may show its cut-outs only now and then)
+        steady = not changes
+        cycling = len(changes) >= limits.cycling_transitions
         if cycling or steady:
             book.observe(
                 AlarmType.CYCLING,
@@ -218,7 +219,9 @@ class Detector:
                 clear_after=1,
                 detail=f"{len(changes)} on/off changes in {limits.cycling_window_s / 60:.0f} min",
             )
-        flagged = LampFault.LAMP_OPEN in reading.faults
+        # a node's lamp_open flag is proof enough, unless the lamp has come back on before:
+        # a lamp that flickers may be cycling, and must stay dark to be failed
+        flagged = LampFault.LAMP_OPEN in reading.faults and len(changes) < 2
         book.observe(
             AlarmType.LAMP_FAILURE,
             asset,

@@ -162,13 +162,18 @@ async def test_an_unflagged_dark_lamp_takes_three_reports_and_a_cycling_one_is_n
 ) -> None:
     other = "PP-S04-L002"
     for lit in (True, True, False, True, True, False, True, False, False, True, True, False):
-        rig.lamp(other, power=None if lit else 0.5)  # cycling: never three dark in a row
+        # cycling: never three dark in a row, its node flagging lamp_open while dark
+        rig.lamp(other, power=None if lit else 0.5, faults=() if lit else (LampFault.LAMP_OPEN,))
         rig.lamp(power=0.5)
         await rig.step()
     assert (AlarmType.LAMP_FAILURE, f"lamp:{LAMP}") in rig.alarms()
     assert (AlarmType.CYCLING, f"lamp:{other}") in rig.alarms()
     assert (AlarmType.LAMP_FAILURE, f"lamp:{other}") not in rig.alarms()
-    for _ in range(12):  # repaired: steady for more than half the cycling window
+    for _ in range(19):  # repaired, but not yet steady for a whole cycling window (20 min)
+        rig.lamp(other)
+        await rig.step()
+    assert (AlarmType.CYCLING, f"lamp:{other}") in rig.alarms()
+    for _ in range(3):
         rig.lamp(other)
         await rig.step()
     assert (AlarmType.CYCLING, f"lamp:{other}") not in rig.alarms()
