@@ -12,7 +12,8 @@ kept only in memory: the schedule is in the store and the field reports its own 
 It also watches: every reading and the gateways' word on devices going offline are evidence
 for detection (controller.detect), whose alarms (controller.alarms) go to the store, the bus
 and InfluxDB (controller.alarm_outlet). Open alarms and detection's debounce state are read
-back from the store after a restart, so no fault is raised twice.
+back from the store after a restart, so no fault is raised twice. Root alarms open work orders
+in the ledger, and crews are told (controller.ledger_keeper).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,20 +30,16 @@ from aiomqtt import Client, MqttError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from controller.alarm_outlet import AlarmOutlet
-from controller.alarm_store import (
-    Transition,
-    next_alarm_id,
-    read_open_alarms,
-    read_watches,
-    save_watches,
-)
-from controller.alarms import AlarmBook, Change
+from controller.alarm_store import next_alarm_id, read_open_alarms, read_watches, save_watches
+from controller.alarms import AlarmBook
 from controller.calendars import Groups
 from controller.detect import Detector
 from controller.dispatch import RATE_PER_S, Dispatcher, agrees
 from controller.expected import Evaluator, Schedule
+from controller.ledger import LedgerConfig
+from controller.ledger_keeper import LedgerKeeper
 from controller.lux import LuxState
-from controller.notify import Notice, Notifier
+from controller.notify import Notifier
 from controller.programs import LuxRule
 from controller.store import read_named_groups, read_schedule
 from controller.thresholds import ThresholdBook
@@ -83,6 +79,7 @@ class ControllerConfig:
     health_s: float = 30.0  # wall seconds between health reports
     watch_save_s: float = 10.0  # wall seconds between snapshots of detection's debounce state
     notify_hold_s: float = 60.0  # clock seconds a new alarm waits, in case a root adopts it
+    ledger_poll_s: float = 2.0  # wall seconds between reads of the work orders crews move
 
 
 class Controller:
@@ -97,6 +94,7 @@ class Controller:
         identity: str = "controller",
         thresholds: ThresholdBook | None = None,
         notifier: Notifier | None = None,
+        ledger: LedgerConfig | None = None,
     ) -> None:
         self.settings = settings
         self.inventory = inventory
@@ -121,9 +119,11 @@ class Controller:
         self.book = AlarmBook(inventory, on_change=self.outlet.add)
         self.detector = Detector(inventory, self.book, self.dispatcher, thresholds)
         self.notifier = notifier
-        self._held: dict[int, Transition] = {}  # raised, not yet told: a root may adopt them
-        if notifier is not None:
-            self.outlet.listeners.append(self._notify)
+        self.ledger = LedgerKeeper(
+            inventory, engine, clock, self.book, config=ledger or LedgerConfig(),
+            hold_s=self.config.notify_hold_s, poll_s=self.config.ledger_poll_s, notifier=notifier,
+        )  # fmt: skip
+        self.outlet.listeners.append(self.ledger.on_changes)
         self._lux: dict[str, dict[LuxRule, LuxState]] = {}  # cabinet -> a state per rule
         self._lux_readings: dict[str, tuple[float, datetime]] = {}
         self._started = clock.now()
@@ -225,6 +225,7 @@ class Controller:
                 tasks.create_task(self._health(client), name="controller-health"),
                 tasks.create_task(self.outlet.run(publish_retained), name="controller-alarms"),
                 tasks.create_task(self._save_watches(), name="controller-watches"),
+                tasks.create_task(self.ledger.run(), name="controller-ledger"),
             ]
             if self.notifier is not None:
                 tasks.create_task(self.notifier.run(stop), name="controller-notify")
@@ -260,6 +261,7 @@ class Controller:
 
     def _telemetry(self, batch: TelemetryBatch) -> None:
         detector = self.detector
+        self.ledger.evidence(batch)
         for reading in batch.lamps:
             self.dispatcher.on_telemetry(reading)
             detector.lamp(reading)
@@ -284,7 +286,7 @@ class Controller:
         while True:
             self.evaluate_and_dispatch()
             self.detector.tick(self.clock.now())
-            self._release_notices()
+            self.ledger.tick(self.clock.now())
             sleeper = asyncio.ensure_future(self.clock.sleep(self.config.tick_s))
             changed = asyncio.ensure_future(self._changed.wait())
             try:
@@ -378,6 +380,7 @@ class Controller:
                 book.restore_watch(key, watch)
         if alarms:
             logger.info("%d open alarms taken back from the store", len(alarms))
+        await self.ledger.restore()
 
     async def save_watches(self) -> None:
         try:
@@ -390,44 +393,3 @@ class Controller:
         while True:
             await asyncio.sleep(self.config.watch_save_s)
             await self.save_watches()
-
-    async def _notify(self, batch: Sequence[Transition]) -> None:
-        """Tell the site's maintainer of root alarms raised, surfaced and cleared.
-
-        A new alarm is held `notify_hold_s` first: a root cause seen a moment later (a
-        cabinet's report after its lamps') adopts it, and then its root speaks for it."""
-        held = self._held
-        for t in batch:
-            if t.change in (Change.RAISED, Change.SURFACED):
-                if t.parent is None:
-                    held[t.alarm_id] = t
-            elif t.change is Change.SUPPRESSED:
-                held.pop(t.alarm_id, None)
-            elif (
-                t.change is Change.CLEARED
-                and t.parent is None
-                and held.pop(t.alarm_id, None) is None  # it was told of: tell of its end
-            ):
-                self._tell(t, "cleared")
-        self._release_notices()
-
-    def _release_notices(self) -> None:
-        if self.notifier is None or not self._held:
-            return
-        due = self.clock.now() - timedelta(seconds=self.config.notify_hold_s)
-        for alarm_id, t in list(self._held.items()):
-            if t.at <= due:
-                del self._held[alarm_id]
-                self._tell(t, "raised")
-
-    def _tell(self, t: Transition, event: str) -> None:
-        assert self.notifier is not None
-        site = self.inventory.sites[t.site]
-        self.notifier.submit(
-            Notice(
-                alarm_id=f"al-{t.alarm_id}", type=t.type, severity=t.severity, event=event,
-                asset=t.asset, site=site.id, site_name=site.name,
-                maintainer=site.maintainer_id, at=t.at, raised_at=t.raised_at,
-                detail=t.detail or None,
-            )
-        )  # fmt: skip

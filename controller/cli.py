@@ -25,6 +25,7 @@ from controller.app import Controller, ControllerConfig
 from controller.calendars import GroupRef, Groups
 from controller.dispatch import RATE_PER_S
 from controller.expected import Evaluator
+from controller.ledger import load_ledger_config
 from controller.notify import Notifier, load_notify_config
 from controller.plan import NightPlan, plan
 from controller.programs import ProgramError
@@ -54,6 +55,7 @@ class ControllerSettings(CommonSettings):
     controller_attempts: int = 3
     alarm_thresholds: Path | None = None  # YAML (docs/contract.md "Alarm thresholds file")
     notify_config: Path | None = None  # YAML (docs/contract.md "Notification file")
+    ledger_config: Path | None = None  # YAML (docs/contract.md "Work orders (ledger)")
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     thresholds = load_thresholds(settings.alarm_thresholds) if settings.alarm_thresholds else None
     notify = load_notify_config(settings.notify_config) if settings.notify_config else None
+    ledger = load_ledger_config(settings.ledger_config) if settings.ledger_config else None
 
     async def main(stop: asyncio.Event) -> int:
         engine = await open_engine(settings.db_url)
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             controller = Controller(
                 settings, inventory, engine=engine, clock=settings.clock(), config=config,
                 thresholds=thresholds, notifier=Notifier(notify) if notify else None,
+                ledger=ledger,
             )  # fmt: skip
             print(f"controller: {len(inventory.lamps)} lamps; Ctrl-C to stop", flush=True)
             await controller.run(stop)

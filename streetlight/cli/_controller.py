@@ -1,5 +1,5 @@
-"""The arguments of `streetlight controller` and `streetlight plan` (handlers: controller/cli.py,
-imported only when one runs)."""
+"""The arguments of `streetlight controller`, `plan`, `alarms` and `workorders` (handlers:
+controller/cli.py and controller/ledger_cli.py, imported only when one runs)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from pathlib import Path
 from typing import Any
 
 
-def _lazy(name: str) -> Callable[[argparse.Namespace], int]:
+def _lazy(name: str, module: str = "controller.cli") -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
-        run: Callable[[argparse.Namespace], int] = getattr(
-            importlib.import_module("controller.cli"), name
-        )
+        run: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), name)
         return run(args)
 
     return handler
@@ -65,6 +63,7 @@ def add_parsers(roles: Any) -> None:
     planner.add_argument("--json", action="store_true", help="JSON instead of a table")
     planner.set_defaults(handler=_lazy("run_plan"))
     _add_alarms(roles)
+    _add_workorders(roles)
 
 
 def _add_alarms(roles: Any) -> None:
@@ -84,3 +83,33 @@ def _add_alarms(roles: Any) -> None:
         step.add_argument("--by", required=True, help="who (for the record)")
         step.add_argument("--note", default="")
         step.set_defaults(handler=_lazy("alarms_step"))
+
+
+ORDER_STATES = ("registered", "dispatched", "repaired", "verified", "closed")  # controller.ledger
+
+
+def _add_workorders(roles: Any) -> None:
+    orders = roles.add_parser("workorders", help="the repair ledger: list, crews' steps, handovers")
+    verbs = orders.add_subparsers(dest="verb", required=True, metavar="VERB")
+    listing = verbs.add_parser("list", help="work orders, oldest first")
+    listing.add_argument("--state", choices=ORDER_STATES)
+    listing.add_argument("--maintainer", help="a maintainer id")
+    listing.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    listing.set_defaults(handler=_lazy("workorders_list", "controller.ledger_cli"))
+    for verb, what in (
+        ("dispatch", "send a crew to a registered order"),
+        ("repaired", "report a dispatched order repaired (the controller then verifies it)"),
+        ("close", "close (销号) a verified order"),
+    ):
+        step = verbs.add_parser(verb, help=what)
+        step.add_argument("id", help="wo-<number>")
+        step.add_argument("--by", required=True, help="who (for the record)")
+        step.add_argument("--note", default="")
+        step.set_defaults(handler=_lazy("workorders_step", "controller.ledger_cli"))
+    handover = verbs.add_parser("handover", help="record a site handed over to a maintainer")
+    handover.add_argument("--site", required=True, help="a site id")
+    handover.add_argument("--to", required=True, help="the maintainer's id or name")
+    handover.add_argument("--on", help="when, ISO 8601 with offset (default: now)")
+    handover.add_argument("--by", required=True, help="who records it")
+    handover.add_argument("--note", default="")
+    handover.set_defaults(handler=_lazy("workorders_handover", "controller.ledger_cli"))

@@ -244,7 +244,8 @@ class WorkOrderRow(Base):
     __tablename__ = "work_orders"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
+    # one order per alarm: a restarted controller finds it instead of opening another
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True, unique=True)
     maintainer_id: Mapped[str] = mapped_column(ID, index=True)
     severity: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), index=True)
@@ -262,5 +263,19 @@ class WorkOrderTransitionRow(Base):
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
     change: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(NAME)
+    note: Mapped[str | None] = mapped_column(String(500))
+
+
+class HandoverRow(Base):
+    """A site handed over to another maintainer (移交接管): from `handed_over_at` on, its
+    alarms open work orders for that maintainer instead of the asset tree's (latest wins)."""
+
+    __tablename__ = "handovers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    maintainer_id: Mapped[str] = mapped_column(ForeignKey("maintainers.id"))
+    handed_over_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     by: Mapped[str] = mapped_column(NAME)
     note: Mapped[str | None] = mapped_column(String(500))

@@ -1,0 +1,290 @@
+"""Work orders, their transitions and site handovers in the relational store.
+
+The controller opens orders, marks them verified and escalates them; crews dispatch, report
+repairs and close them from the CLI, in another process, at any moment. Every state change is
+therefore a conditional UPDATE (`WHERE state = <the state before>`): whichever side comes
+second finds nothing to update and is told so, and neither overwrites the other. Every change
+is also a row of `work_order_transitions`, with who and when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from controller.ledger import (
+    CONTROLLER,
+    ESCALATED,
+    OPEN_STATES,
+    LedgerError,
+    OrderState,
+    check_step,
+    order_label,
+    overdue,
+)
+from streetlight.domain import AlarmType, Severity
+from streetlight.store.models import (
+    AlarmRow,
+    HandoverRow,
+    MaintainerRow,
+    SiteRow,
+    WorkOrderRow,
+    WorkOrderTransitionRow,
+)
+from streetlight.store.times import from_store, maybe_from_store, to_store
+
+NOTE_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveOrder:
+    """An order not yet verified, with what the controller needs of its alarm."""
+
+    id: int
+    alarm_id: int
+    type: AlarmType
+    asset: str
+    site: str
+    maintainer: str
+    severity: Severity
+    state: OrderState
+    opened_at: datetime
+    deadline: datetime
+    repaired_at: datetime | None
+    escalated_at: datetime | None
+    raised_at: datetime
+    detail: str
+
+    @property
+    def label(self) -> str:
+        return order_label(self.id)
+
+
+def _transition(order_id: int, change: str, at: datetime, by: str, note: str) -> Any:
+    return WorkOrderTransitionRow(
+        work_order_id=order_id, change=change, at=to_store(at), by=by,
+        note=note[:NOTE_LIMIT] or None,
+    )  # fmt: skip
+
+
+async def _changed(session: AsyncSession, statement: Update) -> bool:
+    """Run a conditional UPDATE; whether it changed a row."""
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount > 0
+
+
+# --- handovers -----------------------------------------------------------------------------------
+
+
+async def record_handover(
+    session: AsyncSession, site: str, maintainer: str, at: datetime, *, by: str, note: str
+) -> HandoverRow:
+    """Record that `site` passed to `maintainer` (its id or its exact name) at `at`."""
+    if await session.get(SiteRow, site) is None:
+        raise LedgerError(f"unknown site {site!r}: not in the store's asset tree")
+    row = await session.get(MaintainerRow, maintainer)
+    if row is None:
+        row = await session.scalar(select(MaintainerRow).where(MaintainerRow.name == maintainer))
+    if row is None:
+        raise LedgerError(f"unknown maintainer {maintainer!r}: no maintainer has that id or name")
+    handover = HandoverRow(
+        site_id=site, maintainer_id=row.id, handed_over_at=to_store(at), by=by,
+        note=note[:NOTE_LIMIT] or None,
+    )  # fmt: skip
+    session.add(handover)
+    await session.flush()
+    return handover
+
+
+async def maintainer_for(session: AsyncSession, site: str, at: datetime, default: str) -> str:
+    """Who maintains `site` at `at`: the latest handover on or before it, else `default`."""
+    latest = await session.scalar(
+        select(HandoverRow.maintainer_id)
+        .where(HandoverRow.site_id == site, HandoverRow.handed_over_at <= to_store(at))
+        .order_by(HandoverRow.handed_over_at.desc(), HandoverRow.id.desc())
+        .limit(1)
+    )
+    return latest or default
+
+
+# --- the controller's steps ----------------------------------------------------------------------
+
+
+async def order_of_alarm(session: AsyncSession, alarm_id: int) -> WorkOrderRow | None:
+    found: WorkOrderRow | None = await session.scalar(
+        select(WorkOrderRow).where(WorkOrderRow.alarm_id == alarm_id)
+    )
+    return found
+
+
+async def open_alarms_with_orders(session: AsyncSession) -> set[int]:
+    """The alarms not yet cleared that have a work order (a restart holds the others again)."""
+    found = await session.scalars(
+        select(WorkOrderRow.alarm_id)
+        .join(AlarmRow, AlarmRow.id == WorkOrderRow.alarm_id)
+        .where(AlarmRow.cleared_at.is_(None))
+    )
+    return set(found.all())
+
+
+async def open_order(
+    session: AsyncSession,
+    *,
+    alarm_id: int,
+    maintainer: str,
+    severity: Severity,
+    opened_at: datetime,
+    deadline: datetime,
+) -> tuple[WorkOrderRow, bool]:
+    """The alarm's work order, registered now unless it has one already (True if new)."""
+    existing = await order_of_alarm(session, alarm_id)
+    if existing is not None:
+        return existing, False
+    row = WorkOrderRow(
+        alarm_id=alarm_id, maintainer_id=maintainer, severity=severity.value,
+        state=OrderState.REGISTERED.value, opened_at=to_store(opened_at),
+        deadline=to_store(deadline),
+    )  # fmt: skip
+    session.add(row)  # a second one would fail the unique alarm_id and roll back
+    await session.flush()
+    session.add(
+        _transition(row.id, OrderState.REGISTERED.value, opened_at, CONTROLLER, f"for {maintainer}")
+    )
+    return row, True
+
+
+async def read_active_orders(session: AsyncSession) -> list[ActiveOrder]:
+    """Orders registered, dispatched or repaired, oldest first, with their alarms."""
+    rows = (
+        await session.execute(
+            select(WorkOrderRow, AlarmRow)
+            .join(AlarmRow, AlarmRow.id == WorkOrderRow.alarm_id)
+            .where(WorkOrderRow.state.in_([s.value for s in OPEN_STATES]))
+            .order_by(WorkOrderRow.id)
+        )
+    ).all()
+    return [
+        ActiveOrder(
+            id=order.id,
+            alarm_id=alarm.id,
+            type=AlarmType(alarm.type),
+            asset=f"{alarm.asset_kind}:{alarm.asset_id}",
+            site=alarm.site_id,
+            maintainer=order.maintainer_id,
+            severity=Severity(order.severity),
+            state=OrderState(order.state),
+            opened_at=from_store(order.opened_at),
+            deadline=from_store(order.deadline),
+            repaired_at=maybe_from_store(order.repaired_at),
+            escalated_at=maybe_from_store(order.escalated_at),
+            raised_at=from_store(alarm.raised_at),
+            detail=alarm.detail,
+        )
+        for order, alarm in rows
+    ]
+
+
+async def mark_verified(session: AsyncSession, order_id: int, at: datetime, note: str) -> bool:
+    """The controller's step: repaired → verified, unless someone moved the order meanwhile."""
+    done = await _changed(
+        session,
+        update(WorkOrderRow)
+        .where(WorkOrderRow.id == order_id, WorkOrderRow.state == OrderState.REPAIRED.value)
+        .values(state=OrderState.VERIFIED.value),
+    )
+    if done:
+        session.add(_transition(order_id, OrderState.VERIFIED.value, at, CONTROLLER, note))
+    return done
+
+
+async def mark_escalated(session: AsyncSession, order_id: int, at: datetime, note: str) -> bool:
+    """Escalate an overdue order, once: False if it was escalated or verified meanwhile."""
+    done = await _changed(
+        session,
+        update(WorkOrderRow)
+        .where(
+            WorkOrderRow.id == order_id,
+            WorkOrderRow.escalated_at.is_(None),
+            WorkOrderRow.state.in_([s.value for s in OPEN_STATES]),
+        )
+        .values(escalated_at=to_store(at)),
+    )
+    if done:
+        session.add(_transition(order_id, ESCALATED, at, CONTROLLER, note))
+    return done
+
+
+# --- people's steps ------------------------------------------------------------------------------
+
+
+async def people_step(
+    session: AsyncSession, order_id: int, step: OrderState, *, by: str, at: datetime, note: str
+) -> WorkOrderRow:
+    """Dispatch, report repaired or close an order; refused unless it is in the state before."""
+    row = await session.get(WorkOrderRow, order_id)
+    if row is None:
+        raise LedgerError(f"work order {order_label(order_id)}: no such work order")
+    if step not in (OrderState.DISPATCHED, OrderState.REPAIRED, OrderState.CLOSED):
+        raise LedgerError(f"work order {order_label(order_id)}: only the controller verifies")
+    check_step(order_id, row.state, step)
+    before = row.state
+    values: dict[str, Any] = {"state": step.value}
+    if step is OrderState.REPAIRED:
+        values["repaired_at"] = to_store(at)
+    elif step is OrderState.CLOSED:
+        values["closed_at"] = to_store(at)
+    statement = (
+        update(WorkOrderRow)
+        .where(WorkOrderRow.id == order_id, WorkOrderRow.state == before)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not await _changed(session, statement):
+        await session.refresh(row)  # someone else moved it: say where it is now
+        check_step(order_id, row.state, step)
+        raise LedgerError(f"work order {order_label(order_id)} changed meanwhile: try again")
+    session.add(_transition(order_id, step.value, at, by, note))
+    await session.refresh(row)
+    return row
+
+
+# --- listing -------------------------------------------------------------------------------------
+
+
+async def list_orders(
+    session: AsyncSession, *, state: str | None = None, maintainer: str | None = None
+) -> list[tuple[WorkOrderRow, AlarmRow]]:
+    query = (
+        select(WorkOrderRow, AlarmRow)
+        .join(AlarmRow, AlarmRow.id == WorkOrderRow.alarm_id)
+        .order_by(WorkOrderRow.id)
+    )
+    if state is not None:
+        query = query.where(WorkOrderRow.state == state)
+    if maintainer is not None:
+        query = query.where(WorkOrderRow.maintainer_id == maintainer)
+    return [(order, alarm) for order, alarm in (await session.execute(query)).all()]
+
+
+def order_record(order: WorkOrderRow, alarm: AlarmRow, now: datetime) -> dict[str, object]:
+    """A work order as a line of `streetlight workorders list --json` (docs/contract.md)."""
+    deadline = from_store(order.deadline)
+    escalated = maybe_from_store(order.escalated_at)
+    return {
+        "id": order_label(order.id),
+        "alarm": f"al-{alarm.id}",
+        "type": alarm.type,
+        "asset": f"{alarm.asset_kind}:{alarm.asset_id}",
+        "site": alarm.site_id,
+        "maintainer": order.maintainer_id,
+        "severity": order.severity,
+        "state": order.state,
+        "opened_at": from_store(order.opened_at).isoformat(),
+        "deadline": deadline.isoformat(),
+        "overdue": overdue(order.state, deadline, now),
+        "escalated_at": escalated.isoformat() if escalated is not None else None,
+    }
