@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -212,6 +213,15 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
         # the demo starts at 18:00, after sunset: the controller switches the district on
         lit = _lamps_in_influxdb(influx_url, "streetlight", at_least=2200, within=90, lit=True)
         assert lit >= 2200, f"{lit} lamps reported lit after 90 s of demo"
+        # the cabinet door opened at 18:20 and shut at 19:10 reaches its crew's receiver as
+        # one alarm raised and cleared (the receiver prints each notice)
+        reader = threading.Thread(target=lambda: output.extend(demo.stdout or ()), daemon=True)
+        reader.start()
+        door = ("door_open", "cabinet:GT-S05-K1")
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and _told(output, door) != ["raised", "cleared"]:
+            time.sleep(1)
+        assert _told(output, door) == ["raised", "cleared"], "".join(output)
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=60) == 0
     finally:
@@ -226,6 +236,15 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
             if stream:
                 stream.close()
     assert not any(pid_alive(pid) for pid in pids.values())
+
+
+def _told(output: list[str], alarm: tuple[str, str]) -> list[str]:
+    """The events the demo's receiver printed for an alarm (type, asset), in order."""
+    return [
+        words[5]
+        for words in (line.split() for line in list(output))
+        if words[:1] == ["notified"] and tuple(words[7:9]) == alarm
+    ]
 
 
 def _lamps_in_influxdb(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -33,6 +34,7 @@ from controller.store import save_schedule
 from simulator.scenario import load_scenario
 from streetlight.cli._common import run_until_signal, settings_and_logging
 from streetlight.cli._inventory import load_into_store
+from streetlight.cli._receiver import WebhookReceiver
 from streetlight.contract.influx_schema import ensure_database
 from streetlight.domain import Inventory
 from streetlight.influx import InfluxClient
@@ -53,6 +55,12 @@ def add_parser(roles: Any) -> None:
     parser.add_argument("--inventory", type=Path, default=EXAMPLES / "inventory.geojson")
     parser.add_argument("--scenario", type=Path, default=EXAMPLES / "demo-scenario.yaml")
     parser.add_argument("--schedule", type=Path, default=EXAMPLES / "schedule.yaml")
+    parser.add_argument(
+        "--notify",
+        type=Path,
+        default=EXAMPLES / "notify.yaml",
+        help="who hears of alarms; its loopback webhooks go to the receiver the demo starts",
+    )
     parser.add_argument(
         "--speed", type=float, help="simulated seconds per second (default: the scenario's)"
     )
@@ -111,8 +119,10 @@ def run(args: argparse.Namespace) -> int:
     auth = broker_auth(base.mqtt_root, base.field_root, base.profiles_dir)
     servers = LocalServices(var_dir / "services", auth=auth)
     roles: list[Role] = []
+    receiver = WebhookReceiver(var_dir / "notifications.jsonl", _say, ZoneInfo("Asia/Shanghai"))
     state = servers.start()
     try:
+        receiver.start()
         print(f"mosquitto   pid {state.pids['mosquitto']:<8} {_without_password(state.mqtt_url)}")
         print(f"            identities and passwords in {state.credentials_file}")
         print(f"influxd     pid {state.pids['influxd']:<8} {state.influx_url}")
@@ -160,15 +170,23 @@ def run(args: argparse.Namespace) -> int:
             return 1
         roles.append(gateway)
         _start(gateway)
+        notify = _notify_config(args.notify, receiver.url, var_dir)
         controller = Role(
             "controller",
             ["controller", "--inventory", str(args.inventory.resolve())],
             logs / "controller.log",
-            env=_role_env(settings, state, "controller"),
+            env={
+                **_role_env(settings, state, "controller"),
+                "STREETLIGHT_NOTIFY_CONFIG": notify,
+                "STREETLIGHT_LEDGER_CONFIG": str((EXAMPLES / "ledger.yaml").resolve()),
+            },
         )
         roles.append(controller)
         _start(controller)
         print(f"fault truth {var_dir / 'truth.jsonl'}")
+        print(f"crews       webhook receiver {receiver.url}, bodies in {receiver.out}")
+        operator = _operator_env(settings, var_dir)
+        print(f"operators   . {operator}; streetlight alarms list; streetlight workorders list")
         query = shlex.quote(f"q={TELEMETRY_QUERY}")
         print(f"telemetry   InfluxQL on database {settings.influx_db!r}: {TELEMETRY_QUERY}")
         print(
@@ -180,8 +198,42 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for role in reversed(roles):
             role.stop()
+        receiver.stop()
         servers.stop()
         print("demo stopped; every process it started is stopped")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _operator_env(settings: CommonSettings, var_dir: Path) -> Path:
+    """A shell file that points the operators' commands at the demo's store and clock, so
+    their steps (acknowledged, repaired, closed) carry the demo's simulated time."""
+    values = {
+        "DB_URL": settings.db_url,
+        "CLOCK_START": settings.clock_start.isoformat() if settings.clock_start else "",
+        "CLOCK_SPEED": str(settings.clock_speed),
+        "CLOCK_ANCHOR": repr(settings.clock_anchor),
+    }
+    path = var_dir / "operator.env"
+    path.write_text(
+        "".join(f"export {ENV_PREFIX}{k}={shlex.quote(v)}\n" for k, v in values.items())
+    )
+    return path
+
+
+def _notify_config(path: Path, receiver_url: str, var_dir: Path) -> str:
+    """The notification file with its loopback webhooks sent to the demo's receiver."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for targets in (document.get("maintainers") or {}).values():
+        for target in targets:
+            url = str(target.get("url", ""))
+            if target.get("kind") == "webhook" and url.startswith("http://127.0.0.1"):
+                target["url"] = receiver_url + "/" + url.split("/", 3)[3]
+    written = var_dir / "notify.yaml"
+    written.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
+    return str(written)
 
 
 def _start(role: Role) -> None:
