@@ -9,9 +9,16 @@ belong to it, and as single commands for the rest. Each device is tried up to `a
 timeout (no answer), expired or rejected, and lists the members of a group that failed.
 
 A lamp's dim and relay registers are written in one request when they are adjacent (dim level
-first, so the lamp never lights at its old level), else one request each. Commands wait for a
-slot among `in_flight` in a queue of `queued`; one more is refused at once (rejected, counted
-as `command_overflow`) rather than holding up the messages the ones in flight wait for.
+first, so the lamp never lights at its old level), else one request each. A command that covers
+every lamp on a concentrator whose profile has `broadcast` registers writes those instead, the
+same way: one request for them all. When the concentrator answers that some lamp did not hear
+it (0x0B), each of its lamps is written on its own, which finds out which, so the ack lists the
+same lamps as lamp-by-lamp writes would; a broadcast that fails otherwise fails every lamp on
+the concentrator.
+
+Commands wait for a slot among `in_flight` in a queue of `queued`; one more is refused at once
+(rejected, counted as `command_overflow`) rather than holding up the messages the ones in flight
+wait for.
 
 Commands for lamps of sites other gateways serve are left to them.
 """
@@ -20,9 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
@@ -104,7 +110,35 @@ class CommandRouter:
         self._slots = asyncio.Semaphore(in_flight)
         self._waiting: dict[tuple[str, str], asyncio.Future[tuple[bool, int]]] = {}
         self._lamp_modbus = {lamp: place for place in modbus.values() for lamp in place.slots}
+        self._lamp_cabinet = {lamp: cabinet for cabinet, p in modbus.items() for lamp in p.slots}
         self._members = Members(inventory)
+        # cabinet -> every lamp on its concentrator, where one broadcast write reaches them all
+        self._concentrators = {
+            cabinet: frozenset(place.slots)
+            for cabinet, place in modbus.items()
+            if self._broadcasts(cabinet, place)
+        }
+
+    def _broadcasts(self, cabinet: str, place: ModbusPlace) -> bool:
+        """Whether a broadcast reaches exactly the lamps the endpoint lists (no others)."""
+        profile = place.lamp_profile
+        if profile is None or profile.broadcast is None or not place.slots:
+            return False
+        behind = {
+            lamp
+            for lamp in self._members.of(cabinet) or []
+            if self.inventory.lamps[lamp].profile == profile.id
+        }
+        if behind != set(place.slots):
+            logger.warning(
+                "cabinet %s: the endpoint's lamps are not the %d %s lamps of the inventory: "
+                "lamp by lamp writes only, no broadcast",
+                cabinet,
+                len(behind),
+                profile.id,
+            )
+            return False
+        return True
 
     # --- in ---------------------------------------------------------------------------------
 
@@ -239,14 +273,19 @@ class CommandRouter:
         return [], circuits
 
     async def _lamps(self, command: Command, lamps: list[str], result: _Result) -> None:
-        """Vendor group commands for whole circuits of MQTT nodes; one command for the rest."""
+        """Vendor group commands for whole circuits of MQTT nodes, broadcast writes for whole
+        concentrators that have them; one command for each of the rest."""
         wanted = set(lamps)
         singles: list[str] = []
         groups: list[tuple[str, list[str]]] = []
+        broadcasts: list[tuple[str, list[str]]] = []
         by_circuit: dict[str, list[str]] = {}
+        by_cabinet: dict[str, list[str]] = {}
         for lamp in lamps:
             if lamp in self.mqtt_lamps:
                 by_circuit.setdefault(self.inventory.lamps[lamp].circuit_id, []).append(lamp)
+            elif (cabinet := self._lamp_cabinet.get(lamp, "")) in self._concentrators:
+                by_cabinet.setdefault(cabinet, []).append(lamp)
             else:
                 singles.append(lamp)
         for circuit, members in by_circuit.items():
@@ -256,8 +295,17 @@ class CommandRouter:
                 groups.append((circuit, members))
             else:
                 singles.extend(members)
+        for cabinet, members in by_cabinet.items():
+            if len(members) > 1 and wanted.issuperset(self._concentrators[cabinet]):
+                broadcasts.append((cabinet, members))
+            else:
+                singles.extend(members)
         await asyncio.gather(
             *(self._mqtt_group(command, circuit, members, result) for circuit, members in groups),
+            *(
+                self._broadcast(command, cabinet, members, result)
+                for cabinet, members in broadcasts
+            ),
             *(self._lamp(command, lamp, result) for lamp in singles),
         )
 
@@ -269,19 +317,29 @@ class CommandRouter:
         if place is None or place.lamp_profile is None:
             result.failed.append(lamp)
             return
-        fields = place.lamp_profile.fields
-        level = command.level_pct if command.on and command.level_pct is not None else 0
-        writes: list[tuple[RegisterSpec, int | bool]] = (
-            [(fields["dim_pct"], level)] if command.on else []
-        )
-        writes.append((fields["relay_on"], command.on))
+        writes = _level_writes(place.lamp_profile.fields, command)
         requests = register_writes(place.lamp_profile, place.slots[lamp] - 1, writes)
+        await self._modbus(_writer(place, requests), lamp, result)
 
-        async def write() -> None:
-            for address, registers in requests:
-                await place.coordinator.write_registers(place.unit, address, registers)
-
-        await self._modbus(write, lamp, result)
+    async def _broadcast(
+        self, command: Command, cabinet: str, lamps: list[str], result: _Result
+    ) -> None:
+        """One write for every lamp on a concentrator (`lamps`: all of them)."""
+        place = self.modbus[cabinet]
+        profile = place.lamp_profile
+        assert profile is not None
+        assert profile.broadcast is not None
+        requests = register_writes(profile, 0, _level_writes(profile.broadcast, command))
+        error = await self._attempts(_writer(place, requests), result, again_on=frozenset())
+        if isinstance(error, ModbusDeviceError) and error.code in NO_ANSWER_CODES:
+            # some lamp did not hear it (the rest did): lamp by lamp finds out which
+            await asyncio.gather(*(self._lamp(command, lamp, result) for lamp in lamps))
+        elif error is not None:
+            logger.warning(
+                "cabinet %s: a broadcast to its %d lamps failed: %s", cabinet, len(lamps), error
+            )
+            result.failed.extend(lamps)
+            result.device_error |= _refused(error)
 
     async def _switch_circuit(self, command: Command, circuit: str, result: _Result) -> None:
         cabinet = self.inventory.circuits[circuit].cabinet_id
@@ -294,21 +352,33 @@ class CommandRouter:
 
         await self._modbus(write, circuit, result)
 
-    async def _modbus(self, write: Any, device: str, result: _Result) -> None:
+    async def _modbus(
+        self, write: Callable[[], Awaitable[None]], device: str, result: _Result
+    ) -> None:
+        error = await self._attempts(write, result, again_on=NO_ANSWER_CODES)
+        if error is not None:
+            result.failed.append(device)
+            result.device_error |= _refused(error)
+
+    async def _attempts(
+        self, write: Callable[[], Awaitable[None]], result: _Result, *, again_on: frozenset[int]
+    ) -> ModbusDeviceError | ModbusLinkError | None:
+        """Up to `attempts` tries, again after a link failure or an exception code in
+        `again_on`; None once done, else the error it gave up on."""
+        error: ModbusDeviceError | ModbusLinkError | None = None
         for attempt in range(1, self.attempts + 1):
             result.attempts = max(result.attempts, attempt)
             try:
                 await write()
             except ModbusDeviceError as exc:
-                if exc.code not in NO_ANSWER_CODES:
-                    result.device_error = True
-                    result.failed.append(device)
-                    return
-            except ModbusLinkError:
-                pass
+                if exc.code not in again_on:
+                    return exc
+                error = exc
+            except ModbusLinkError as exc:
+                error = exc
             else:
-                return
-        result.failed.append(device)
+                return None
+        return error
 
     async def _mqtt_group(
         self, command: Command, circuit: str | None, lamps: list[str], result: _Result
@@ -373,6 +443,33 @@ class CommandRouter:
         )
         self.outputs.publish(self.topics.ack(command.target.kind, command.target.id), encode(ack))
         self.outputs.health.acks_out += 1
+
+
+def _level_writes(
+    specs: Mapping[str, RegisterSpec], command: Command
+) -> list[tuple[RegisterSpec, int | bool]]:
+    """What a command writes to a lamp's (or to the broadcast) registers: dim level, relay."""
+    level = command.level_pct if command.on and command.level_pct is not None else 0
+    writes: list[tuple[RegisterSpec, int | bool]] = (
+        [(specs["dim_pct"], level)] if command.on else []
+    )
+    writes.append((specs["relay_on"], command.on))
+    return writes
+
+
+def _writer(
+    place: ModbusPlace, requests: list[tuple[int, list[int]]]
+) -> Callable[[], Awaitable[None]]:
+    async def write() -> None:
+        for address, registers in requests:
+            await place.coordinator.write_registers(place.unit, address, registers)
+
+    return write
+
+
+def _refused(error: ModbusDeviceError | ModbusLinkError) -> bool:
+    """The device answered with an error of its own (not: nothing behind it answered)."""
+    return isinstance(error, ModbusDeviceError) and error.code not in NO_ANSWER_CODES
 
 
 def register_writes(

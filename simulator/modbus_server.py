@@ -10,6 +10,11 @@ table's first and last register reads (reserved ones as 0); addresses outside an
 ILLEGAL ADDRESS exception. Writes to relay_on and dim_pct command the lamp; a write to a lamp
 the concentrator cannot reach answers GATEWAY TARGET FAILED TO RESPOND (0x0B), as a real
 concentrator does; a write to a read-only register is refused with ILLEGAL ADDRESS.
+
+Where the lamp profile has `broadcast` registers, a write to them is a group command: every
+lamp on the concentrator carries it out as a write to its own slot would have it (faults and
+all). The concentrator answers 0x0B when some lamp could not hear it, after the others did;
+the broadcast registers read 0.
 """
 
 from __future__ import annotations
@@ -124,6 +129,7 @@ class CabinetDevice:
     world: World
     cells: dict[str, dict[int, _Cell]] = field(default_factory=dict)
     slots: _SlotLayout | None = None
+    broadcast: dict[tuple[str, int], _Cell] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.cells = _cabinet_cells(self.profile, len(self.state.circuit_ids))
@@ -138,9 +144,12 @@ class CabinetDevice:
             self.slots = _SlotLayout(
                 first.table, first.address, first.stride, len(self.lamps), by_offset
             )
+            for name, spec in (self.lamp_profile.broadcast or {}).items():
+                for address in range(spec.address, spec.address + spec.width):
+                    self.broadcast[(spec.table, address)] = _Cell("broadcast", 0, name, spec)
 
     def cell(self, table: str, address: int) -> _Cell | None:
-        cell = self.cells[table].get(address)
+        cell = self.cells[table].get(address) or self.broadcast.get((table, address))
         if cell is None and self.slots is not None and table == self.slots.table:
             cell = self.slots.cell(address)
         return cell
@@ -148,6 +157,7 @@ class CabinetDevice:
     def span(self, table: str) -> tuple[int, int] | None:
         """The table's first and last address, or None when the device has none there."""
         addresses = list(self.cells[table])
+        addresses += [address for t, address in self.broadcast if t == table]
         if self.slots is not None and table == self.slots.table:
             addresses += [self.slots.base, self.slots.high]
         return (min(addresses), max(addresses)) if addresses else None
@@ -192,7 +202,7 @@ class CabinetDevice:
             lamp_order = (self.lamp_profile.word_order, self.lamp_profile.byte_order)
         for address in range(first, first + count):
             cell = self.cell(table, address)
-            if cell is None:
+            if cell is None or cell.group == "broadcast":
                 values[address] = 0
                 continue
             value = self._value(cell, now, cache)
@@ -265,13 +275,26 @@ class CabinetDevice:
                     self.state.circuit_ids[index], bool(fields["contactor_on"])
                 )
                 continue
-            lamp = self.lamps[index]
-            level = int(fields.get("dim_pct", lamp.level))
-            if level > 100:
-                return ExcCodes.ILLEGAL_VALUE
-            on = bool(fields.get("relay_on", lamp.relay))
-            if not self.world.command_lamp(lamp, on, level):
-                return ExcCodes.GATEWAY_NO_RESPONSE
+            if group == "broadcast":
+                if int(fields.get("dim_pct", 0)) > 100:
+                    return ExcCodes.ILLEGAL_VALUE
+                answers = [self._command(lamp, fields) for lamp in self.lamps]
+                if ExcCodes.GATEWAY_NO_RESPONSE in answers:
+                    return ExcCodes.GATEWAY_NO_RESPONSE
+                continue
+            answer = self._command(self.lamps[index], fields)
+            if answer is not None:
+                return answer
+        return None
+
+    def _command(self, lamp: LampState, fields: dict[str, int | bool]) -> ExcCodes | None:
+        """One lamp carries out the dim_pct and relay_on written for it (or for all)."""
+        level = int(fields.get("dim_pct", lamp.level))
+        if level > 100:
+            return ExcCodes.ILLEGAL_VALUE
+        on = bool(fields.get("relay_on", lamp.relay))
+        if not self.world.command_lamp(lamp, on, level):
+            return ExcCodes.GATEWAY_NO_RESPONSE
         return None
 
 

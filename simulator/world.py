@@ -306,11 +306,16 @@ def _check_no_overlap(
                 start = spec.address_of(index)
                 table = "bits:" + spec.table if spec.table in BIT_TABLES else spec.table
                 used.update((table, address) for address in range(start, start + spec.width))
-    for name, spec in lamps.fields.items():
-        for slot in range(lamps.slots):
+    lamp_values = [(name, spec, lamps.slots) for name, spec in lamps.fields.items()]
+    lamp_values += [
+        (f"broadcast.{name}", spec, 1) for name, spec in (lamps.broadcast or {}).items()
+    ]
+    for name, spec, slots in lamp_values:
+        table = "bits:" + spec.table if spec.table in BIT_TABLES else spec.table
+        for slot in range(slots):
             start = spec.address_of(slot)
             for address in range(start, start + spec.width):
-                if (spec.table, address) in used:
+                if (table, address) in used:
                     raise SimulatorError(
                         f"cabinet {cabinet_id}: lamp field {name} of {lamps.id} overlaps "
                         f"{cabinet.id} at {spec.table} address {address}"

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from gateway.app import Gateway
@@ -30,11 +31,11 @@ from streetlight.contract import (
 )
 from streetlight.influx import InfluxClient
 from streetlight.mqtt import make_client
-from streetlight.profiles import ModbusLampProfile
+from streetlight.profiles import ModbusLampProfile, Profile
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
 from tests.gateway_rig import config_for, role_settings, running_gateway
-from tests.helpers import Listener, eventually, sample_district
+from tests.helpers import Listener, eventually, running_role, sample_district
 from tests.simulation import MODBUS_A_SITE, MODBUS_B_SITE, MQTT_SITE, profiles, running
 
 
@@ -95,8 +96,14 @@ async def _bench(
     topics: Topics,
     influx: InfluxClient,
     tmp_path: Path,
+    *,
+    gateway_profiles: dict[str, Profile] | None = None,
+    unlisted: str | None = None,
     **commands: Any,
 ) -> AsyncIterator[Bench]:
+    """The simulator and a gateway; the gateway reads `gateway_profiles` where given (a
+    profile that does not match the device), else the ones the simulator plays, and its
+    endpoint map leaves out the lamp `unlisted`."""
     settings = role_settings(service_state, topics, influx, "gateway")
     async with (
         running(
@@ -106,15 +113,40 @@ async def _bench(
             as_devices=True,
         ) as sim,
         Listener(MqttUrl.parse(service_state.mqtt_url), [f"{topics.root}/v1/ack/#"]) as acks,
-        running_gateway(
-            sim,
-            settings,
-            config_for(
-                sim, tmp_path / "spool", commands={"timeout_s": 0.5, "attempts": 2, **commands}
-            ),
-        ) as gateway,
     ):
-        yield Bench(sim, gateway, acks, MqttUrl.parse(service_state.url_for("controller")), topics)
+        config = config_for(
+            sim, tmp_path / "spool", commands={"timeout_s": 0.5, "attempts": 2, **commands}
+        )
+        if unlisted is not None:
+            endpoints = [
+                e.model_copy(update={"lamps": {k: v for k, v in e.lamps.items() if k != unlisted}})
+                for e in config.modbus.endpoints
+            ]
+            modbus = config.modbus.model_copy(update={"endpoints": endpoints})
+            config = config.model_copy(update={"modbus": modbus})
+        if gateway_profiles is None:
+            running_it = running_gateway(sim, settings, config)
+        else:
+            running_it = _gateway_with(sim, settings, config, gateway_profiles)
+        async with running_it as gateway:
+            controller = MqttUrl.parse(service_state.url_for("controller"))
+            yield Bench(sim, gateway, acks, controller, topics)
+
+
+@asynccontextmanager
+async def _gateway_with(
+    sim: Simulator, settings: Any, config: Any, gateway_profiles: dict[str, Profile]
+) -> AsyncIterator[Gateway]:
+    gateway = Gateway(
+        config,
+        config_dir=Path.cwd(),
+        settings=settings,
+        inventory=sim.world.inventory,
+        profiles=gateway_profiles,
+        clock=sim.world.clock,
+    )
+    async with running_role("gateway", gateway.run, gateway.ready):
+        yield gateway
 
 
 @pytest_asyncio.fixture
@@ -298,3 +330,154 @@ async def test_a_full_queue_refuses_commands_and_acks_keep_flowing(narrow_bench:
     order = [ack.command_id for ack in bench.answers()]
     assert all(order.index(c.id) < order.index(first.id) for c in refused)
     assert bench.gateway.health.errors["command_overflow"] == len(refused)
+
+
+# --- broadcast writes to whole concentrators --------------------------------------------------
+
+
+def _concentrators(bench: Bench, site: str) -> dict[str, list[str]]:
+    """Each cabinet of the site with lamps on its concentrator -> those lamps."""
+    world = bench.simulator.world
+    return {
+        cabinet: [lamp.lamp.id for lamp in lamps]
+        for cabinet, lamps in sorted(world.modbus_lamps.items())
+        if cabinet.startswith(site)
+    }
+
+
+def _levels(bench: Bench, lamps: list[str]) -> set[tuple[bool, int]]:
+    """What the lamps' nodes report: relay and dim level, as a poll would read them."""
+    world = bench.simulator.world
+    return {
+        (reading.relay_on, reading.dim_pct)
+        for reading in (world.lamps[lamp].reading(world.now) for lamp in lamps)
+    }
+
+
+@pytest.mark.parametrize("site", [MODBUS_A_SITE, MODBUS_B_SITE])
+async def test_a_command_for_a_whole_concentrator_is_one_broadcast_write(
+    bench: Bench, site: str
+) -> None:
+    stats = bench.simulator.world.stats
+    (first, first_lamps), (_, other_lamps) = _concentrators(bench, site).items()
+    writes = stats.modbus_writes
+    ack = await bench.send(TargetKind.GROUP, first, on=True, level=35)  # the cabinet's lamps
+    assert (ack.outcome, ack.attempts, ack.failed) == (AckOutcome.DONE, 1, [])
+    assert stats.modbus_writes - writes == 1, "one request for the whole concentrator"
+    assert _levels(bench, first_lamps) == {(True, 35)}
+    assert _levels(bench, other_lamps) == {(True, 100)}  # the other cabinet's: untouched
+
+    writes = stats.modbus_writes
+    ack = await bench.send(TargetKind.GROUP, site, on=True, level=60)
+    assert (ack.outcome, ack.failed) == (AckOutcome.DONE, [])
+    assert stats.modbus_writes - writes == 2, "one request per concentrator of the site"
+    assert _levels(bench, first_lamps + other_lamps) == {(True, 60)}
+
+    writes = stats.modbus_writes
+    ack = await bench.send(TargetKind.GROUP, site, on=False)
+    assert (ack.outcome, ack.failed) == (AckOutcome.DONE, [])
+    assert stats.modbus_writes - writes == 2
+    assert {on for on, _ in _levels(bench, first_lamps + other_lamps)} == {False}
+
+
+async def test_a_command_for_part_of_a_concentrator_writes_each_lamp(bench: Bench) -> None:
+    world = bench.simulator.world
+    cabinet, lamps = next(iter(_concentrators(bench, MODBUS_A_SITE).items()))
+    circuit = world.inventory.cabinets[cabinet].circuit_ids[0]
+    on_circuit = list(world.inventory.lamps_on_circuit(circuit))
+    assert 1 < len(on_circuit) < len(lamps)
+    writes = world.stats.modbus_writes
+    ack = await bench.send(TargetKind.GROUP, circuit, on=True, level=25)
+    assert (ack.outcome, ack.failed) == (AckOutcome.DONE, [])
+    assert world.stats.modbus_writes - writes == len(on_circuit), "one request per lamp"
+    assert _levels(bench, on_circuit) == {(True, 25)}
+    assert _levels(bench, [lamp for lamp in lamps if lamp not in on_circuit]) == {(True, 100)}
+
+
+async def test_faulty_lamps_misbehave_under_a_broadcast_as_under_their_own_write(
+    bench: Bench,
+) -> None:
+    """A relay stuck closed (day_burning) keeps its lamp lit when the broadcast switches off; a
+    stuck driver (dimming_failure) keeps its level."""
+    world = bench.simulator.world
+    cabinet, lamps = next(iter(_concentrators(bench, MODBUS_B_SITE).items()))
+    welded, stuck, *others = (world.lamps[lamp] for lamp in lamps)
+    for lamp, kind in ((welded, "day_burning"), (stuck, "dimming_failure")):
+        await world.apply(world.fault_event(f"lamp:{lamp.lamp.id}", kind, FaultEventKind.START))
+
+    writes = world.stats.modbus_writes
+    ack = await bench.send(TargetKind.GROUP, cabinet, on=True, level=30)
+    assert (ack.outcome, ack.failed) == (AckOutcome.DONE, [])  # the nodes took it, as one by one
+    assert world.stats.modbus_writes - writes == 1
+    assert _levels(bench, [lamp.lamp.id for lamp in others]) == {(True, 30)}
+    assert stuck.reading(world.now).dim_pct == 100  # the driver did not follow
+    assert stuck.power(world.now) > 0.9 * stuck.rated
+
+    writes = world.stats.modbus_writes
+    ack = await bench.send(TargetKind.GROUP, cabinet, on=False)
+    assert ack.outcome is AckOutcome.DONE
+    assert world.stats.modbus_writes - writes == 1
+    assert all(lamp.power(world.now) < 0.1 * lamp.rated for lamp in others)
+    assert welded.reading(world.now).relay_on is False  # the node thinks it switched off...
+    assert welded.power(world.now) > 0.9 * welded.rated  # ...but the lamp is still lit
+
+
+async def test_a_lamp_that_missed_a_broadcast_is_found_lamp_by_lamp(bench: Bench) -> None:
+    """The concentrator answers 0x0B when some lamp did not hear the broadcast: the gateway
+    then writes each lamp, so the ack lists exactly the lamps a lamp-by-lamp command would."""
+    world = bench.simulator.world
+    cabinet, lamps = next(iter(_concentrators(bench, MODBUS_A_SITE).items()))
+    silent = lamps[3]
+    await world.apply(world.fault_event(f"lamp:{silent}", "lamp_offline", FaultEventKind.START))
+    writes = world.stats.modbus_writes
+    ack = await bench.send(TargetKind.GROUP, cabinet, on=True, level=45)
+    assert (ack.outcome, ack.attempts, ack.failed) == (AckOutcome.TIMEOUT, 2, [silent])
+    # the broadcast, each lamp once, the silent one again
+    assert world.stats.modbus_writes - writes == 1 + len(lamps) + 1
+    assert _levels(bench, [lamp for lamp in lamps if lamp != silent]) == {(True, 45)}
+    assert world.lamps[silent].level == 100
+
+
+async def test_a_refused_broadcast_fails_every_lamp_of_the_concentrator(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    """A gateway whose profile puts the broadcast where the concentrator has none (a
+    firmware without it): the device refuses the write, and the ack says which lamps failed."""
+    lamp_profile = profiles()["slc-modbus-a"]
+    assert isinstance(lamp_profile, ModbusLampProfile)
+    assert lamp_profile.broadcast is not None
+    moved = {
+        name: spec.model_copy(update={"address": spec.address + 50})  # reserved registers
+        for name, spec in lamp_profile.broadcast.items()
+    }
+    wrong = {**profiles(), "slc-modbus-a": lamp_profile.model_copy(update={"broadcast": moved})}
+    async with _bench(service_state, topics, influx, tmp_path, gateway_profiles=wrong) as bench:
+        world = bench.simulator.world
+        (cabinet, lamps), (_, other_lamps) = _concentrators(bench, MODBUS_A_SITE).items()
+        writes, refused = world.stats.modbus_writes, world.stats.modbus_refused
+        ack = await bench.send(TargetKind.GROUP, MODBUS_A_SITE, on=True, level=20)
+        assert ack.outcome is AckOutcome.DEVICE_ERROR
+        assert ack.failed == sorted(lamps + other_lamps)
+        assert world.stats.modbus_writes - writes == 2  # one per concentrator, not retried
+        assert world.stats.modbus_refused - refused == 2
+        assert _levels(bench, lamps + other_lamps) == {(True, 100)}
+        circuit = world.inventory.cabinets[cabinet].circuit_ids[0]
+        ack = await bench.send(TargetKind.GROUP, circuit, on=True, level=20)
+        assert ack.outcome is AckOutcome.DONE  # lamp by lamp: those registers are right
+
+
+async def test_no_broadcast_where_the_endpoint_map_misses_a_lamp_of_the_concentrator(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    """A broadcast would reach a lamp the gateway was not told about: lamp by lamp instead."""
+    unlisted = f"{MODBUS_B_SITE}-L003"
+    async with _bench(service_state, topics, influx, tmp_path, unlisted=unlisted) as bench:
+        world = bench.simulator.world
+        cabinet = world.lamps[unlisted].cabinet.cabinet.id
+        lamps = _concentrators(bench, MODBUS_B_SITE)[cabinet]
+        writes = world.stats.modbus_writes
+        ack = await bench.send(TargetKind.GROUP, cabinet, on=True, level=15)
+        assert ack.failed == [unlisted]  # the gateway has no slot to write it to
+        assert world.stats.modbus_writes - writes == len(lamps) - 1
+        assert _levels(bench, [lamp for lamp in lamps if lamp != unlisted]) == {(True, 15)}
+        assert (world.lamps[unlisted].relay, world.lamps[unlisted].level) == (True, 100)

@@ -309,3 +309,52 @@ async def test_modbus_writes_command_lamps_and_contactors(
             for lamp_ in simulator.world.lamps.values()
             if lamp_.lamp.circuit_id == circuit
         )
+
+
+@pytest.mark.parametrize("site", [MODBUS_A_SITE, MODBUS_B_SITE])
+async def test_mbpoll_broadcast_write_commands_every_slot(
+    service_state: ServiceState, topics: Topics, site: str
+) -> None:
+    async with running(service_state, topics.root, sites=(site,)) as simulator:
+        cabinet_id = _cabinet_of_site(simulator, site)
+        where = endpoint(simulator, cabinet_id)
+        assert where.lamp_profile is not None
+        profile = profiles()[where.lamp_profile]
+        assert isinstance(profile, ModbusLampProfile)
+        assert profile.broadcast is not None
+        dim = profile.broadcast["dim_pct"].address
+        relay = profile.broadcast["relay_on"].address
+        assert relay == dim + 1
+        lamps = [simulator.world.lamps[lamp] for lamp in where.lamps]
+        others = [lamp for lamp in simulator.world.lamps.values() if lamp not in lamps]
+
+        status, output = await mbpoll_write(where, "holding", dim, 30, 1)  # one request
+        assert status == 0, output
+        assert {(lamp.relay, lamp.level) for lamp in lamps} == {(True, 30)}
+        assert {(lamp.relay, lamp.level) for lamp in others} == {(True, 100)}
+        slot_dim = profile.fields["dim_pct"]
+        for slot in (1, len(lamps)):  # what the first and last slots read back
+            read = words(await mbpoll(where, "holding", slot_dim.address_of(slot - 1), 2))
+            assert read == [30, 1]
+        assert words(await mbpoll(where, "holding", dim, 2)) == [0, 0]  # commands read 0
+
+        status, output = await mbpoll_write(where, "holding", relay, 0)  # the relay alone
+        assert status == 0, output
+        assert {(lamp.relay, lamp.level) for lamp in lamps} == {(False, 30)}
+
+        status, output = await mbpoll_write(where, "holding", dim, 130, 1)  # no such level
+        assert status != 0
+        assert "Illegal data value" in output
+        assert {lamp.relay for lamp in lamps} == {False}
+
+        silent = lamps[1]
+        await simulator.world.apply(
+            simulator.world.fault_event(
+                f"lamp:{silent.lamp.id}", "lamp_offline", FaultEventKind.START
+            )
+        )
+        status, output = await mbpoll_write(where, "holding", dim, 70, 1)
+        assert status != 0  # the concentrator could not reach one of them...
+        heard = [lamp for lamp in lamps if lamp is not silent]
+        assert {(lamp.relay, lamp.level) for lamp in heard} == {(True, 70)}  # ...the rest did
+        assert (silent.relay, silent.level) == (False, 30)

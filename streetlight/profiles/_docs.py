@@ -32,6 +32,8 @@ def register_table(profile: ModbusLampProfile | ModbusCabinetProfile) -> str:
     rows = [_HEADER]
     if isinstance(profile, ModbusLampProfile):
         rows += [_row("lamp slot", name, spec) for name, spec in profile.fields.items()]
+        broadcast = profile.broadcast or {}
+        rows += [_row("every slot", name, spec) for name, spec in broadcast.items()]
     else:
         rows += [_row("phase A/B/C", name, spec) for name, spec in profile.phases.items()]
         rows += [_row("circuit 1..n", name, spec) for name, spec in profile.circuits.items()]

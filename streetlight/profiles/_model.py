@@ -44,6 +44,7 @@ LAMP_FIELDS = frozenset(
     }
 )
 PHASE_FIELDS = frozenset({"voltage_v", "current_a", "power_w", "power_factor", "energy_wh"})
+BROADCAST_FIELDS = frozenset({"dim_pct", "relay_on"})
 CIRCUIT_FIELDS = frozenset({"contactor_on", "current_a"})
 CABINET_FIELDS = frozenset({"leakage_ma", "door_open", "lux", "supply_on"})
 
@@ -107,11 +108,15 @@ class ModbusProfile(_Strict):
 
 
 class ModbusLampProfile(ModbusProfile):
-    """A lamp read through its cabinet's concentrator; `slots` lamps per concentrator."""
+    """A lamp read through its cabinet's concentrator; `slots` lamps per concentrator.
+
+    `broadcast`, where the concentrator has it, is a group write: one register that sets
+    dim_pct or relay_on of every lamp slot behind the concentrator at once."""
 
     device: Literal["lamp"]
     slots: int = Field(default=255, ge=1, le=255, description="lamps one concentrator serves")
     fields: dict[str, RegisterSpec]
+    broadcast: dict[str, RegisterSpec] | None = None
 
     @model_validator(mode="after")
     def _fields(self) -> Self:
@@ -120,7 +125,17 @@ class ModbusLampProfile(ModbusProfile):
             spec = self.fields.get(name)
             if spec is None or not spec.writable:
                 raise ValueError(f"fields.{name}: required and writable (commands write it)")
-        _check_layout([("fields", self.fields, self.slots)])
+        layout = [("fields", self.fields, self.slots)]
+        if self.broadcast is not None:
+            self._check("broadcast", self.broadcast, BROADCAST_FIELDS)
+            for name in sorted(BROADCAST_FIELDS):
+                spec = self.broadcast.get(name)
+                if spec is None or not spec.writable:
+                    raise ValueError(f"broadcast.{name}: required and writable (commands write it)")
+                if spec.stride:
+                    raise ValueError(f"broadcast.{name}: one register for every slot, no stride")
+            layout.append(("broadcast", self.broadcast, 1))
+        _check_layout(layout)
         tables = {spec.table for spec in self.fields.values()}
         strides = {spec.stride for spec in self.fields.values()}
         if len(tables) != 1 or len(strides) != 1:
