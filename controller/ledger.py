@@ -9,8 +9,8 @@ or public holidays but do work the make-up days (调休) the State Council moves
 An order moves registered → dispatched → repaired → verified → closed. People take three of
 the steps (dispatch, repaired, close); the controller takes "verified" itself, once telemetry
 has shown the asset healthy for `verify_s` after the repair, so a crew cannot close an order
-for a lamp that is still dark. Overdue orders are escalated once, whatever their state short
-of verified.
+for a lamp that is still dark. Overdue orders whose fault is still there are escalated once,
+whatever their state short of verified.
 
 Everything here is pure (no store, no clock): controller.ledger_store keeps the rows and
 controller.ledger_keeper runs these rules inside the controller.

@@ -9,9 +9,9 @@ crew. A root's end is told to the same maintainer, in the order things happened.
 Crews move orders from the CLI, in another process, so the keeper reads the orders not yet
 verified from the store every `poll_s` wall seconds. On each tick it looks at each repaired
 order's asset: healthy (controller.ledger.Sickness) with a report since the repair, for
-`verify_s` clock seconds, and the keeper marks it verified; an order past its deadline is
-escalated once and its maintainer told. The store is the record: actions that fail to be
-written wait for the next round.
+`verify_s` clock seconds, and the keeper marks it verified; an order past its deadline while
+its fault is still there is escalated once and its maintainer told. The store is the record:
+actions that fail to be written wait for the next round.
 """
 
 from __future__ import annotations
@@ -156,12 +156,16 @@ class LedgerKeeper:
 
     def _review(self, now: datetime) -> None:
         repaired = [o for o in self.orders.values() if o.state is OrderState.REPAIRED]
-        sickness = Sickness.of(self.book.open_alarms()) if repaired else None
-        for order in self.orders.values():
-            if order.escalated_at is None and now > order.deadline:
+        overdue = [o for o in self.orders.values() if o.escalated_at is None and now > o.deadline]
+        if not (repaired or overdue):
+            return
+        sickness = Sickness.of(self.book.open_alarms())
+        for order in overdue:
+            # the fault still there: a door shut or a lamp back by itself before its deadline
+            # is not chased (its order still waits for the crew's repair and verification)
+            if not sickness.healthy(order.alarm_id, order.asset):
                 self._escalate.add(order.id)
         for order in repaired:
-            assert sickness is not None
             healthy = sickness.healthy(order.alarm_id, order.asset) and self._fresh(order)
             if self.check.observe(order.id, healthy, now):
                 self._verify.add(order.id)
