@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -14,11 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streetlight.services import LocalServices, ServiceState
 
+if TYPE_CHECKING:
+    from streetlight.cli._demo import Role
+
 RESULTS = Path(__file__).with_name("results")
+ENDPOINTS_WAIT_S = 120.0  # for a simulator to open its Modbus ports
 
 
 @contextmanager
@@ -30,6 +35,26 @@ def local_servers() -> Iterator[ServiceState]:
             yield servers.start()
         finally:
             servers.stop()
+
+
+@contextmanager
+def run_directory(var: Path | None, prefix: str) -> Iterator[Path]:
+    """`var` (kept afterwards), or a temporary directory removed at the end."""
+    if var is not None:
+        var.mkdir(parents=True, exist_ok=True)
+        yield var.resolve()
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
+
+
+async def wait_for_file(path: Path, role: Role) -> None:
+    """Wait until `role` (a simulator) has written `path`; exit if it stopped or took long."""
+    deadline = time.monotonic() + ENDPOINTS_WAIT_S
+    while not await asyncio.to_thread(path.exists):
+        if role.exited is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the simulator opened no Modbus ports; see {role.log_path}")
+        await asyncio.sleep(0.2)
 
 
 @dataclass

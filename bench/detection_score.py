@@ -31,14 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import random
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import write_results  # noqa: E402
+from bench._common import run_directory, wait_for_file, write_results  # noqa: E402
 from bench.scoring import misses, read_alarms, read_truth, score, totals  # noqa: E402
 from controller.calendars import GroupRef, Groups  # noqa: E402
 from controller.expected import Evaluator  # noqa: E402
@@ -72,7 +70,6 @@ INVENTORY = ROOT / "examples" / "xunyang" / "inventory.geojson"
 SCHEDULE = ROOT / "examples" / "xunyang" / "schedule.yaml"
 BUS, FIELD = "score", "scorefield"
 HIDDEN = (AlarmType.DIMMING_FAILURE, AlarmType.DAY_BURNING)  # seen only where the schedule acts
-ENDPOINTS_WAIT_S = 120.0
 
 
 Changes = Callable[[str, date], tuple[tuple[datetime, int | None], ...]]
@@ -177,16 +174,6 @@ class Lag:
         }
 
 
-@contextlib.contextmanager
-def _directory(var: Path | None) -> Iterator[Path]:
-    if var is not None:
-        var.mkdir(parents=True, exist_ok=True)
-        yield var.resolve()
-        return
-    with tempfile.TemporaryDirectory(prefix="streetlight-score-") as tmp:
-        yield Path(tmp)
-
-
 async def run_week(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
     inventory = load_inventory(INVENTORY)
     servers = LocalServices(directory / "services", auth=broker_auth(BUS, FIELD, ROOT / "profiles"))
@@ -231,11 +218,7 @@ async def _run(args: argparse.Namespace, directory: Path, inventory: Inventory,
     simulator = role("simulator", ["simulate", "--inventory", str(INVENTORY), "--scenario",
                                    str(scenario_path), "--truth", str(truth),
                                    "--endpoints", str(endpoints)])  # fmt: skip
-    deadline = time.monotonic() + ENDPOINTS_WAIT_S
-    while not endpoints.exists():
-        if simulator.exited is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the simulator opened no Modbus ports; see {simulator.log_path}")
-        await asyncio.sleep(0.2)
+    await wait_for_file(endpoints, simulator)
     config = _gateway_config(directory, INVENTORY, endpoints, inventory)
     document = yaml.safe_load(config.read_text())
     document["modbus"].update(cabinet_interval_s=args.interval, lamp_interval_s=args.interval)
@@ -347,7 +330,7 @@ def main() -> int:
                          begin=begin, end=end)  # fmt: skip
         _print(figures)
         return 0
-    with _directory(args.var) as directory:
+    with run_directory(args.var, "streetlight-score-") as directory:
         figures = asyncio.run(run_week(args, directory))
     _print(figures)
     print(f"figures written to {write_results('detection_score', figures)}")

@@ -35,17 +35,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import json
 import math
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -58,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples" / "xunyang"))
 
-from bench._common import RESULTS, write_results  # noqa: E402
+from bench._common import RESULTS, run_directory, wait_for_file, write_results  # noqa: E402
 from controller.calendars import GroupRef, Groups, Override  # noqa: E402
 from controller.dispatch import RATE_PER_S  # noqa: E402
 from controller.expected import Evaluator  # noqa: E402
@@ -93,7 +90,6 @@ LEVEL = 40
 BUS, FIELD = "bench", "benchfield"
 CONTROLLER_ENV = {"STREETLIGHT_CONTROLLER_GRACE_S": "5"}
 RELOAD_S = 0.5  # the controller's ControllerConfig.reload_s: part of what is measured
-ENDPOINTS_WAIT_S = 120.0
 SETTLE_LIMIT_S = 150.0  # for the first wave to be acknowledged
 QUIET_S = 5.0  # no acknowledgement for this long: the field is steady
 WINDOW_S = 120.0  # at most this long for the override's acknowledgements
@@ -301,14 +297,6 @@ def _groups(inventory: Inventory) -> dict[str, list[str]]:
     return groups
 
 
-async def _wait_for_file(path: Path, role: Role) -> None:
-    deadline = time.monotonic() + ENDPOINTS_WAIT_S
-    while not await asyncio.to_thread(path.exists):
-        if role.exited is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the simulator opened no Modbus ports; see {role.log_path}")
-        await asyncio.sleep(0.2)
-
-
 def _first_wave(log: BusLog) -> dict[str, Any]:
     """The controller's commands before the override: every lamp to the schedule's level."""
     return {
@@ -397,18 +385,8 @@ def _by_device_kind(progress: Progress, inventory: Inventory) -> dict[str, dict[
     return out
 
 
-@contextlib.contextmanager
-def _directory(var: Path | None) -> Iterator[Path]:
-    if var is not None:
-        var.mkdir(parents=True, exist_ok=True)
-        yield var.resolve()
-        return
-    with tempfile.TemporaryDirectory(prefix="streetlight-dispatch-") as tmp:
-        yield Path(tmp)
-
-
 async def latency(lamps: int, var: Path | None) -> dict[str, Any]:
-    with _directory(var) as directory:
+    with run_directory(var, "streetlight-dispatch-") as directory:
         servers = LocalServices(
             directory / "services", auth=broker_auth(BUS, FIELD, ROOT / "profiles")
         )
@@ -448,7 +426,7 @@ async def _run_system(
     simulator = role(
         "simulator", ["simulate", "--inventory", str(path), "--endpoints", str(endpoints)]
     )
-    await _wait_for_file(endpoints, simulator)
+    await wait_for_file(endpoints, simulator)
     config = _gateway_config(directory, path, endpoints, inventory)
     role("gateway", ["gateway", "--config", str(config)])
     topics = Topics(BUS)
