@@ -27,21 +27,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streetlight.domain import AlarmType, Inventory
+from streetlight.domain import ASSET_KINDS, AlarmType, AssetKind, Inventory
 
-# the lamp faults whose alarms must come within 2 reporting intervals; the rest within 1
-LAMP_KINDS = frozenset(
-    {
-        AlarmType.LAMP_FAILURE,
-        AlarmType.LOW_POWER,
-        AlarmType.HIGH_POWER,
-        AlarmType.DIMMING_FAILURE,
-        AlarmType.DAY_BURNING,
-        AlarmType.CYCLING,
-        AlarmType.LAMP_OFFLINE,
-        AlarmType.OVER_TEMPERATURE,
-    }
-)
+# the lamp faults, whose alarms must come within 2 reporting intervals; the rest within 1
+LAMP_KINDS = frozenset(k for k, assets in ASSET_KINDS.items() if assets == {AssetKind.LAMP})
 OUTAGES = frozenset({AlarmType.SUPPLY_LOSS, AlarmType.PHASE_LOSS, AlarmType.CIRCUIT_DEAD})
 
 
