@@ -38,7 +38,7 @@ from controller.store import (
     save_schedule,
 )
 from controller.thresholds import load_thresholds
-from streetlight.cli._common import run_until_signal, settings_and_logging
+from streetlight.cli._common import moment_option, run_until_signal, settings_and_logging
 from streetlight.domain import AlarmState, Inventory
 from streetlight.inventory import load_inventory
 from streetlight.settings import CommonSettings
@@ -122,13 +122,13 @@ def schedule_load(args: argparse.Namespace) -> int:
 def override_set(args: argparse.Namespace) -> int:
     settings = settings_and_logging(CommonSettings)
     now = settings.clock().now()
-    starts = _moment("--start", args.start) if args.start else now
+    starts = moment_option("--start", args.start) if args.start else now
     if args.until_cancelled:
         ends = None
     elif args.minutes is not None:
         ends = starts + timedelta(minutes=args.minutes)
     else:
-        ends = _moment("--until", args.until)
+        ends = moment_option("--until", args.until)
     group = GroupRef.parse(args.group)
 
     async def main() -> int:
@@ -254,22 +254,12 @@ async def _inventory(path: Path | None, engine: Any, db_url: str) -> Inventory:
     return inventory
 
 
-def _moment(option: str, text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ProgramError(f"{option} {text!r} is not ISO 8601") from None
-    if moment.tzinfo is None:
-        raise ProgramError(f"{option} {text!r} needs a UTC offset (e.g. +08:00)")
-    return moment
-
-
 # --- alarms --------------------------------------------------------------------------------------
 
 
 def alarms_export(args: argparse.Namespace) -> int:
     settings = settings_and_logging(CommonSettings)
-    start, end = _moment("--from", args.start), _moment("--to", args.end)
+    start, end = moment_option("--from", args.start), moment_option("--to", args.end)
     if end <= start:
         raise AlarmStoreError(f"--to {args.end} is not after --from {args.start}")
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from datetime import datetime
 from typing import Any
 
-from controller.ledger import PEOPLE_STEPS, LedgerError, order_label, parse_order_id
+from controller.ledger import PEOPLE_STEPS, order_label, parse_order_id
 from controller.ledger_store import list_orders, order_record, people_step, record_handover
-from streetlight.cli._common import settings_and_logging
+from streetlight.cli._common import moment_option, settings_and_logging
 from streetlight.settings import CommonSettings
 from streetlight.store import open_engine, sessions
 from streetlight.store.models import AlarmRow
@@ -77,7 +76,7 @@ def workorders_step(args: argparse.Namespace) -> int:
 
 def workorders_handover(args: argparse.Namespace) -> int:
     settings = settings_and_logging(CommonSettings)
-    on = _moment("--on", args.on) if args.on else settings.clock().now()
+    on = moment_option("--on", args.on) if args.on else settings.clock().now()
 
     async def main() -> str:
         engine = await open_engine(settings.db_url)
@@ -93,13 +92,3 @@ def workorders_handover(args: argparse.Namespace) -> int:
     maintainer = asyncio.run(main())
     print(f"{args.site} handed over to {maintainer} from {on.isoformat()} (by {args.by})")
     return 0
-
-
-def _moment(option: str, text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise LedgerError(f"{option} {text!r} is not ISO 8601") from None
-    if moment.tzinfo is None:
-        raise LedgerError(f"{option} {text!r} needs a UTC offset (e.g. +08:00)")
-    return moment

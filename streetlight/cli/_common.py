@@ -5,15 +5,32 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from types import FrameType
 from typing import TypeVar
 
 from pydantic_settings import BaseSettings
 
+from streetlight.errors import StreetlightError
 from streetlight.logs import setup_logging
 from streetlight.settings import load_settings
 
 S = TypeVar("S", bound=BaseSettings)
+
+
+class OptionError(StreetlightError):
+    """A command-line option whose value cannot be used; the message names the option."""
+
+
+def moment_option(option: str, text: str) -> datetime:
+    """An ISO 8601 moment with its UTC offset, as given to `option`."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise OptionError(f"{option} {text!r} is not ISO 8601") from None
+    if moment.tzinfo is None:
+        raise OptionError(f"{option} {text!r} needs a UTC offset (e.g. +08:00)")
+    return moment
 
 
 def settings_and_logging(cls: type[S]) -> S:
