@@ -12,6 +12,7 @@ import json
 import pytest
 
 from simulator.app import Simulator
+from simulator.modbus_server import Endpoint
 from simulator.scenario import FaultEventKind
 from streetlight.contract import Topics
 from streetlight.domain import STANDBY_W, lamp_power_w
@@ -37,6 +38,15 @@ from tests.simulation import (
 
 def _cabinet_of_site(simulator: Simulator, site: str) -> str:
     return next(c for c in sorted(simulator.world.cabinets) if c.startswith(site))
+
+
+def _concentrator_of_site(simulator: Simulator, site: str) -> tuple[Endpoint, ModbusLampProfile]:
+    """The first cabinet of a Modbus site: its endpoint and its lamps' profile."""
+    where = endpoint(simulator, _cabinet_of_site(simulator, site))
+    assert where.lamp_profile is not None
+    profile = profiles()[where.lamp_profile]
+    assert isinstance(profile, ModbusLampProfile)
+    return where, profile
 
 
 def _report_filter(root: str) -> str:
@@ -231,11 +241,7 @@ async def test_mbpoll_reads_a_lamp_as_the_profile_says(
     service_state: ServiceState, topics: Topics, site: str
 ) -> None:
     async with running(service_state, topics.root, sites=(site,)) as simulator:
-        cabinet_id = _cabinet_of_site(simulator, site)
-        where = endpoint(simulator, cabinet_id)
-        assert where.lamp_profile is not None
-        profile = profiles()[where.lamp_profile]
-        assert isinstance(profile, ModbusLampProfile)
+        where, profile = _concentrator_of_site(simulator, site)
         lamp_id, slot = sorted(where.lamps.items())[2]
         lamp = simulator.world.lamps[lamp_id]
         first = min(spec.address_of(slot - 1) for spec in profile.fields.values())
@@ -316,11 +322,7 @@ async def test_mbpoll_broadcast_write_commands_every_slot(
     service_state: ServiceState, topics: Topics, site: str
 ) -> None:
     async with running(service_state, topics.root, sites=(site,)) as simulator:
-        cabinet_id = _cabinet_of_site(simulator, site)
-        where = endpoint(simulator, cabinet_id)
-        assert where.lamp_profile is not None
-        profile = profiles()[where.lamp_profile]
-        assert isinstance(profile, ModbusLampProfile)
+        where, profile = _concentrator_of_site(simulator, site)
         assert profile.broadcast is not None
         dim = profile.broadcast["dim_pct"].address
         relay = profile.broadcast["relay_on"].address
