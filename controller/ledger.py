@@ -31,7 +31,7 @@ from controller.alarm_store import Transition
 from controller.alarms import Alarm, Change
 from streetlight.domain import REPAIR_DEADLINE, Severity
 from streetlight.errors import ConfigError, StreetlightError
-from streetlight.yamlfile import read_yaml
+from streetlight.yamlfile import first_problem, read_yaml
 
 CONTROLLER = "controller"  # `by` of the controller's own steps
 
@@ -73,10 +73,7 @@ class LedgerConfig(BaseModel):
 
 def load_ledger_config(path: Path) -> LedgerConfig:
     """Read a ledger file; a bad one raises `LedgerConfigError` naming the file and field."""
-    try:
-        document: Any = read_yaml(path, LedgerConfigError)
-    except ValueError as exc:  # YAML reads 2026-13-01 as a date, and fails on it
-        raise LedgerConfigError(f"{path}: a date that does not exist: {exc}") from exc
+    document: Any = read_yaml(path, LedgerConfigError)
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -84,11 +81,7 @@ def load_ledger_config(path: Path) -> LedgerConfig:
     try:
         return LedgerConfig.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        where = f"{key.lstrip('.')}: " if key else ""
-        raise LedgerConfigError(f"{path}: {where}{message}") from exc
+        raise LedgerConfigError(f"{path}: {first_problem(exc)}") from exc
 
 
 # --- deadlines -----------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from pydantic import (
 from streetlight.backoff import Backoff, LinkState
 from streetlight.domain import AlarmType, AssetKind, Severity, check_id
 from streetlight.errors import ConfigError, StreetlightError
-from streetlight.yamlfile import read_yaml
+from streetlight.yamlfile import first_problem, read_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -324,11 +324,8 @@ def load_notify_config(path: Path) -> NotifyConfig:
     try:
         return NotifyConfig.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise NotifyConfigError(f"{path}: {key.lstrip('.')}: {message}{more}") from exc
+        raise NotifyConfigError(f"{path}: {first_problem(exc)}{more}") from exc
 
 
 # --- how it reads ------------------------------------------------------------------------------

@@ -246,3 +246,12 @@ def test_the_plan_gives_each_night_its_program_sun_times_steps_and_energy(
     with pytest.raises(ProgramError, match="a plan is for the lamps of one site"):
         plan(Evaluator(groups, schedule), GroupRef("subdistrict", "PP"),
              date(2027, 2, 4), date(2027, 2, 4))  # fmt: skip
+
+
+def test_a_schedule_file_with_a_date_that_does_not_exist_is_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "schedule.yaml"
+    path.write_text("special_days:\n  national_day: [2026-10-01, 2026-13-01]\n")
+    with pytest.raises(ProgramError, match=r"schedule.yaml: a date that does not exist: month"):
+        load_schedule_file(path)
