@@ -1,9 +1,10 @@
 """The controller process: follow the bus, decide what every lamp should do, make it so.
 
-It reads the schedule (programs, calendars, overrides) from the relational store, and again
-every `reload_s` so overrides set meanwhile take effect; listens to the gateways' canonical
-telemetry and acknowledgements on the bus; and every `tick_s` of clock time evaluates the
-expected state of every lamp and dispatches what changed (controller.dispatch).
+It reads the schedule (programs, calendars, overrides) from the relational store: at once
+when a tool that saved a change says so on the bus (controller.schedule_notice), and every
+`reload_s` in case a notice was lost. It listens to the gateways' canonical telemetry and
+acknowledgements on the bus, and every `tick_s` of clock time evaluates the expected state of
+every lamp and dispatches what changed (controller.dispatch).
 
 After a (re)start it first listens for `grace_s` of clock time: lamps whose reports already
 agree with the expected state are left alone, the rest are commanded. Nothing it needs is
@@ -50,6 +51,7 @@ from streetlight.contract import (
     CommandAck,
     DeviceStatus,
     PayloadError,
+    ScheduleChange,
     Target,
     TargetKind,
     TelemetryBatch,
@@ -71,7 +73,7 @@ RECONNECT_CAP_S = 30.0
 @dataclass(frozen=True, slots=True)
 class ControllerConfig:
     tick_s: float = 5.0  # clock seconds between evaluations
-    reload_s: float = 0.5  # wall seconds between reads of the schedule (overrides show this fast)
+    reload_s: float = 5.0  # wall seconds between reads of the schedule without a notice
     grace_s: float = 90.0  # clock seconds of listening before the first commands
     rate_per_s: float = RATE_PER_S  # commands per wall second at most
     confirm_s: float = 180.0  # clock seconds for telemetry to confirm a command
@@ -128,6 +130,7 @@ class Controller:
         self._lux_readings: dict[str, tuple[float, datetime]] = {}
         self._started = clock.now()
         self._changed = asyncio.Event()  # the schedule changed: evaluate now
+        self._notified = asyncio.Event()  # a tool saved a change: read the store now
         self.evaluations = 0
         self.last_evaluation_s = 0.0
         self.bad_messages = 0
@@ -202,6 +205,7 @@ class Controller:
         await client.subscribe(self.topics.subscription(Channel.TELEMETRY), qos=1)
         await client.subscribe(self.topics.subscription(Channel.ACK), qos=1)
         await client.subscribe(self.topics.subscription(Channel.STATUS, TargetKind.LAMP), qos=1)
+        await client.subscribe(self.topics.subscription(Channel.SCHEDULE), qos=1)
         online = DeviceStatus(
             device=Target(kind=TargetKind.CONTROLLER, id=self.identity),
             online=True,
@@ -244,6 +248,7 @@ class Controller:
     async def _receive(self, client: Client) -> None:
         ack_prefix = f"{self.topics.base}/{Channel.ACK.value}/"
         status_prefix = f"{self.topics.base}/{Channel.STATUS.value}/"
+        schedule_prefix = f"{self.topics.base}/{Channel.SCHEDULE.value}/"
         async for message in client.messages:
             payload = message.payload
             topic = str(message.topic)
@@ -253,6 +258,10 @@ class Controller:
                 elif topic.startswith(status_prefix):
                     status = decode(DeviceStatus, payload)
                     self.detector.lamp_status(status.device.id, status.online, self.clock.now())
+                elif topic.startswith(schedule_prefix):
+                    change = decode(ScheduleChange, payload)
+                    logger.info("%s saved by %s: reading the store", change.what, change.by)
+                    self._notified.set()
                 else:
                     self._telemetry(decode(TelemetryBatch, payload))
             except PayloadError as exc:
@@ -323,7 +332,9 @@ class Controller:
 
     async def _reloads(self) -> None:
         while True:
-            await asyncio.sleep(self.config.reload_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._notified.wait(), self.config.reload_s)
+            self._notified.clear()  # a notice from now on means another read
             try:
                 if await self.reload():
                     self._changed.set()

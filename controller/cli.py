@@ -30,6 +30,7 @@ from controller.notify import Notifier, load_notify_config
 from controller.plan import NightPlan, plan
 from controller.programs import ProgramError
 from controller.schedule_file import load_schedule_file
+from controller.schedule_notice import announce
 from controller.store import (
     add_override,
     cancel_override,
@@ -39,6 +40,7 @@ from controller.store import (
 )
 from controller.thresholds import load_thresholds
 from streetlight.cli._common import moment_option, run_until_signal, settings_and_logging
+from streetlight.contract import ScheduleChange
 from streetlight.domain import AlarmState, Inventory
 from streetlight.inventory import load_inventory
 from streetlight.settings import CommonSettings
@@ -110,6 +112,7 @@ def schedule_load(args: argparse.Namespace) -> int:
                 await save_schedule(session, schedule, groups, by=args.by, at=now)
         finally:
             await engine.dispose()
+        await _tell_controller(settings, ScheduleChange(what="schedule", by=args.by, at=now))
         return (
             f"saved {len(schedule.programs)} programs, {len(schedule.calendars)} calendars, "
             f"{len(schedule.assignments)} assignments, {len(schedule.special_days)} special days"
@@ -143,6 +146,8 @@ def override_set(args: argparse.Namespace) -> int:
                 )  # fmt: skip
         finally:
             await engine.dispose()
+        change = ScheduleChange(what="override", id=override.id, by=args.by, at=now)
+        await _tell_controller(settings, change)
         return override.id
 
     override_id = asyncio.run(main())
@@ -157,15 +162,31 @@ def override_cancel(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         engine = await open_engine(settings.db_url)
+        now = settings.clock().now()
         try:
             async with sessions(engine)() as session, session.begin():
-                await cancel_override(session, args.id, by=args.by, at=settings.clock().now())
+                await cancel_override(session, args.id, by=args.by, at=now)
         finally:
             await engine.dispose()
+        await _tell_controller(
+            settings, ScheduleChange(what="override", id=args.id, by=args.by, at=now)
+        )
 
     asyncio.run(main())
     print(f"override {args.id} cancelled")
     return 0
+
+
+async def _tell_controller(settings: CommonSettings, change: ScheduleChange) -> None:
+    """Announce a saved change on the bus; if that fails, say so (the change is saved: the
+    controller's poll of the store finds it, a few seconds later)."""
+    problem = await announce(settings, change)
+    if problem is not None:
+        print(
+            f"warning: saved, but the controller was not told at once ({problem}); "
+            f"it reads the store every {ControllerConfig().reload_s:g} s",
+            file=sys.stderr,
+        )
 
 
 def override_list(args: argparse.Namespace) -> int:

@@ -137,6 +137,26 @@ def test_the_controller_without_an_inventory_says_how_to_load_one(tmp_path: Path
     assert "--to 2026-12-20 is before --from 2026-12-21" in refused.stderr
 
 
+def test_an_override_is_saved_when_the_controller_cannot_be_told(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "STREETLIGHT_DB_URL": f"sqlite:///{tmp_path / 'store.db'}",
+        "STREETLIGHT_MQTT_URL": f"mqtt://127.0.0.1:{port}",
+    }
+    assert run("inventory", "load", str(SAMPLE_INVENTORY), env=env).returncode == 0
+    result = run(
+        "controller", "override", "set", "--group", "subdistrict:PP", "--off",
+        "--until-cancelled", "--reason", "cable works", "--by", "wang", env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("warning: saved, but the controller was not told at once")
+    assert f"the MQTT broker at mqtt://127.0.0.1:{port}" in result.stderr
+    assert "it reads the store every 5 s" in result.stderr
+    listed = run("controller", "override", "list", env=env)
+    assert "subdistrict:PP  off" in listed.stdout
+    assert "by wang: cable works" in listed.stdout
+
+
 @pytest.mark.parametrize(
     "command",
     [

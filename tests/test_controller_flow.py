@@ -7,6 +7,9 @@ What the lamps did is read back from the telemetry in InfluxDB, not from control
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,9 +21,17 @@ from streetlight.contract import Topics
 from streetlight.influx import InfluxClient
 from streetlight.services import ServiceState
 from streetlight.store import sessions
-from tests.controller_rig import TEST_CONFIG, local, run_until, running_district
+from tests.controller_rig import (
+    TEST_CONFIG,
+    local,
+    run_until,
+    running_controller,
+    running_district,
+    schedule_store,
+)
+from tests.gateway_rig import role_settings
 from tests.helpers import eventually
-from tests.simulation import MQTT_SITE, clock_of
+from tests.simulation import MQTT_SITE, clock_of, running
 
 # a lamp's change shows in its next report: one reporting interval, plus a controller tick
 # and the command's trip
@@ -148,3 +159,51 @@ async def test_a_dark_storm_in_the_afternoon_brings_the_lamps_on_and_its_end_off
     assert all(levels == {100} for levels in dark.values()), dark
     after = _reports_between(history, clears + hold + cabinet_poll + WITHIN, local(15, 50))
     assert all(levels == {None} for levels in after.values()), after
+
+
+async def _streetlight(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run the `streetlight` command as an operator would; its exit code and stderr."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "streetlight", *args, env={**clean, **env},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+async def test_an_override_from_the_command_line_is_read_at_once_not_at_the_next_poll(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    """The command tells the controller on the bus; this controller would poll only hourly."""
+    hourly = dataclasses.replace(TEST_CONFIG, reload_s=3600)
+    settings = role_settings(service_state, topics, influx, "controller")
+    operator = {
+        "STREETLIGHT_DB_URL": f"sqlite:///{tmp_path / 'store.db'}",
+        "STREETLIGHT_MQTT_URL": service_state.url_for("admin"),
+        "STREETLIGHT_MQTT_ROOT": topics.root,
+    }
+    async with (
+        running(service_state, topics.root, start=local(17, 10)) as sim,
+        schedule_store(sim, tmp_path) as engine,
+        running_controller(sim, settings, engine, hourly) as controller,
+    ):
+        code, stderr = await _streetlight(
+            "controller", "override", "set", "--group", "subdistrict:PP", "--level", "40",
+            "--minutes", "10", "--reason", "test: told on the bus", "--by", "operator",
+            env=operator,
+        )  # fmt: skip
+        assert (code, stderr) == (0, "")
+        await eventually(lambda: len(controller.schedule.overrides) == 1, what="the override")
+        (override,) = controller.schedule.overrides
+        assert (override.level, override.reason) == (40, "test: told on the bus")
+        code, stderr = await _streetlight(
+            "controller", "override", "cancel", str(override.id), "--by", "operator",
+            env=operator,
+        )  # fmt: skip
+        assert (code, stderr) == (0, "")
+        await eventually(
+            lambda: controller.schedule.overrides[0].cancelled_at is not None,
+            what="the cancellation",
+        )

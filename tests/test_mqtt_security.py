@@ -99,6 +99,10 @@ async def test_roles_keep_to_their_channels(service_state: ServiceState) -> None
     assert not await _delivered(service_state, "controller", f"{root}/v1/telemetry/lamp/L1")
     assert not await _delivered(service_state, "controller", f"{root}/slc-a/L1/cmd")
     assert not await _delivered(service_state, "api", f"{root}/v1/command/lamp/L1")
+    # saved schedules are announced by the API (and by operators, as admin), by no one else
+    assert await _delivered(service_state, "api", f"{root}/v1/schedule/api/api-1")
+    assert not await _delivered(service_state, "gateway", f"{root}/v1/schedule/operator/cli")
+    assert not await _delivered(service_state, "controller", f"{root}/v1/schedule/operator/cli")
 
 
 # --- TLS -------------------------------------------------------------------------------------

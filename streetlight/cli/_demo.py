@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         _start(controller)
         print(f"fault truth {var_dir / 'truth.jsonl'}")
         print(f"crews       webhook receiver {receiver.url}, bodies in {receiver.out}")
-        operator = _operator_env(settings, var_dir)
+        operator = _operator_env(settings, state, var_dir)
         print(f"operators   . {operator}; streetlight alarms list; streetlight workorders list")
         query = shlex.quote(f"q={TELEMETRY_QUERY}")
         print(f"telemetry   InfluxQL on database {settings.influx_db!r}: {TELEMETRY_QUERY}")
@@ -207,11 +207,14 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _operator_env(settings: CommonSettings, var_dir: Path) -> Path:
-    """A shell file that points the operators' commands at the demo's store and clock, so
-    their steps (acknowledged, repaired, closed) carry the demo's simulated time."""
+def _operator_env(settings: CommonSettings, state: ServiceState, var_dir: Path) -> Path:
+    """A shell file that points the operators' commands at the demo's store, clock and bus (as
+    `admin`), so their steps (acknowledged, repaired, closed) carry the demo's simulated time
+    and the controller hears of an override at once."""
     values = {
         "DB_URL": settings.db_url,
+        "MQTT_URL": state.url_for("admin"),
+        "MQTT_ROOT": settings.mqtt_root,
         "CLOCK_START": settings.clock_start.isoformat() if settings.clock_start else "",
         "CLOCK_SPEED": str(settings.clock_speed),
         "CLOCK_ANCHOR": repr(settings.clock_anchor),

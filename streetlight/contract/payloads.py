@@ -182,6 +182,17 @@ class DeviceStatus(_Payload):
     reason: Text | None = None
 
 
+class ScheduleChange(_Payload):
+    """Programs, calendars or overrides were just saved in the store: a notice that tells the
+    controller to read them now. The store holds the schedule; the notice carries no part of it.
+    """
+
+    what: Literal["override", "schedule"]
+    id: int | None = Field(default=None, ge=1, description="the override's id")
+    by: Text = Field(description="who saved it")
+    at: AwareDatetime
+
+
 Count = Annotated[int, Field(ge=0)]
 
 
@@ -215,6 +226,7 @@ PAYLOADS: dict[str, type[_Payload]] = {
     "alarm_event": AlarmEvent,
     "device_status": DeviceStatus,
     "gateway_health": GatewayHealth,
+    "schedule_change": ScheduleChange,
 }
 
 PayloadT = TypeVar("PayloadT", bound=_Payload)

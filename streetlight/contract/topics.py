@@ -23,6 +23,7 @@ class Channel(StrEnum):
     ALARM = "alarm"  # controller -> everyone: alarm state per asset and type
     STATUS = "status"  # online/offline of devices and processes (retained, last will)
     HEALTH = "health"  # a process's own counters
+    SCHEDULE = "schedule"  # operators' tools and the API -> controller: the schedule was saved
 
 
 class TargetKind(StrEnum):
@@ -35,6 +36,7 @@ class TargetKind(StrEnum):
     GATEWAY = "gateway"
     CONTROLLER = "controller"
     API = "api"
+    OPERATOR = "operator"  # a person's command-line tool (`streetlight controller override`)
     SIMULATOR = "simulator"
 
 
@@ -87,6 +89,9 @@ class Topics:
 
     def health(self, kind: TargetKind, process_id: str) -> str:
         return self.topic(Channel.HEALTH, kind, process_id)
+
+    def schedule(self, kind: TargetKind, writer_id: str) -> str:
+        return self.topic(Channel.SCHEDULE, kind, writer_id)
 
     def subscription(self, channel: Channel, kind: TargetKind | None = None) -> str:
         """A filter for every topic of a channel (and kind)."""

@@ -49,12 +49,17 @@ def acl_text(bus_root: str, field_root: str, device_classes: dict[str, MqttLampP
             f"topic read {bus}/ack/#",
             f"topic read {bus}/status/#",
             f"topic read {bus}/health/#",
+            f"topic read {bus}/schedule/#",
             f"topic readwrite {bus}/alarm/#",
             f"topic write {bus}/command/#",
             f"topic write {bus}/status/controller/#",
             f"topic write {bus}/health/controller/#",
         ],
-        "api": [f"topic read {bus}/#", f"topic write {bus}/status/api/#"],
+        "api": [
+            f"topic read {bus}/#",
+            f"topic write {bus}/status/api/#",
+            f"topic write {bus}/schedule/api/#",
+        ],
         "simulator": [f"topic readwrite {field_root}/simulator/#"],
         "admin": ["topic readwrite #"],
     }
