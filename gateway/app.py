@@ -161,6 +161,7 @@ class Gateway:
                 health=self.health,
                 batch_size=config.influx_batch_size,
                 flush_s=config.influx_flush_s,
+                bus_batch_s=config.bus_batch_s,
             )
             self.outputs = outputs
             bus.start()

@@ -93,6 +93,8 @@ class GatewayConfig(_Strict):
     health_interval_s: float = Field(default=30.0, gt=0, le=3600)
     influx_batch_size: int = Field(default=5000, ge=1, le=100_000)
     influx_flush_s: float = Field(default=0.5, gt=0, le=60)
+    # the longest a reading waits for its telemetry batch on the bus
+    bus_batch_s: float = Field(default=0.5, gt=0, le=10)
 
     def all_endpoints(self, base: Path) -> list[ModbusEndpoint]:
         """Inline endpoints and those of `endpoints_file` (relative to the config's folder)."""

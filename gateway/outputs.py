@@ -57,7 +57,6 @@ logger = logging.getLogger(__name__)
 
 LOGGED_PER_KIND_LIMIT = 10_000  # devices we remember having logged, per kind of bad input
 MQTT_FRAME_MESSAGES = 1000
-BUS_BATCH_AGE_S = 0.5  # the longest a reading waits for its telemetry batch
 REPLAY_RETRY_S = 2.0
 
 
@@ -100,8 +99,10 @@ class Outputs:
         health: Health,
         batch_size: int = 5000,
         flush_s: float = 0.5,
+        bus_batch_s: float = 0.5,
     ) -> None:
         self.inventory = inventory
+        self.bus_batch_s = bus_batch_s  # the longest a reading waits for its telemetry batch
         self.topics = topics
         self.influx = influx
         self.bus = bus
@@ -236,7 +237,7 @@ class Outputs:
 
     async def _telemetry_batcher(self) -> None:
         while True:
-            await asyncio.sleep(BUS_BATCH_AGE_S)
+            await asyncio.sleep(self.bus_batch_s)
             self._publish_telemetry()
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
