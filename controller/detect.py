@@ -8,9 +8,11 @@ DESIGN.md section 6 gives the alarm book (controller.alarms) a bad or good obser
   draw; at once with the node's lamp_open flag, else after three reports, so a cycling lamp's
   dark phase is not taken for a failure), low_power / high_power (outside the tolerance),
   dimming_failure (reported level differs from the asserted one `dim_confirm_s` after the
-  command), day_burning (drawing power while it should be off), cycling (lit/dark changes
-  while it should be on), over_temperature, voltage_high / voltage_low, lamp_offline (offline
-  by its gateway's word for a reporting interval, or silent for `offline_intervals`).
+  command), day_burning (drawing power while it should be off) — each on one report once
+  the gateway has acknowledged the command as carried out, else on `raise_after` reports;
+  cycling (lit/dark changes while it should be on), over_temperature, voltage_high /
+  voltage_low, lamp_offline (offline by its gateway's word for a reporting interval, or
+  silent for `offline_intervals`).
   Power rules wait `warmup_s` after a switch-on and while a command is on its way.
 - cabinet: supply_loss (every phase dead), phase_loss (some), voltage_high / voltage_low on
   its live phases, leakage, door_open — on the first report that shows them.
@@ -43,6 +45,7 @@ class Expectations(Protocol):
 
     asserted: dict[str, Level]
     asserted_at: dict[str, datetime]
+    acknowledged: dict[str, datetime]
 
     def pending(self, lamp: str) -> bool: ...
 
@@ -154,6 +157,11 @@ class Detector:
         age = (at - since).total_seconds() if since is not None else 1e9
         pending = expect.pending(lamp)
         settled = not pending or age >= limits.dim_confirm_s
+        # The gateway said the lamp carried out its command, and a later report says it does
+        # otherwise: that is the lamp's fault, not a command on its way, and one report shows
+        # it. Without that word it takes `raise_after` reports.
+        acked = expect.acknowledged.get(lamp)
+        disobeys = FLAGGED_RAISE if acked is not None and at > acked else limits.raise_after
         if not pending and agrees(level, reading):  # it does what it was told after all
             book.observe(AlarmType.COMMAND_FAILED, asset, False, at, raise_after=1, clear_after=1)
         power = reading.power_w
@@ -164,7 +172,7 @@ class Detector:
                     asset,
                     power > limits.day_burning_w,
                     at,
-                    raise_after=limits.raise_after,
+                    raise_after=disobeys,
                     clear_after=clear,
                     detail=f"{power:.0f} W while off",
                 )
@@ -178,7 +186,7 @@ class Detector:
                 asset,
                 wrong_level,
                 at,
-                raise_after=limits.raise_after,
+                raise_after=disobeys,
                 clear_after=clear,
                 detail=f"reports {reading.dim_pct} %, told {level} %",
             )

@@ -106,6 +106,8 @@ class Dispatcher:
         self._given_up: dict[str, datetime] = {}  # lamp -> when it was given up on
         self.asserted: dict[str, Level] = {}  # what each lamp has been told to do
         self.asserted_at: dict[str, datetime] = {}  # since when (its first command for it)
+        # when the field said a lamp carried out its latest command (the gateway's ack)
+        self.acknowledged: dict[str, datetime] = {}
         self.reported: dict[str, LampTelemetry] = {}
         self._tracked: dict[str, Tracked] = {}  # command id -> its command
         self._lamp_command: dict[str, str] = {}  # lamp -> the command that carries it now
@@ -185,6 +187,7 @@ class Dispatcher:
                 self.asserted_at[lamp] = now
             self.asserted[lamp] = level
             self._lamp_command[lamp] = command.id
+            self.acknowledged.pop(lamp, None)  # an earlier ack does not speak for this one
         self._tracked[command.id] = tracked
         self._queue.put_nowait(tracked)
 
@@ -234,8 +237,12 @@ class Dispatcher:
         tracked = self._tracked.get(ack.command_id)
         if tracked is None:
             return  # not ours, or already settled
-        if ack.outcome is not AckOutcome.DONE:
-            failed = set(ack.failed) if ack.failed else set(tracked.lamps)
+        done = ack.outcome is AckOutcome.DONE
+        failed = set(ack.failed) if ack.failed or done else set(tracked.lamps)
+        for lamp in tracked.lamps - failed:
+            if self._lamp_command.get(lamp) == tracked.command.id:
+                self.acknowledged[lamp] = ack.at
+        if failed:
             for lamp in failed & tracked.lamps:
                 reading = self.reported.get(lamp)
                 if (

@@ -7,6 +7,7 @@ real Dispatcher (adopted levels), and the store is a real SQLite file. The end-t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,16 +32,20 @@ from controller.dispatch import Dispatcher
 from controller.thresholds import ThresholdError, load_thresholds
 from streetlight.clock import ManualClock
 from streetlight.contract import (
+    AckOutcome,
     CabinetTelemetry,
     CircuitReading,
+    Command,
+    CommandAck,
     LampFault,
     LampTelemetry,
     PhaseReading,
     Topics,
+    decode,
 )
 from streetlight.domain import AlarmState, AlarmType, Inventory, Phase, lamp_power_w
 from streetlight.store import open_engine, save_inventory, sessions
-from tests.helpers import subset
+from tests.helpers import eventually, subset
 from tests.simulation import NIGHT
 from tests.test_cli import run as run_cli
 
@@ -208,6 +213,46 @@ async def test_dimming_failure_waits_for_the_command_to_take_effect(rig: Rig) ->
     await rig.step()
     rig.lamp(dim=100)
     assert rig.alarms() == {(AlarmType.DIMMING_FAILURE, f"lamp:{LAMP}")}
+
+
+async def _sent_and_acknowledged(rig: Rig) -> None:
+    """The dispatcher's queued command goes out, and the gateway says it was carried out."""
+    sent: list[Command] = []
+
+    async def publish(_topic: str, payload: bytes) -> None:
+        sent.append(decode(Command, payload))
+
+    sender = asyncio.create_task(rig.dispatcher.send_forever(publish))
+    try:
+        await eventually(lambda: bool(sent), within=5, what="the command sent")
+    finally:
+        sender.cancel()
+    (command,) = sent
+    rig.dispatcher.on_ack(
+        CommandAck(command_id=command.id, target=command.target, outcome=AckOutcome.DONE,
+                   at=rig.clock.now(), attempts=1)
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("level", [50, None])
+async def test_a_lamp_that_acknowledged_its_command_and_disobeys_is_raised_on_one_report(
+    rig: Rig, level: int | None
+) -> None:
+    def disobey() -> None:  # it says it did, but its driver stays at 100 % (or, told off,
+        if level is None:  # its relay is welded: the node thinks it is off)
+            rig.lamp(relay=False, power=61.0)
+        else:
+            rig.lamp(dim=100)
+
+    rig.dispatcher.assert_levels({LAMP: level})
+    await _sent_and_acknowledged(rig)
+    await rig.step(30)
+    disobey()
+    assert rig.alarms() == set()  # too soon after the command to tell
+    await rig.step(120)
+    disobey()
+    kind = AlarmType.DIMMING_FAILURE if level is not None else AlarmType.DAY_BURNING
+    assert rig.alarms() == {(kind, f"lamp:{LAMP}")}
 
 
 async def test_a_lamp_burning_while_it_should_be_off(rig: Rig) -> None:
