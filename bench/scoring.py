@@ -4,7 +4,8 @@ The truth is the simulator's `--truth` file (a JSON line per fault start and end
 are `streetlight alarms export` lines. A fault is found by the first alarm of its type on its
 asset raised while it lasted (or within `late_s` after it ended: evidence taken during the
 fault may arrive a little later). Its latency is that alarm's `raised_at` minus the fault's
-start, in simulated seconds.
+start, in simulated seconds, or from the end of an outage above its asset if it began during
+one (the lamp had no supply to show it by).
 
 Recall is over the faults that could be seen. A lamp fault during an outage of its supply (its
 cabinet without supply, its phase lost, its circuit dead) cannot be told from the outage, and
@@ -44,6 +45,7 @@ class Fault:
     found_by: str | None = None  # the alarm's id
     latency_s: float | None = None
     masked: bool = False
+    visible_at: float = 0.0  # when it could first be seen: its start, or an outage's end
 
 
 @dataclass
@@ -132,7 +134,9 @@ def score(
                 and fault.start - 1 <= alarm.raised_at <= fault.end + late
             ):
                 fault.found_by = alarm.id
-                fault.latency_s = alarm.raised_at - fault.start
+                outage = _outage_over(fault, tree, on_asset)
+                fault.visible_at = max(fault.start, outage.end if outage else fault.start)
+                fault.latency_s = alarm.raised_at - fault.visible_at
                 alarm.verdict = "found"
                 break
     for alarm in alarms:
@@ -149,26 +153,33 @@ def score(
         elif nearby:
             alarm.verdict = "consequence"
     for fault in faults:
-        fault.masked = fault.found_by is None and _masked(fault, tree, on_asset, interval_s)
+        # a fault that started during an outage, or so close before one that there was no
+        # time to see it (2 reporting intervals), cannot be told from the outage
+        fault.masked = fault.found_by is None and (
+            _outage_over(fault, tree, on_asset, before_s=2 * interval_s) is not None
+        )
     result = Score(faults, alarms, interval_s)
     result.by_type = _by_type(result)
     return result
 
 
-def _masked(
-    fault: Fault, tree: _Tree, on_asset: Mapping[str, list[Fault]], interval: float
-) -> bool:
-    """A lamp or circuit fault starting during an outage above it, or so close before one that
-    there was no time to see it (2 reporting intervals)."""
+def _outage_over(
+    fault: Fault, tree: _Tree, on_asset: Mapping[str, list[Fault]], *, before_s: float = 0.0
+) -> Fault | None:
+    """The outage above a lamp or circuit fault's asset that lasted longest past the fault's
+    start, among those on when it started (or starting at most `before_s` after it)."""
+    found: Fault | None = None
     for asset in tree.above(fault.asset)[1:]:
         for outage in on_asset.get(asset, ()):
             if outage.kind not in OUTAGES:
                 continue
             if outage.kind is AlarmType.PHASE_LOSS and outage.phase != tree.phase.get(fault.asset):
                 continue
-            if outage.start - 2 * interval <= fault.start <= outage.end:
-                return True
-    return False
+            if outage.start - before_s <= fault.start <= outage.end and (
+                found is None or outage.end > found.end
+            ):
+                found = outage
+    return found
 
 
 def _quantile(values: list[float], q: float) -> float | None:

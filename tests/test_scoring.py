@@ -1,0 +1,61 @@
+"""The detection scorer (bench/scoring.py) on a hand-made truth and alarms: what counts as found,
+masked, a consequence, and from when latency is counted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bench.scoring import read_alarms, read_truth, score
+from streetlight.domain import AlarmType
+from tests.helpers import subset
+from tests.simulation import NIGHT
+
+SITE, CABINET = "PP-S04", "PP-S04-K1"
+UNDER, ELSEWHERE = "PP-S04-L001", "PP-S04-L002"  # both fed by cabinet PP-S04-K1
+INTERVAL = 300.0
+
+
+def _at(minutes: float) -> str:
+    return datetime.fromtimestamp(NIGHT.timestamp() + 60 * minutes, NIGHT.tzinfo).isoformat()
+
+
+def _fault(target: str, kind: AlarmType, start: float, end: float) -> list[dict[str, Any]]:
+    return [
+        {"at": _at(start), "target": target, "kind": kind.value, "event": "start"},
+        {"at": _at(end), "target": target, "kind": kind.value, "event": "end"},
+    ]
+
+
+def _alarm(number: int, kind: AlarmType, asset: str, minutes: float) -> dict[str, Any]:
+    return {"id": f"al-{number}", "type": kind.value, "asset": asset, "raised_at": _at(minutes),
+            "parent": None}  # fmt: skip
+
+
+def test_a_lamp_fault_during_an_outage_counts_from_the_outage_end_or_is_masked() -> None:
+    truth = sorted(
+        [
+            *_fault(f"cabinet:{CABINET}", AlarmType.SUPPLY_LOSS, 0, 60),
+            *_fault(f"lamp:{UNDER}", AlarmType.HIGH_POWER, 10, 300),  # found after the outage
+            *_fault(f"lamp:{ELSEWHERE}", AlarmType.LOW_POWER, 20, 40),  # over with the outage
+        ],
+        key=lambda record: record["at"],
+    )
+    alarms = [
+        _alarm(1, AlarmType.SUPPLY_LOSS, f"cabinet:{CABINET}", 2),
+        _alarm(2, AlarmType.HIGH_POWER, f"lamp:{UNDER}", 70),
+    ]
+    end = NIGHT.timestamp() + 24 * 3600
+    result = score(read_truth(truth, end), read_alarms(alarms), subset((SITE,)),
+                   interval_s=INTERVAL)  # fmt: skip
+    by_kind = {fault.kind: fault for fault in result.faults}
+    outage, high, low = (by_kind[k] for k in (AlarmType.SUPPLY_LOSS, AlarmType.HIGH_POWER,
+                                              AlarmType.LOW_POWER))  # fmt: skip
+    assert outage.latency_s == 120
+    assert high.found_by == "al-2"
+    assert high.visible_at == outage.end
+    assert high.latency_s == 600  # from the supply's return, not from the fault's start
+    assert low.found_by is None
+    assert low.masked
+    assert result.by_type["low_power"]["recall"] is None  # nothing it could have seen
+    assert result.by_type["high_power"]["latency_intervals_p95"] == 2.0
