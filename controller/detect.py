@@ -10,9 +10,9 @@ DESIGN.md section 6 gives the alarm book (controller.alarms) a bad or good obser
   dimming_failure (reported level differs from the asserted one `dim_confirm_s` after the
   command), day_burning (drawing power while it should be off) — each on one report once
   the gateway has acknowledged the command as carried out, else on `raise_after` reports;
-  cycling (lit/dark changes while it should be on), over_temperature, voltage_high /
-  voltage_low, lamp_offline (offline by its gateway's word for a reporting interval, or
-  silent for `offline_intervals`).
+  cycling (lit/dark changes while it should be on, or the node's own flag),
+  over_temperature, voltage_high / voltage_low, lamp_offline (offline by its gateway's word
+  for a reporting interval, or silent for `offline_intervals`).
   Power rules wait `warmup_s` after a switch-on and while a command is on its way.
 - cabinet: supply_loss (every phase dead), phase_loss (some), voltage_high / voltage_low on
   its live phases, leakage, door_open — on the first report that shows them.
@@ -214,9 +214,11 @@ class Detector:
                              clear_after=clear)  # fmt: skip
             return
         # no change for a whole window is health; fewer changes than it takes prove nothing
-        # either way (a lamp sampled every few minutes may show its cut-outs only now and then)
-        steady = not changes
-        cycling = len(changes) >= limits.cycling_transitions
+        # either way (a lamp sampled every few minutes may show its cut-outs only now and then),
+        # unless the node saw the cut-outs itself and flags them
+        node_says_cycling = LampFault.CYCLING in reading.faults
+        steady = not changes and not node_says_cycling
+        cycling = len(changes) >= limits.cycling_transitions or node_says_cycling
         if cycling or steady:
             book.observe(
                 AlarmType.CYCLING,
@@ -225,8 +227,12 @@ class Detector:
                 at,
                 raise_after=1,
                 clear_after=1,
-                detail=f"{len(changes)} on/off changes in {limits.cycling_window_s / 60:.0f} min",
+                detail="flagged by its node"
+                if node_says_cycling
+                else f"{len(changes)} on/off changes in {limits.cycling_window_s / 60:.0f} min",
             )
+        if node_says_cycling:
+            return  # its dark moments are the cycling's: no evidence of failure or of power
         # a node's lamp_open flag is proof enough, unless the lamp has come back on before:
         # a lamp that flickers may be cycling, and must stay dark to be failed
         flagged = LampFault.LAMP_OPEN in reading.faults and len(changes) < 2

@@ -43,6 +43,8 @@ THERMAL_TAU_S = 1200.0  # driver temperature follows load with a 20-minute time 
 HOT_RISE_C = 80.0
 DERATE_ABOVE_C = 85.0  # drivers cut their output to protect themselves above this
 CYCLE_S, CYCLE_ON_S = 240.0, 150.0  # a cycling lamp: 150 s on, 90 s off (thermal cut-out)
+# the node flags `cycling` once it has seen its lamp cut out and restart by itself twice
+CYCLING_FLAG_AFTER_S = CYCLE_S + CYCLE_ON_S
 CONTROLLER_W = 12.0  # the cabinet controller's own draw, on phase A
 LINE_LOSS = 1.02  # cable losses between cabinet meter and lamps
 UNDERVOLTAGE_V, OVERVOLTAGE_V = 187.0, 253.0
@@ -187,6 +189,8 @@ class LampState:
         flags = []
         if self.faults & FAILED and on:
             flags.append(LampFault.LAMP_OPEN)
+        if self.faults & CYCLING and self.relay and t - self.cycle_origin >= CYCLING_FLAG_AFTER_S:
+            flags.append(LampFault.CYCLING)
         if temp > DERATE_ABOVE_C:
             flags.append(LampFault.OVER_TEMPERATURE)
         if 0 < voltage < UNDERVOLTAGE_V:

@@ -184,6 +184,17 @@ async def test_an_unflagged_dark_lamp_takes_three_reports_and_a_cycling_one_is_n
     assert (AlarmType.CYCLING, f"lamp:{other}") not in rig.alarms()
 
 
+async def test_a_lamp_its_node_flags_as_cycling_is_raised_on_one_report_and_never_failed(
+    rig: Rig,
+) -> None:
+    rig.lamp(faults=(LampFault.CYCLING,))  # lit at this moment: only the node saw the cut-outs
+    assert rig.alarms() == {(AlarmType.CYCLING, f"lamp:{LAMP}")}
+    for _ in range(3):  # dark three times in a row: a cut-out each time, not a failure
+        await rig.step()
+        rig.lamp(power=0.5, faults=(LampFault.CYCLING, LampFault.LAMP_OPEN))
+    assert rig.alarms() == {(AlarmType.CYCLING, f"lamp:{LAMP}")}
+
+
 async def test_power_outside_its_tolerance_and_an_overheated_driver_as_the_root(rig: Rig) -> None:
     low, high, hot = "PP-S04-L002", "PP-S04-L003", "PP-S04-L004"
     expected = lamp_power_w(60.0, True, 100)

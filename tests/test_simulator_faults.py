@@ -192,6 +192,11 @@ async def test_cycling_lamp_goes_on_and_off(rig: Rig) -> None:
     assert all(r["sw"] == 1 for r in reports)
     assert any(p < 1.0 for p in powers)
     assert any(p > 0.9 * lamp.rated for p in powers)
+    # the node flags it once it has seen two cut-outs (390 s), not before
+    cycling = [bool(r["alm"] & (1 << 7)) for r in reports]
+    assert cycling == sorted(cycling)
+    assert cycling[0] is False
+    assert cycling[-1] is True
 
 
 async def test_lamp_offline_stops_reporting_until_repaired(rig: Rig) -> None:

@@ -39,6 +39,7 @@ class LampFault(StrEnum):
     DIMMING_FAULT = "dimming_fault"
     UNDERVOLTAGE = "undervoltage"
     OVERVOLTAGE = "overvoltage"
+    CYCLING = "cycling"  # its lamp went out and restarted by itself, again and again
 
 
 class LampTelemetry(_Payload):
