@@ -4,8 +4,10 @@ The truth is the simulator's `--truth` file (a JSON line per fault start and end
 are `streetlight alarms export` lines. A fault is found by the first alarm of its type on its
 asset raised while it lasted (or within `late_s` after it ended: evidence taken during the
 fault may arrive a little later). Its latency is that alarm's `raised_at` minus the fault's
-start, in simulated seconds, or from the end of an outage above its asset if it began during
-one (the lamp had no supply to show it by).
+start, in simulated seconds, or from when it could first be seen if that is later: the end of
+an outage above its asset if it began during one (the lamp had no supply to show it by), or a
+time the caller knows from the telemetry (`Fault.visible_at`: when a heating driver passed its
+limit). The latency from the start is reported beside it.
 
 Recall is over the faults that could be seen. A lamp fault during an outage of its supply (its
 cabinet without supply, its phase lost, its circuit dead) cannot be told from the outage, and
@@ -45,7 +47,7 @@ class Fault:
     found_by: str | None = None  # the alarm's id
     latency_s: float | None = None
     masked: bool = False
-    visible_at: float = 0.0  # when it could first be seen: its start, or an outage's end
+    visible_at: float = 0.0  # when it could first be seen, if later than its start
 
 
 @dataclass
@@ -135,7 +137,7 @@ def score(
             ):
                 fault.found_by = alarm.id
                 outage = _outage_over(fault, tree, on_asset)
-                fault.visible_at = max(fault.start, outage.end if outage else fault.start)
+                fault.visible_at = max(fault.start, fault.visible_at, outage.end if outage else 0)
                 fault.latency_s = alarm.raised_at - fault.visible_at
                 alarm.verdict = "found"
                 break
@@ -182,6 +184,20 @@ def _outage_over(
     return found
 
 
+def crossing(readings: list[tuple[float, float]], limit: float, start: float) -> float | None:
+    """When a rising series of (time, value) first passed `limit`, interpolated; `start` if
+    the first reading is already over it, None if none is."""
+    under: tuple[float, float] | None = None
+    for at, value in readings:
+        if value > limit:
+            if under is None:
+                return start
+            before, low = under
+            return before + (at - before) * (limit - low) / (value - low)
+        under = (at, value)
+    return None
+
+
 def _quantile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -200,6 +216,9 @@ def _by_type(result: Score) -> dict[str, dict[str, Any]]:
         seen = [f for f in faults if not f.masked]
         found = [f for f in seen if f.found_by is not None]
         latencies = [f.latency_s for f in found if f.latency_s is not None]
+        from_start = [
+            f.latency_s + f.visible_at - f.start for f in found if f.latency_s is not None
+        ]
         verdicts: dict[str, int] = defaultdict(int)
         for alarm in roots:
             verdicts[alarm.verdict] += 1
@@ -216,6 +235,7 @@ def _by_type(result: Score) -> dict[str, dict[str, Any]]:
             "latency_s_p50": _rounded(_quantile(latencies, 0.5)),
             "latency_s_p95": _rounded(p95),
             "latency_intervals_p95": _rounded(p95 / interval if p95 is not None else None, 2),
+            "latency_from_start_s_p95": _rounded(_quantile(from_start, 0.95)),
             "latency_target_intervals": limit,
         }
     return table

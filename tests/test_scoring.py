@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bench.scoring import read_alarms, read_truth, score
+from bench.scoring import crossing, read_alarms, read_truth, score
 from streetlight.domain import AlarmType
 from tests.helpers import subset
 from tests.simulation import NIGHT
@@ -59,3 +59,10 @@ def test_a_lamp_fault_during_an_outage_counts_from_the_outage_end_or_is_masked()
     assert low.masked
     assert result.by_type["low_power"]["recall"] is None  # nothing it could have seen
     assert result.by_type["high_power"]["latency_intervals_p95"] == 2.0
+
+
+def test_when_a_heating_driver_passed_its_limit() -> None:
+    rising = [(0.0, 80.0), (300.0, 84.0), (600.0, 88.0)]
+    assert crossing(rising, 85.0, start=-10.0) == 375.0  # between the reports, linearly
+    assert crossing(rising, 79.0, start=-10.0) == -10.0  # over it from the first report
+    assert crossing(rising, 90.0, start=-10.0) is None
