@@ -301,6 +301,9 @@ class Detector:
         elif watch.offline_since is None:
             watch.offline_since = at
             self._offline_by_circuit[watch.circuit] += 1
+            cabinet = self._cabinets[watch.cabinet]
+            if self._offline_by_circuit[watch.circuit] >= len(cabinet.circuits[watch.circuit]):
+                self._circuits(cabinet, at)  # its last lamp: the circuit may be dead, now
 
     def _online(self, watch: _LampWatch) -> None:
         watch.offline_since = None

@@ -396,6 +396,20 @@ async def test_a_dead_circuit_is_one_alarm_and_a_lost_phase_only_takes_its_own_l
     )
 
 
+async def test_a_dead_circuit_is_raised_when_its_last_lamp_goes_not_at_the_next_tick(
+    rig: Rig,
+) -> None:
+    await rig.every_lamp()
+    circuit = "PP-S04-K1-C2"
+    rig.cabinet(currents={circuit: 0.0})  # the cabinet's meter saw it first
+    *first, last = rig.inventory.lamps_on_circuit(circuit)
+    for lamp in first:
+        rig.detector.lamp_status(lamp, False, rig.clock.now())
+    assert rig.alarms() == set()
+    rig.detector.lamp_status(last, False, rig.clock.now())
+    assert rig.alarms() == {(AlarmType.CIRCUIT_DEAD, f"circuit:{circuit}")}
+
+
 async def test_a_failed_command_is_linked_under_what_explains_it(rig: Rig) -> None:
     rig.lamp(power=0.8, faults=(LampFault.LAMP_OPEN,))
     now = rig.clock.now()
