@@ -22,12 +22,12 @@ and leakage faults.
 
 Devices report every `--interval` (300 s by default, a common NB-IoT setting; the gateway
 polls the Modbus cabinets and concentrators as often), which lets a week run at `--speed` 300
-in about 35 minutes on 2 cores. The deployment's settings follow the interval, as an operator's
-would: detection's report interval and cycling window (thresholds file), and the controller's
-time for telemetry to confirm a command. The gateway's wait for a telemetry batch, a
-wall-time setting, is cut to 15 simulated seconds (`batch_s`). While it runs, the bench
-follows the canonical telemetry and reports how far readings lag the clock, so a run where
-the pipeline fell behind shows as such.
+in about 35 minutes on 2 cores. The deployment's settings follow the interval, as an
+operator's would: detection's report interval and cycling window (thresholds file; the
+controller's time for telemetry to confirm a command follows the interval given there). The
+gateway's wait for a telemetry batch, a wall-time setting, is cut to 15 simulated seconds
+(`batch_s`). While it runs, the bench follows the canonical telemetry and reports how far
+readings lag the clock, so a run where the pipeline fell behind shows as such.
 
 Figures go to bench/results/detection_score.json; the run's files stay in `--var` if given.
 """
@@ -251,8 +251,6 @@ async def _run(args: argparse.Namespace, directory: Path, inventory: Inventory,
     role("controller", ["controller", "--inventory", str(INVENTORY)], {
         "STREETLIGHT_ALARM_THRESHOLDS": str(thresholds_path),
         "STREETLIGHT_CONTROLLER_TICK_S": str(args.interval / 10),
-        # telemetry confirms a command with the next report: give it three
-        "STREETLIGHT_CONTROLLER_CONFIRM_S": str(3 * args.interval),
     })  # fmt: skip
     print(f"processes started; logs in {logs}", flush=True)
     lag = Lag(settings)

@@ -38,13 +38,15 @@ from controller.store import (
     read_schedule,
     save_schedule,
 )
-from controller.thresholds import load_thresholds
+from controller.thresholds import ThresholdBook, load_thresholds
 from streetlight.cli._common import moment_option, run_until_signal, settings_and_logging
 from streetlight.contract import ScheduleChange
 from streetlight.domain import AlarmState, Inventory
 from streetlight.inventory import load_inventory
 from streetlight.settings import CommonSettings
 from streetlight.store import open_engine, read_inventory, sessions
+
+CONFIRM_INTERVALS = 3  # reporting intervals for telemetry to confirm a command, by default
 
 
 class ControllerSettings(CommonSettings):
@@ -53,7 +55,8 @@ class ControllerSettings(CommonSettings):
     controller_tick_s: float = 5.0
     controller_grace_s: float = 90.0
     controller_rate_per_s: float = RATE_PER_S
-    controller_confirm_s: float = 180.0
+    # absent: three of the thresholds' reporting intervals (a lamp confirms with its next report)
+    controller_confirm_s: float | None = None
     controller_attempts: int = 3
     alarm_thresholds: Path | None = None  # YAML (docs/contract.md "Alarm thresholds file")
     notify_config: Path | None = None  # YAML (docs/contract.md "Notification file")
@@ -65,15 +68,8 @@ class ControllerSettings(CommonSettings):
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_and_logging(ControllerSettings)
-    config = ControllerConfig(
-        tick_s=settings.controller_tick_s,
-        grace_s=settings.controller_grace_s,
-        rate_per_s=settings.controller_rate_per_s,
-        confirm_s=settings.controller_confirm_s,
-        attempts=settings.controller_attempts,
-    )
-
     thresholds = load_thresholds(settings.alarm_thresholds) if settings.alarm_thresholds else None
+    config = controller_config(settings, thresholds or ThresholdBook())
     notify = load_notify_config(settings.notify_config) if settings.notify_config else None
     ledger = load_ledger_config(settings.ledger_config) if settings.ledger_config else None
 
@@ -93,6 +89,21 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     return run_until_signal(main)
+
+
+def controller_config(settings: ControllerSettings, thresholds: ThresholdBook) -> ControllerConfig:
+    """The controller's settings; the confirm time follows the devices' reporting interval
+    unless it is set."""
+    confirm_s = settings.controller_confirm_s
+    if confirm_s is None:
+        confirm_s = CONFIRM_INTERVALS * thresholds.default.report_interval_s
+    return ControllerConfig(
+        tick_s=settings.controller_tick_s,
+        grace_s=settings.controller_grace_s,
+        rate_per_s=settings.controller_rate_per_s,
+        confirm_s=confirm_s,
+        attempts=settings.controller_attempts,
+    )
 
 
 # --- the schedule and overrides ----------------------------------------------------------------

@@ -27,9 +27,10 @@ from controller.alarm_store import (
     write_transitions,
 )
 from controller.alarms import Alarm, AlarmBook, Change
+from controller.cli import ControllerSettings, controller_config
 from controller.detect import Detector
 from controller.dispatch import Dispatcher
-from controller.thresholds import ThresholdError, load_thresholds
+from controller.thresholds import ThresholdBook, ThresholdError, load_thresholds
 from streetlight.clock import ManualClock
 from streetlight.contract import (
     AckOutcome,
@@ -484,6 +485,16 @@ async def test_alarms_survive_a_restart_without_being_raised_twice(
         }  # fmt: skip
     finally:
         await engine.dispose()
+
+
+def test_the_confirm_time_follows_the_reporting_interval_unless_it_is_set() -> None:
+    every_5_min = ThresholdBook(defaults={"report_interval_s": 300})
+    assert controller_config(ControllerSettings(), ThresholdBook()).confirm_s == 180
+    assert controller_config(ControllerSettings(), every_5_min).confirm_s == 900
+    assert (
+        controller_config(ControllerSettings(controller_confirm_s=400), every_5_min).confirm_s
+        == 400
+    )
 
 
 def test_thresholds_by_model_and_site_and_a_bad_file_names_its_key(tmp_path: Path) -> None:
