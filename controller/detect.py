@@ -302,8 +302,15 @@ class Detector:
             watch.offline_since = at
             self._offline_by_circuit[watch.circuit] += 1
             cabinet = self._cabinets[watch.cabinet]
-            if self._offline_by_circuit[watch.circuit] >= len(cabinet.circuits[watch.circuit]):
-                self._circuits(cabinet, at)  # its last lamp: the circuit may be dead, now
+            current = cabinet.circuit_current.get(watch.circuit)
+            if (
+                self._offline_by_circuit[watch.circuit] >= len(cabinet.circuits[watch.circuit])
+                and current is not None
+                and current <= watch.thresholds.dead_circuit_a
+            ):  # its last lamp, and the meter already saw the circuit stop drawing: dead, now.
+                # (Without that reading the cabinet's supply state may predate the fault: its
+                # next report or the tick decides.)
+                self._circuits(cabinet, at)
 
     def _online(self, watch: _LampWatch) -> None:
         watch.offline_since = None
