@@ -55,7 +55,8 @@ class ControllerSettings(CommonSettings):
     controller_tick_s: float = 5.0
     controller_grace_s: float = 90.0
     controller_rate_per_s: float = RATE_PER_S
-    # absent: three of the thresholds' reporting intervals (a lamp confirms with its next report)
+    # absent: three of the thresholds' longest reporting interval (a lamp confirms with its
+    # next report)
     controller_confirm_s: float | None = None
     controller_attempts: int = 3
     alarm_thresholds: Path | None = None  # YAML (docs/contract.md "Alarm thresholds file")
@@ -92,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def controller_config(settings: ControllerSettings, thresholds: ThresholdBook) -> ControllerConfig:
-    """The controller's settings; the confirm time follows the devices' reporting interval
-    unless it is set."""
+    """The controller's settings; the confirm time follows the slowest devices' reporting
+    interval unless it is set."""
     confirm_s = settings.controller_confirm_s
     if confirm_s is None:
-        confirm_s = CONFIRM_INTERVALS * thresholds.default.report_interval_s
+        confirm_s = CONFIRM_INTERVALS * thresholds.longest_report_interval_s
     return ControllerConfig(
         tick_s=settings.controller_tick_s,
         grace_s=settings.controller_grace_s,

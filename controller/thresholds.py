@@ -80,8 +80,12 @@ class ThresholdBook:
         self._sites = sites or {}
         self._cache: dict[tuple[str | None, str], Thresholds] = {}
         self.default = Thresholds(**self._defaults)
-        for extra in (*self._models.values(), *self._sites.values()):
-            Thresholds(**{**self._defaults, **extra})  # each layer must be valid on its own
+        layers = [  # each layer must be valid on its own
+            Thresholds(**{**self._defaults, **extra})
+            for extra in (*self._models.values(), *self._sites.values())
+        ]
+        # the slowest devices' interval, for what must wait for any lamp's next report
+        self.longest_report_interval_s = max(t.report_interval_s for t in (self.default, *layers))
 
     def for_asset(self, model: str | None, site: str) -> Thresholds:
         key = (model, site)

@@ -8,6 +8,7 @@ real Dispatcher (adopted levels), and the store is a real SQLite file. The end-t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -239,6 +240,8 @@ async def _sent_and_acknowledged(rig: Rig) -> None:
         await eventually(lambda: bool(sent), within=5, what="the command sent")
     finally:
         sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender  # an error of its own would show here
     (command,) = sent
     rig.dispatcher.on_ack(
         CommandAck(command_id=command.id, target=command.target, outcome=AckOutcome.DONE,
@@ -265,6 +268,24 @@ async def test_a_lamp_that_acknowledged_its_command_and_disobeys_is_raised_on_on
     disobey()
     kind = AlarmType.DIMMING_FAILURE if level is not None else AlarmType.DAY_BURNING
     assert rig.alarms() == {(kind, f"lamp:{LAMP}")}
+
+
+async def test_once_a_lamp_has_obeyed_its_acknowledgement_no_longer_speaks(rig: Rig) -> None:
+    rig.dispatcher.assert_levels({LAMP: 50})
+    await _sent_and_acknowledged(rig)
+    assert LAMP in rig.dispatcher.acknowledged
+    await rig.step(30)
+    rig.dispatcher.on_telemetry(
+        LampTelemetry(lamp=LAMP, ts=rig.clock.now(), relay_on=True, dim_pct=50)
+    )  # it did what it said
+    rig.lamp(dim=50)
+    assert LAMP not in rig.dispatcher.acknowledged
+    await rig.step(300)
+    rig.lamp(dim=100)  # a change later, of its own: two reports, as for any lamp
+    assert rig.alarms() == set()
+    await rig.step()
+    rig.lamp(dim=100)
+    assert rig.alarms() == {(AlarmType.DIMMING_FAILURE, f"lamp:{LAMP}")}
 
 
 async def test_a_lamp_burning_while_it_should_be_off(rig: Rig) -> None:
@@ -489,8 +510,10 @@ async def test_alarms_survive_a_restart_without_being_raised_twice(
 
 def test_the_confirm_time_follows_the_reporting_interval_unless_it_is_set() -> None:
     every_5_min = ThresholdBook(defaults={"report_interval_s": 300})
+    one_model_slow = ThresholdBook(models={"slc-modbus-b": {"report_interval_s": 600}})
     assert controller_config(ControllerSettings(), ThresholdBook()).confirm_s == 180
     assert controller_config(ControllerSettings(), every_5_min).confirm_s == 900
+    assert controller_config(ControllerSettings(), one_model_slow).confirm_s == 1800
     assert (
         controller_config(ControllerSettings(controller_confirm_s=400), every_5_min).confirm_s
         == 400
