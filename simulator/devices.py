@@ -44,7 +44,7 @@ HOT_RISE_C = 80.0
 DERATE_ABOVE_C = 85.0  # drivers cut their output to protect themselves above this
 CYCLE_S, CYCLE_ON_S = 240.0, 150.0  # a cycling lamp: 150 s on, 90 s off (thermal cut-out)
 # the node flags `cycling` once it has seen its lamp cut out and restart by itself twice
-CYCLING_FLAG_AFTER_S = CYCLE_S + CYCLE_ON_S
+CYCLING_FLAG_AFTER_S = 2 * CYCLE_S
 CONTROLLER_W = 12.0  # the cabinet controller's own draw, on phase A
 LINE_LOSS = 1.02  # cable losses between cabinet meter and lamps
 UNDERVOLTAGE_V, OVERVOLTAGE_V = 187.0, 253.0
@@ -84,6 +84,7 @@ class LampState:
         "relay",
         "slot",
         "stuck_level",
+        "switched_on_at",
         "t",
         "temp_c",
         "tolerance",
@@ -105,6 +106,7 @@ class LampState:
         self.faults = 0
         self.stuck_level = 0
         self.cycle_origin = 0.0
+        self.switched_on_at = 0.0
         self.slot = 0  # concentrator slot, for lamps read over Modbus
         self.frozen: LampReading | None = None  # what the concentrator last heard
         self.t = now
@@ -189,7 +191,8 @@ class LampState:
         flags = []
         if self.faults & FAILED and on:
             flags.append(LampFault.LAMP_OPEN)
-        if self.faults & CYCLING and self.relay and t - self.cycle_origin >= CYCLING_FLAG_AFTER_S:
+        watched_since = max(self.cycle_origin, self.switched_on_at)  # cycling, and lit
+        if self.faults & CYCLING and self.relay and t - watched_since >= CYCLING_FLAG_AFTER_S:
             flags.append(LampFault.CYCLING)
         if temp > DERATE_ABOVE_C:
             flags.append(LampFault.OVER_TEMPERATURE)
@@ -215,6 +218,8 @@ class LampState:
     def command(self, t: float, on: bool, level: int) -> None:
         """The node carries out a switch/dim command (a stuck driver keeps its level)."""
         self.advance(t)
+        if on and not self.relay:
+            self.switched_on_at = t
         self.relay = on
         if on:
             self.level = level

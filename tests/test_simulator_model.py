@@ -19,10 +19,14 @@ from simulator.scenario import (
     load_scenario,
     random_faults_for_night,
 )
-from streetlight.contract import Topics
-from streetlight.domain import STANDBY_W, lamp_power_w, power_factor
+from simulator.world import World
+from streetlight.clock import ManualClock
+from streetlight.contract import LampFault, Topics
+from streetlight.domain import STANDBY_W, AlarmType, lamp_power_w, power_factor
+from streetlight.profiles import load_profiles
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
+from tests.conftest import ROOT
 from tests.helpers import Listener, eventually, sample_district, subset
 from tests.simulation import MQTT_SITE, NIGHT, clock_of, running, sent_all
 
@@ -242,3 +246,15 @@ async def test_same_seed_same_truth_and_telemetry(
         ("low_power", "end"),
     ]
     assert truth[0]["at"] == (NIGHT + timedelta(seconds=30)).astimezone(UTC).isoformat()
+
+
+def test_a_cycling_node_flags_it_after_two_cut_outs_since_it_was_switched_on() -> None:
+    noon = datetime(2026, 12, 21, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    world = World(subset((MQTT_SITE,)), load_profiles(ROOT / "profiles"), ManualClock(noon))
+    lamp = next(iter(world.lamps.values()))
+    assert not lamp.relay  # day: off
+    t = noon.timestamp()
+    lamp.start_fault(AlarmType.CYCLING, t)  # it fails by day, unseen
+    lamp.command(t + 5 * 3600, True, 100)  # switched on at dusk
+    flagged = [LampFault.CYCLING in lamp.reading(t + 5 * 3600 + s).faults for s in (10, 470, 490)]
+    assert flagged == [False, False, True]  # two cut-outs and restarts take 480 s
