@@ -30,6 +30,7 @@ SENTINEL = {
     "gateway": "{root}/v1/telemetry/lamp/SENTINEL",
     "controller": "{root}/v1/command/lamp/SENTINEL",
     "api": "{root}/v1/status/api/SENTINEL",
+    "operator": "{root}/v1/schedule/operator/SENTINEL",
 }
 
 
@@ -99,8 +100,11 @@ async def test_roles_keep_to_their_channels(service_state: ServiceState) -> None
     assert not await _delivered(service_state, "controller", f"{root}/v1/telemetry/lamp/L1")
     assert not await _delivered(service_state, "controller", f"{root}/slc-a/L1/cmd")
     assert not await _delivered(service_state, "api", f"{root}/v1/command/lamp/L1")
-    # saved schedules are announced by the API (and by operators, as admin), by no one else
+    # saved schedules are announced by the API and by operators' commands, by no one else
     assert await _delivered(service_state, "api", f"{root}/v1/schedule/api/api-1")
+    assert await _delivered(service_state, "operator", f"{root}/v1/schedule/operator/cli")
+    assert not await _delivered(service_state, "operator", f"{root}/v1/command/lamp/L1")
+    assert not await _delivered(service_state, "operator", f"{root}/v1/schedule/api/api-1")
     assert not await _delivered(service_state, "gateway", f"{root}/v1/schedule/operator/cli")
     assert not await _delivered(service_state, "controller", f"{root}/v1/schedule/operator/cli")
 

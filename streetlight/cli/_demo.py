@@ -209,11 +209,11 @@ def _say(line: str) -> None:
 
 def _operator_env(settings: CommonSettings, state: ServiceState, var_dir: Path) -> Path:
     """A shell file that points the operators' commands at the demo's store, clock and bus (as
-    `admin`), so their steps (acknowledged, repaired, closed) carry the demo's simulated time
-    and the controller hears of an override at once."""
+    `operator`), so their steps (acknowledged, repaired, closed) carry the demo's simulated
+    time and the controller hears of an override at once."""
     values = {
         "DB_URL": settings.db_url,
-        "MQTT_URL": state.url_for("admin"),
+        "MQTT_URL": state.url_for("operator"),
         "MQTT_ROOT": settings.mqtt_root,
         "CLOCK_START": settings.clock_start.isoformat() if settings.clock_start else "",
         "CLOCK_SPEED": str(settings.clock_speed),

@@ -1,6 +1,7 @@
 """Who may do what on the local broker: identities, passwords and an ACL, generated.
 
-One identity per role (gateway, controller, api, simulator), one per device class (each MQTT
+One identity per role (gateway, controller, api, simulator, and operator for people's
+commands), one per device class (each MQTT
 device profile: the nodes of that model share it), and `admin` for operators and tests. A
 device identity may publish only its class's reports, acknowledgements and link status, and
 read only its class's commands; it cannot touch the internal bus. Topic roots may be `+`, so
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from streetlight.profiles import MqttLampProfile
 
-ROLES = ("gateway", "controller", "api", "simulator", "admin")
+ROLES = ("gateway", "controller", "api", "simulator", "operator", "admin")
 
 
 def _field_topic(template: str, field_root: str) -> str:
@@ -61,6 +62,8 @@ def acl_text(bus_root: str, field_root: str, device_classes: dict[str, MqttLampP
             f"topic write {bus}/schedule/api/#",
         ],
         "simulator": [f"topic readwrite {field_root}/simulator/#"],
+        # people's commands (`streetlight controller override ...`): they only announce
+        "operator": [f"topic write {bus}/schedule/operator/#"],
         "admin": ["topic readwrite #"],
     }
     for identity, profile in device_classes.items():
