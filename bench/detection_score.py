@@ -57,6 +57,7 @@ from bench._common import run_directory, wait_for_file, write_results  # noqa: E
 from bench.scoring import (  # noqa: E402
     Fault,
     crossing,
+    epoch_seconds,
     misses,
     read_alarms,
     read_truth,
@@ -67,7 +68,7 @@ from controller.calendars import GroupRef, Groups  # noqa: E402
 from controller.expected import Evaluator  # noqa: E402
 from controller.plan import plan  # noqa: E402
 from controller.store import read_schedule  # noqa: E402
-from controller.thresholds import ThresholdBook  # noqa: E402
+from controller.thresholds import ThresholdBook, load_thresholds  # noqa: E402
 from simulator.scenario import FAULT_TARGETS  # noqa: E402
 from streetlight.cli._demo import Role, _gateway_config, _prepare, _role_env  # noqa: E402
 from streetlight.contract import Channel, Topics  # noqa: E402
@@ -281,7 +282,7 @@ async def _run(args: argparse.Namespace, directory: Path, inventory: Inventory,
         env=_role_env(settings, state, "admin"), check=True,
     )  # fmt: skip
     shows = directory / "shows.jsonl"
-    book = ThresholdBook(**thresholds(args.interval))
+    book = load_thresholds(thresholds_path)
     await heat_shows(settings, read_truth(_lines(truth), end.timestamp()), inventory, book, shows)
     return {
         "run": {"lamps": len(inventory.lamps), "days": args.days, "speed": args.speed,
@@ -296,8 +297,9 @@ async def heat_shows(settings: CommonSettings, faults: list[Fault], inventory: I
                      book: ThresholdBook, out: Path) -> None:  # fmt: skip
     """When each over-temperature fault could first be seen: when its driver passed its limit,
     between the lamp's last report under it and its first over it (linearly: the heating
-    curve is smooth over one interval), from the telemetry in InfluxDB. A failing driver
-    heats for tens of minutes first, which no detection can shorten. JSON lines to `out`."""
+    curve is smooth over one interval), from the telemetry in InfluxDB; null if it never did
+    (repaired first). A failing driver heats for tens of minutes first, which no detection
+    can shorten. JSON lines to `out`."""
     records = []
     async with InfluxClient.from_settings(settings) as influx:
         for fault in faults:
@@ -312,15 +314,11 @@ async def heat_shows(settings: CommonSettings, faults: list[Fault], inventory: I
             readings = [(row["time"] / 1e9, row["driver_temp_c"]) for s in series
                         for row in s.rows() if row["driver_temp_c"] is not None]  # fmt: skip
             crossed = crossing(readings, limit.temperature_limit_c, fault.start)
-            if crossed is not None:
-                records.append({"asset": fault.asset, "kind": fault.kind.value,
-                                "start": _iso(fault.start), "shows_at": _iso(crossed)})  # fmt: skip
+            records.append({"asset": fault.asset, "kind": fault.kind.value,
+                            "start": _iso(fault.start),
+                            "shows_at": None if crossed is None else _iso(crossed)})  # fmt: skip
     text = "".join(json.dumps(record) + "\n" for record in records)
     await asyncio.to_thread(out.write_text, text)
-
-
-def _seconds(text: str) -> float:
-    return datetime.fromisoformat(text).timestamp()
 
 
 def _iso(seconds: float) -> str:
@@ -335,11 +333,15 @@ def _score(truth: Path, alarms: Path, inventory: Inventory, interval: float, *,
     faults = [f for f in read_truth(_lines(truth), end.timestamp()) if f.start >= begin.timestamp()]
     if shows is not None and shows.exists():
         seen = {
-            (r["asset"], r["kind"], round(_seconds(r["start"]), 3)): _seconds(r["shows_at"])
+            (r["asset"], r["kind"], round(epoch_seconds(r["start"]), 3)): r["shows_at"]
             for r in _lines(shows)
         }
         for fault in faults:
-            fault.visible_at = seen.get((fault.asset, fault.kind.value, round(fault.start, 3)), 0)
+            key = (fault.asset, fault.kind.value, round(fault.start, 3))
+            if key in seen:
+                shows_at = seen[key]
+                fault.never_visible = shows_at is None
+                fault.visible_at = 0.0 if shows_at is None else epoch_seconds(shows_at)
     result = score(faults, read_alarms(_lines(alarms)), inventory, interval_s=interval)
     return {
         "reporting_interval_s": interval,

@@ -48,6 +48,7 @@ class Fault:
     latency_s: float | None = None
     masked: bool = False
     visible_at: float = 0.0  # when it could first be seen, if later than its start
+    never_visible: bool = False  # the caller knows it never showed (a driver that never got hot)
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Score:
     by_type: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _seconds(text: str) -> float:
+def epoch_seconds(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
@@ -80,19 +81,19 @@ def read_truth(records: Iterable[Mapping[str, Any]], end: float) -> list[Fault]:
         key = (record["target"], record["kind"])
         if record["event"] == "start":
             fault = Fault(
-                AlarmType(record["kind"]), record["target"], _seconds(record["at"]), end,
+                AlarmType(record["kind"]), record["target"], epoch_seconds(record["at"]), end,
                 record.get("phase"),
             )  # fmt: skip
             open_[key] = fault
             faults.append(fault)
         elif key in open_:
-            open_.pop(key).end = _seconds(record["at"])
+            open_.pop(key).end = epoch_seconds(record["at"])
     return faults
 
 
 def read_alarms(records: Iterable[Mapping[str, Any]]) -> list[Alarm]:
     return [
-        Alarm(r["id"], AlarmType(r["type"]), r["asset"], _seconds(r["raised_at"]), r["parent"])
+        Alarm(r["id"], AlarmType(r["type"]), r["asset"], epoch_seconds(r["raised_at"]), r["parent"])
         for r in records
     ]
 
@@ -136,8 +137,12 @@ def score(
                 and fault.start - 1 <= alarm.raised_at <= fault.end + late
             ):
                 fault.found_by = alarm.id
-                outage = _outage_over(fault, tree, on_asset)
-                fault.visible_at = max(fault.start, fault.visible_at, outage.end if outage else 0)
+                # found after an outage that hid it (the masking rule's outages): seen from
+                # the outage's end; found during one (as a consequence): from its start
+                outage = _outage_over(fault, tree, on_asset, before_s=2 * interval_s)
+                if outage is not None and alarm.raised_at >= outage.end:
+                    fault.visible_at = max(fault.visible_at, outage.end)
+                fault.visible_at = max(fault.start, fault.visible_at)
                 fault.latency_s = alarm.raised_at - fault.visible_at
                 alarm.verdict = "found"
                 break
@@ -158,7 +163,8 @@ def score(
         # a fault that started during an outage, or so close before one that there was no
         # time to see it (2 reporting intervals), cannot be told from the outage
         fault.masked = fault.found_by is None and (
-            _outage_over(fault, tree, on_asset, before_s=2 * interval_s) is not None
+            fault.never_visible
+            or _outage_over(fault, tree, on_asset, before_s=2 * interval_s) is not None
         )
     result = Score(faults, alarms, interval_s)
     result.by_type = _by_type(result)

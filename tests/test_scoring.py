@@ -66,3 +66,24 @@ def test_when_a_heating_driver_passed_its_limit() -> None:
     assert crossing(rising, 85.0, start=-10.0) == 375.0  # between the reports, linearly
     assert crossing(rising, 79.0, start=-10.0) == -10.0  # over it from the first report
     assert crossing(rising, 90.0, start=-10.0) is None
+
+
+def test_found_during_an_outage_counts_from_the_start_and_a_fault_never_shown_is_masked() -> None:
+    third, fourth = "PP-S04-L003", "PP-S04-L004"
+    truth = sorted(
+        [
+            *_fault(f"cabinet:{CABINET}", AlarmType.SUPPLY_LOSS, 0, 60),
+            *_fault(f"lamp:{third}", AlarmType.LAMP_OFFLINE, 10, 300),  # its node died too
+            *_fault(f"lamp:{fourth}", AlarmType.OVER_TEMPERATURE, 120, 180),  # never got hot
+        ],
+        key=lambda record: record["at"],
+    )
+    alarms = [_alarm(1, AlarmType.LAMP_OFFLINE, f"lamp:{third}", 15)]
+    faults = read_truth(truth, NIGHT.timestamp() + 24 * 3600)
+    hot = next(f for f in faults if f.kind is AlarmType.OVER_TEMPERATURE)
+    hot.never_visible = True  # as heat_shows says of a driver that never passed its limit
+    result = score(faults, read_alarms(alarms), subset((SITE,)), interval_s=INTERVAL)
+    offline = next(f for f in result.faults if f.kind is AlarmType.LAMP_OFFLINE)
+    assert offline.latency_s == 300  # raised during the outage: from its own start
+    assert hot.masked
+    assert result.by_type["over_temperature"]["recall"] is None
