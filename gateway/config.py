@@ -33,6 +33,8 @@ from streetlight.domain import ID_PATTERN
 from streetlight.errors import StreetlightError
 from streetlight.yamlfile import read_yaml
 
+BUS_BATCH_S = 0.5  # by default, the longest a reading waits for its telemetry batch
+
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
 
 
@@ -94,7 +96,7 @@ class GatewayConfig(_Strict):
     influx_batch_size: int = Field(default=5000, ge=1, le=100_000)
     influx_flush_s: float = Field(default=0.5, gt=0, le=60)
     # the longest a reading waits for its telemetry batch on the bus
-    bus_batch_s: float = Field(default=0.5, gt=0, le=10)
+    bus_batch_s: float = Field(default=BUS_BATCH_S, gt=0, le=10)
 
     def all_endpoints(self, base: Path) -> list[ModbusEndpoint]:
         """Inline endpoints and those of `endpoints_file` (relative to the config's folder)."""

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from gateway.config import BUS_BATCH_S
 from gateway.normalize import Reading
 from gateway.spool import Spool
 from streetlight.contract import (
@@ -99,7 +100,7 @@ class Outputs:
         health: Health,
         batch_size: int = 5000,
         flush_s: float = 0.5,
-        bus_batch_s: float = 0.5,
+        bus_batch_s: float = BUS_BATCH_S,
     ) -> None:
         self.inventory = inventory
         self.bus_batch_s = bus_batch_s  # the longest a reading waits for its telemetry batch

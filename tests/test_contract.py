@@ -17,6 +17,7 @@ from streetlight.contract import (
     Command,
     LampTelemetry,
     PayloadError,
+    ScheduleChange,
     Target,
     TargetKind,
     TopicError,
@@ -53,6 +54,18 @@ def test_documented_example_is_valid_for_code_and_schema(name: str) -> None:
     decode(PAYLOADS[name], example)
     schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(json.loads(example))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b'{"what": "override", "by": "wang", "at": "2026-12-21T17:50:00+08:00"}',
+        b'{"what": "schedule", "id": 3, "by": "wang", "at": "2026-12-21T17:50:00+08:00"}',
+    ],
+)
+def test_a_schedule_change_names_an_override_and_nothing_else(message: bytes) -> None:
+    with pytest.raises(PayloadError, match="id is required for an override, and only for one"):
+        decode(ScheduleChange, message)
 
 
 def test_encoded_payload_validates_against_its_schema() -> None:

@@ -193,6 +193,12 @@ class ScheduleChange(_Payload):
     by: Text = Field(description="who saved it")
     at: AwareDatetime
 
+    @model_validator(mode="after")
+    def _id_of_an_override(self) -> Self:
+        if (self.what == "override") != (self.id is not None):
+            raise ValueError("id is required for an override, and only for one")
+        return self
+
 
 Count = Annotated[int, Field(ge=0)]
 
