@@ -131,8 +131,14 @@ class AlarmBook:
         raise_after: int,
         clear_after: int,
         detail: str = "",
+        began_after: datetime | None = None,
     ) -> None:
-        """One observation of a condition: bad (the fault is there) or good (it is not)."""
+        """One observation of a condition: bad (the fault is there) or good (it is not).
+
+        `began_after`: the last moment the condition is known not to have been there (its
+        asset's previous good reading), when that is earlier than this observation: a root
+        raised now adopts the alarms it explains from then on, as the fault may be older than
+        the reading that shows it."""
         key = (kind, asset)
         watch = self.watches.get(key)
         if not bad:
@@ -158,7 +164,7 @@ class AlarmBook:
             self._surface_if_orphaned(watch.alarm, at)
             return
         if watch.onset is None:
-            watch.onset = at
+            watch.onset = at if began_after is None else min(at, began_after)
         watch.bad += 1
         if watch.bad >= raise_after:
             self._raise(watch, kind, asset, at, detail)

@@ -257,7 +257,8 @@ class Controller:
                     self.dispatcher.on_ack(decode(CommandAck, payload))
                 elif topic.startswith(status_prefix):
                     status = decode(DeviceStatus, payload)
-                    self.detector.lamp_status(status.device.id, status.online, self.clock.now())
+                    at = status.at or self.clock.now()  # a last will carries no time
+                    self.detector.lamp_status(status.device.id, status.online, at)
                 elif topic.startswith(schedule_prefix):
                     change = decode(ScheduleChange, payload)
                     logger.info("%s saved by %s: reading the store", change.what, change.by)

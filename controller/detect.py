@@ -11,8 +11,9 @@ DESIGN.md section 6 gives the alarm book (controller.alarms) a bad or good obser
   command), day_burning (drawing power while it should be off) — each on one report once
   the gateway has acknowledged the command as carried out, else on `raise_after` reports;
   cycling (lit/dark changes while it should be on, or the node's own flag),
-  over_temperature, voltage_high / voltage_low, lamp_offline (offline by its gateway's word
-  for a reporting interval, or silent for `offline_intervals`).
+  over_temperature, voltage_high / voltage_low, lamp_offline (offline by its gateway's word,
+  or silent for `offline_intervals`, until its cabinet's next report or for a reporting
+  interval, whichever comes first: time for a cause above it to be raised first).
   Power rules wait `warmup_s` after a switch-on and while a command is on its way.
 - cabinet: supply_loss (every phase dead), phase_loss (some), voltage_high / voltage_low on
   its live phases, leakage, door_open — on the first report that shows them.
@@ -324,14 +325,15 @@ class Detector:
             self.unknown_devices += 1
             return
         book, asset, limits, at = self.book, watch.asset, watch.thresholds, report.ts
-        watch.last_report = at
+        previous, watch.last_report = watch.last_report, at  # an outage began after `previous`
         dead = "".join(p.phase.value for p in report.phases if p.voltage_v < limits.dead_voltage_v)
         live = [p for p in report.phases if p.voltage_v >= limits.dead_voltage_v]
         no_supply = not live and (bool(report.phases) or report.supply_on is False)
         watch.dead_phases = "ABC" if no_supply else dead
         book.dead_phases[report.cabinet] = watch.dead_phases
         clear = limits.clear_after
-        book.observe(AlarmType.SUPPLY_LOSS, asset, no_supply, at, raise_after=1, clear_after=clear)
+        book.observe(AlarmType.SUPPLY_LOSS, asset, no_supply, at, raise_after=1,
+                     clear_after=clear, began_after=previous)  # fmt: skip
         book.observe(
             AlarmType.PHASE_LOSS,
             asset,
@@ -340,6 +342,7 @@ class Detector:
             raise_after=1,
             clear_after=clear,
             detail=f"phase {dead} dead" if dead else "",
+            began_after=previous,
         )
         if live:
             highest = max(p.voltage_v for p in live)
@@ -379,6 +382,13 @@ class Detector:
             watch.contactor[circuit.circuit] = circuit.contactor_on
             watch.circuit_current[circuit.circuit] = circuit.current_a
         self._circuits(watch, at)
+        # a lamp gone before this reading: whatever here could explain it has had its say
+        # (raised above, to adopt it), so it need not wait out its reporting interval
+        for lamps in watch.circuits.values():
+            for lamp_id in lamps:
+                lamp = self._lamps[lamp_id]
+                if lamp.offline_since is not None and lamp.offline_since <= at:
+                    self._offline_alarm(lamp, at)
 
     def _circuits(self, cabinet: _CabinetWatch, at: datetime) -> None:
         """circuit_dead: every lamp of a circuit out of contact while its phases are live."""
@@ -401,6 +411,8 @@ class Detector:
             current = cabinet.circuit_current.get(circuit)
             drawing = current is not None and current > limits.dead_circuit_a
             if supplied and not drawing:
+                # alive when one of its lamps was last heard: the fault came after that
+                heard = [t for t in (self._lamps[lamp].last_seen for lamp in lamps) if t]
                 self.book.observe(
                     AlarmType.CIRCUIT_DEAD,
                     asset,
@@ -409,6 +421,7 @@ class Detector:
                     raise_after=1,
                     clear_after=limits.clear_after,
                     detail=f"{len(lamps)} lamps out of contact, cabinet supply live",
+                    began_after=max(heard, default=None),
                 )
 
     # --- time ----------------------------------------------------------------------------------
@@ -431,7 +444,6 @@ class Detector:
 
     def tick(self, now: datetime) -> None:
         """What only the passing of time shows: lamps gone quiet, and so dead circuits."""
-        book = self.book
         if self._started is None:
             self._started = now
         feed_down = self._feed_down(now)
@@ -447,14 +459,10 @@ class Detector:
                 watch.offline_since = since = last
                 self._offline_by_circuit[watch.circuit] += 1
             if (now - since).total_seconds() >= limits.report_interval_s:
-                book.observe(
-                    AlarmType.LAMP_OFFLINE,
-                    watch.asset,
-                    True,
-                    now,
-                    raise_after=1,
-                    clear_after=1,
-                    detail="no reports",
-                )
+                self._offline_alarm(watch, now)
         for cabinet in self._cabinets.values():
             self._circuits(cabinet, now)
+
+    def _offline_alarm(self, watch: _LampWatch, at: datetime) -> None:
+        self.book.observe(AlarmType.LAMP_OFFLINE, watch.asset, True, at, raise_after=1,
+                          clear_after=1, detail="no reports")  # fmt: skip

@@ -159,6 +159,7 @@ class Gateway:
                 spool_dir=config.spool.dir,
                 spool_bytes=int(config.spool.max_mb * 1024 * 1024),
                 health=self.health,
+                clock=self.clock,
                 batch_size=config.influx_batch_size,
                 flush_s=config.influx_flush_s,
                 bus_batch_s=config.bus_batch_s,

@@ -7,9 +7,9 @@ the link failing (`ModbusLinkError`).
 
 Each cabinet (one unit id) is polled on its own schedule: its meter and sensors every
 `cabinet_interval_s`, its concentrator's lamps every `lamp_interval_s`, both in the clock's
-time. Reads of adjacent registers are merged into one request up to the profile's limit, and
-lamp slots are read whole. A cabinet that fails `offline_after` polls in a row is reported
-offline once; its first good poll reports it back.
+time; when both are due, the lamps first. Reads of adjacent registers are merged into one
+request up to the profile's limit, and lamp slots are read whole. A cabinet that fails
+`offline_after` polls in a row is reported offline once; its first good poll reports it back.
 """
 
 from __future__ import annotations
@@ -275,12 +275,14 @@ class Poller:
             # we slept until `due`: what was due then is due now, whatever the float rounding
             now = max(self.clock.now().timestamp(), due)
             for unit in self.units:
-                if unit.next_cabinet <= now:
-                    unit.next_cabinet = max(unit.next_cabinet + self.cabinet_interval, now)
-                    await self._poll(unit, self._cabinet)
+                # lamps first: a cabinet reading taken after them shows what may explain a
+                # lamp found gone (its supply, its circuit's current) as it was by then
                 if unit.next_lamps <= now:
                     unit.next_lamps = max(unit.next_lamps + self.lamp_interval, now)
                     await self._poll(unit, self._lamps)
+                if unit.next_cabinet <= now:
+                    unit.next_cabinet = max(unit.next_cabinet + self.cabinet_interval, now)
+                    await self._poll(unit, self._cabinet)
 
     async def _poll(
         self, unit: CabinetUnit, read: Callable[[CabinetUnit], Awaitable[None]]

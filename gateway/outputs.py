@@ -29,6 +29,7 @@ import orjson
 from gateway.config import BUS_BATCH_S
 from gateway.normalize import Reading
 from gateway.spool import Spool
+from streetlight.clock import Clock
 from streetlight.contract import (
     GATEWAY_HEALTH,
     TELEMETRY_BATCH_MAX,
@@ -98,11 +99,13 @@ class Outputs:
         spool_dir: Path,
         spool_bytes: int,
         health: Health,
+        clock: Clock,
         batch_size: int = 5000,
         flush_s: float = 0.5,
         bus_batch_s: float = BUS_BATCH_S,
     ) -> None:
         self.inventory = inventory
+        self.clock = clock
         self.bus_batch_s = bus_batch_s  # the longest a reading waits for its telemetry batch
         self.topics = topics
         self.influx = influx
@@ -180,6 +183,7 @@ class Outputs:
         status = DeviceStatus(
             device=Target(kind=target_kind, id=device),
             online=online,
+            at=self.clock.now(),  # when this gateway found out
             reason=reason,
         )
         self.publish(self.topics.status(target_kind, device), encode(status), retain=True)

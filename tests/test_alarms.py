@@ -321,6 +321,36 @@ async def test_a_silent_lamp_goes_offline_after_three_intervals_one_the_gateway_
     assert (AlarmType.LAMP_OFFLINE, f"lamp:{quiet}") not in rig.alarms()
 
 
+async def test_a_lamp_named_offline_is_raised_at_its_cabinets_next_report(rig: Rig) -> None:
+    named = "PP-S04-L003"
+    await rig.every_lamp()
+    await rig.clock.advance(10)
+    rig.detector.lamp_status(named, False, rig.clock.now())
+    rig.detector.tick(rig.clock.now())
+    assert rig.alarms() == set()  # its cabinet may yet explain it
+    await rig.clock.advance(5)
+    rig.cabinet()  # supply and circuit fine: it is the lamp's own, long before an interval
+    assert rig.alarms() == {(AlarmType.LAMP_OFFLINE, f"lamp:{named}")}
+
+
+async def test_a_supply_loss_seen_after_its_lamps_alarms_adopts_them(rig: Rig) -> None:
+    await rig.every_lamp()
+    rig.cabinet()
+    lamps = frozenset(rig.inventory.lamps)
+    await rig.clock.advance(5)  # the mains go; the nodes say so before the cabinet's next poll
+    for lamp in lamps:
+        rig.detector.lamp_status(lamp, False, rig.clock.now())
+    await rig.clock.advance(65)  # the cabinet's report is late: the lamps' wait is over first
+    rig.detector.tick(rig.clock.now())
+    assert (AlarmType.LAMP_OFFLINE, f"lamp:{LAMP}") in rig.alarms()
+    await rig.clock.advance(5)
+    rig.cabinet(volts=(0.0, 0.0, 0.0))
+    assert rig.alarms() == {(AlarmType.SUPPLY_LOSS, f"cabinet:{CABINET}")}
+    assert {(AlarmType.LAMP_OFFLINE, f"lamp:{lamp}") for lamp in lamps} <= rig.alarms(
+        roots_only=False
+    )
+
+
 async def test_when_no_lamp_is_heard_none_is_offline_and_silence_counts_from_the_return(
     rig: Rig,
 ) -> None:
