@@ -106,8 +106,9 @@ class Dispatcher:
         self._given_up: dict[str, datetime] = {}  # lamp -> when it was given up on
         self.asserted: dict[str, Level] = {}  # what each lamp has been told to do
         self.asserted_at: dict[str, datetime] = {}  # since when (its first command for it)
-        # when the field said a lamp carried out its latest command (the gateway's ack), until
-        # its telemetry shows it did
+        # when the field said a lamp carried out its latest command (the gateway's ack); it
+        # stands until the next command, even once telemetry agrees: a welded relay reports
+        # off, as told, and its draw says otherwise
         self.acknowledged: dict[str, datetime] = {}
         self.reported: dict[str, LampTelemetry] = {}
         self._tracked: dict[str, Tracked] = {}  # command id -> its command
@@ -271,7 +272,6 @@ class Dispatcher:
             return  # a report from before the command says nothing about it
         if agrees(tracked.level, reading):
             self._settle(tracked, reading.lamp)
-            self.acknowledged.pop(lamp, None)  # it obeyed: a later change is news of its own
             self.stats.confirmed += 1
 
     def check_deadlines(self) -> None:

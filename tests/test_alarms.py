@@ -270,22 +270,19 @@ async def test_a_lamp_that_acknowledged_its_command_and_disobeys_is_raised_on_on
     assert rig.alarms() == {(kind, f"lamp:{LAMP}")}
 
 
-async def test_once_a_lamp_has_obeyed_its_acknowledgement_no_longer_speaks(rig: Rig) -> None:
-    rig.dispatcher.assert_levels({LAMP: 50})
+async def test_a_welded_relay_that_reports_off_as_told_is_still_raised_on_one_report(
+    rig: Rig,
+) -> None:
+    rig.driven.add(LAMP)  # it reports only what this test says
+    rig.dispatcher.assert_levels({LAMP: None})
     await _sent_and_acknowledged(rig)
-    assert LAMP in rig.dispatcher.acknowledged
-    await rig.step(30)
-    rig.dispatcher.on_telemetry(
-        LampTelemetry(lamp=LAMP, ts=rig.clock.now(), relay_on=True, dim_pct=50)
-    )  # it did what it said
-    rig.lamp(dim=50)
-    assert LAMP not in rig.dispatcher.acknowledged
-    await rig.step(300)
-    rig.lamp(dim=100)  # a change later, of its own: two reports, as for any lamp
-    assert rig.alarms() == set()
-    await rig.step()
-    rig.lamp(dim=100)
-    assert rig.alarms() == {(AlarmType.DIMMING_FAILURE, f"lamp:{LAMP}")}
+    await rig.step(150)
+    welded = LampTelemetry(lamp=LAMP, ts=rig.clock.now(), relay_on=False, dim_pct=100,
+                           power_w=61.0)  # fmt: skip
+    rig.dispatcher.on_telemetry(welded)  # the node's relay flag agrees: the command is settled
+    assert not rig.dispatcher.pending(LAMP)
+    rig.lamp(relay=False, power=61.0)  # ... but it draws full power
+    assert rig.alarms() == {(AlarmType.DAY_BURNING, f"lamp:{LAMP}")}
 
 
 async def test_a_lamp_burning_while_it_should_be_off(rig: Rig) -> None:
