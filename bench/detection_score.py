@@ -13,8 +13,9 @@ failure shows only at a dim step, day burning only after the switch-off at dawn)
 night where the schedule shows them. Then it exports the alarms with `streetlight alarms
 export` and scores them against the simulator's truth file (bench/scoring.py): precision and
 recall, and detection latency p50/p95 in simulated seconds and in reporting intervals, per
-type, counted from when a fault could first be seen: its start; the end of an outage above it
-if it began during one; for over-temperature, when the driver passed its limit (a failing
+type, counted from when a fault could first be seen: its start; the switch-on, if it shows
+only while the lamp is lit and began before; the end of an outage above it if it began
+during one; for over-temperature, when the driver passed its limit (a failing
 driver heats for tens of minutes first), found in the telemetry in InfluxDB and kept in
 `shows.jsonl`. The p95 from the start is reported beside it. Targets (issue 6): precision
 and recall >= 0.99; p95 latency <= 2 intervals for lamp faults, <= 1 for cabinet, circuit
@@ -67,7 +68,7 @@ from bench.scoring import (  # noqa: E402
 from controller.calendars import GroupRef, Groups  # noqa: E402
 from controller.expected import Evaluator  # noqa: E402
 from controller.plan import plan  # noqa: E402
-from controller.store import read_schedule  # noqa: E402
+from controller.schedule_file import load_schedule_file  # noqa: E402
 from controller.thresholds import ThresholdBook, load_thresholds  # noqa: E402
 from simulator.scenario import FAULT_TARGETS  # noqa: E402
 from streetlight.cli._demo import Role, _gateway_config, _prepare, _role_env  # noqa: E402
@@ -78,7 +79,6 @@ from streetlight.inventory import load_inventory  # noqa: E402
 from streetlight.mqtt import make_client  # noqa: E402
 from streetlight.services import LocalServices, ServiceState, broker_auth  # noqa: E402
 from streetlight.settings import CommonSettings, MqttUrl, load_settings  # noqa: E402
-from streetlight.store import open_engine, sessions  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 12, 14, 12, 0, tzinfo=TZ)  # a Monday noon: the first night's faults
@@ -86,6 +86,10 @@ INVENTORY = ROOT / "examples" / "xunyang" / "inventory.geojson"
 SCHEDULE = ROOT / "examples" / "xunyang" / "schedule.yaml"
 BUS, FIELD = "score", "scorefield"
 BATCH_SIMULATED_S = 15.0
+# lamp faults that show only while the lamp is lit
+LIT_KINDS = frozenset({AlarmType.LAMP_FAILURE, AlarmType.LOW_POWER, AlarmType.HIGH_POWER,
+                       AlarmType.DIMMING_FAILURE, AlarmType.CYCLING,
+                       AlarmType.OVER_TEMPERATURE})  # fmt: skip
 HIDDEN = (AlarmType.DIMMING_FAILURE, AlarmType.DAY_BURNING)  # seen only where the schedule acts
 
 
@@ -141,15 +145,31 @@ def _hidden_at(kind: AlarmType, steps: tuple[tuple[datetime, int | None], ...]) 
     raise SystemExit(f"the schedule has no step that shows {kind.value}")
 
 
-async def _changes(settings: CommonSettings, inventory: Inventory) -> Changes:
-    """Each site's planned switching for a night, from the schedule in the store."""
-    engine = await open_engine(settings.db_url)
-    try:
-        async with sessions(engine)() as session:
-            evaluator = Evaluator(Groups(inventory), await read_schedule(session))
-    finally:
-        await engine.dispose()
+def site_changes(inventory: Inventory) -> Changes:
+    """Each site's planned switching for a night, from the schedule the run loads."""
+    evaluator = Evaluator(Groups(inventory), load_schedule_file(SCHEDULE))
     return lambda site, night: plan(evaluator, GroupRef("site", site), night, night)[0].changes
+
+
+def lit_shows(faults: list[Fault], inventory: Inventory, changes: Changes) -> None:
+    """A fault that shows only while its lamp is lit, begun while the schedule had the lamp
+    off (a background fault in the minutes between sunset and the switch-on), could first be
+    seen at the switch-on."""
+    for fault in faults:
+        if fault.kind not in LIT_KINDS:
+            continue
+        site = inventory.place(fault.asset.removeprefix("lamp:")).site_id
+        night = (datetime.fromtimestamp(fault.start, TZ) - timedelta(hours=12)).date()
+        steps = changes(site, night)
+        before = [level for at, level in steps if at.timestamp() <= fault.start]
+        if before and before[-1] is not None:
+            continue  # lit when it began
+        switch_on = next(
+            (at for at, level in steps if at.timestamp() > fault.start and level is not None),
+            None,
+        )
+        if switch_on is not None:
+            fault.visible_at = max(fault.visible_at, switch_on.timestamp())
 
 
 def batch_s(speed: float) -> float:
@@ -221,7 +241,7 @@ async def _run(args: argparse.Namespace, directory: Path, inventory: Inventory,
         clock_start=START, clock_speed=args.speed, clock_anchor=time.time() + 20,
     )  # fmt: skip
     print(await _prepare(settings, inventory, INVENTORY, SCHEDULE), flush=True)
-    document = scenario(inventory, args, await _changes(settings, inventory))
+    document = scenario(inventory, args, site_changes(inventory))
     scenario_path = directory / "scenario.yaml"
     scenario_path.write_text(yaml.safe_dump(document, sort_keys=False))
     thresholds_path = directory / "thresholds.yaml"
@@ -327,10 +347,11 @@ def _iso(seconds: float) -> str:
 
 def _score(truth: Path, alarms: Path, inventory: Inventory, interval: float, *,
            begin: datetime, end: datetime, shows: Path | None) -> dict[str, Any]:  # fmt: skip
-    """Faults that started in [begin, end) against the alarms, each seen from when `shows`
-    says it could be (see heat_shows), if it says. (At its start the simulator plays the night
+    """Faults that started in [begin, end) against the alarms, each seen from when it could be
+    (lit_shows; heat_shows, kept in `shows`). (At its start the simulator plays the night
     before too, in the past: those faults are in its truth file.)"""
     faults = [f for f in read_truth(_lines(truth), end.timestamp()) if f.start >= begin.timestamp()]
+    lit_shows(faults, inventory, site_changes(inventory))
     if shows is not None and shows.exists():
         seen = {
             (r["asset"], r["kind"], round(epoch_seconds(r["start"]), 3)): r["shows_at"]
@@ -341,7 +362,8 @@ def _score(truth: Path, alarms: Path, inventory: Inventory, interval: float, *,
             if key in seen:
                 shows_at = seen[key]
                 fault.never_visible = shows_at is None
-                fault.visible_at = 0.0 if shows_at is None else epoch_seconds(shows_at)
+                if shows_at is not None:
+                    fault.visible_at = max(fault.visible_at, epoch_seconds(shows_at))
     result = score(faults, read_alarms(_lines(alarms)), inventory, interval_s=interval)
     return {
         "reporting_interval_s": interval,

@@ -3,12 +3,14 @@ masked, a consequence, and from when latency is counted."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from bench.scoring import crossing, read_alarms, read_truth, score
+from bench.detection_score import lit_shows, site_changes
+from bench.scoring import Fault, crossing, read_alarms, read_truth, score
 from streetlight.domain import AlarmType
-from tests.helpers import subset
+from tests.helpers import sample_district, subset
 from tests.simulation import NIGHT
 
 SITE, CABINET = "PP-S04", "PP-S04-K1"
@@ -87,3 +89,20 @@ def test_found_during_an_outage_counts_from_the_start_and_a_fault_never_shown_is
     assert offline.latency_s == 300  # raised during the outage: from its own start
     assert hot.masked
     assert result.by_type["over_temperature"]["recall"] is None
+
+
+def test_a_fault_that_shows_only_lit_is_seen_from_the_switch_on_if_it_began_before() -> None:
+    inventory = sample_district()
+    changes = site_changes(inventory)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    on = changes("BSH-S03", date(2026, 12, 20))[0][0]  # the evening's switch-on
+    before = datetime(2026, 12, 20, 17, 20, tzinfo=shanghai).timestamp()
+    lit = datetime(2026, 12, 20, 20, 0, tzinfo=shanghai).timestamp()
+    faults = [
+        Fault(AlarmType.CYCLING, "lamp:BSH-S03-L028", before, before + 3600),
+        Fault(AlarmType.CYCLING, "lamp:BSH-S03-L029", lit, lit + 3600),
+        Fault(AlarmType.LAMP_OFFLINE, "lamp:BSH-S03-L030", before, before + 3600),  # seen by day
+    ]
+    lit_shows(faults, inventory, changes)
+    assert before < on.timestamp() < lit
+    assert [f.visible_at for f in faults] == [on.timestamp(), 0.0, 0.0]
