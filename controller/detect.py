@@ -307,7 +307,7 @@ class Detector:
             if (
                 self._offline_by_circuit[watch.circuit] >= len(cabinet.circuits[watch.circuit])
                 and current is not None
-                and current <= watch.thresholds.dead_circuit_a
+                and current <= cabinet.thresholds.dead_circuit_a
             ):  # its last lamp, and the meter already saw the circuit stop drawing: dead, now.
                 # (Without that reading the cabinet's supply state may predate the fault: its
                 # next report or the tick decides.)
