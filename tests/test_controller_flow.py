@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from tests.controller_rig import (
 from tests.gateway_rig import role_settings
 from tests.helpers import eventually
 from tests.simulation import MQTT_SITE, clock_of, running
+from tests.test_cli import run as run_cli
 
 # a lamp's change shows in its next report: one reporting interval, plus a controller tick
 # and the command's trip
@@ -171,15 +170,10 @@ def _not(levels: dict[str, set[int | None]], wanted: set[int | None]) -> dict[st
 
 
 async def _streetlight(*args: str, env: dict[str, str]) -> tuple[int, str]:
-    """Run the `streetlight` command as an operator would; its exit code and stderr."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "streetlight", *args, env={**clean, **env},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, stderr = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, stderr.decode()
+    """`streetlight` as an operator runs it (test_cli's runner), off the event loop that runs
+    the controller; its exit code and stderr."""
+    result = await asyncio.to_thread(run_cli, *args, env=env)
+    return result.returncode, result.stderr
 
 
 async def test_an_override_from_the_command_line_is_read_at_once_not_at_the_next_poll(
