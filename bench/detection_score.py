@@ -14,8 +14,9 @@ night where the schedule shows them. Then it exports the alarms with `streetligh
 export` and scores them against the simulator's truth file (bench/scoring.py): precision and
 recall, and detection latency p50/p95 in simulated seconds and in reporting intervals, per
 type, counted from when a fault could first be seen: its start; the switch-on, if it shows
-only while the lamp is lit and began before; the end of an outage above it if it began
-during one; for over-temperature, when the driver passed its limit (a failing
+only while the lamp is lit and began before; for cycling, the lamp's second cut-out since
+then (its third on/off change, the first moment there is a pattern); the end of an outage
+above it if it began during one; for over-temperature, when the driver passed its limit (a failing
 driver heats for tens of minutes first), found in the telemetry in InfluxDB and kept in
 `shows.jsonl`. The p95 from the start is reported beside it. Targets (issue 6): precision
 and recall >= 0.99; p95 latency <= 2 intervals for lamp faults, <= 1 for cabinet, circuit
@@ -70,6 +71,7 @@ from controller.expected import Evaluator  # noqa: E402
 from controller.plan import plan  # noqa: E402
 from controller.schedule_file import load_schedule_file  # noqa: E402
 from controller.thresholds import ThresholdBook, load_thresholds  # noqa: E402
+from simulator.devices import cycling_shows_at  # noqa: E402
 from simulator.scenario import FAULT_TARGETS  # noqa: E402
 from streetlight.cli._demo import Role, _gateway_config, _prepare, _role_env  # noqa: E402
 from streetlight.contract import Channel, Topics  # noqa: E402
@@ -154,7 +156,8 @@ def site_changes(inventory: Inventory) -> Changes:
 def lit_shows(faults: list[Fault], inventory: Inventory, changes: Changes) -> None:
     """A fault that shows only while its lamp is lit, begun while the schedule had the lamp
     off (a background fault in the minutes between sunset and the switch-on), could first be
-    seen at the switch-on."""
+    seen at the switch-on. A cycling lamp shows it at its second cut-out since then: until its
+    third on/off change there is no pattern to see (DESIGN.md §6: too many transitions)."""
     for fault in faults:
         if fault.kind not in LIT_KINDS:
             continue
@@ -162,14 +165,17 @@ def lit_shows(faults: list[Fault], inventory: Inventory, changes: Changes) -> No
         night = (datetime.fromtimestamp(fault.start, TZ) - timedelta(hours=12)).date()
         steps = changes(site, night)
         before = [level for at, level in steps if at.timestamp() <= fault.start]
-        if before and before[-1] is not None:
-            continue  # lit when it began
         switch_on = next(
             (at for at, level in steps if at.timestamp() > fault.start and level is not None),
             None,
         )
-        if switch_on is not None:
-            fault.visible_at = max(fault.visible_at, switch_on.timestamp())
+        lit_from = fault.start
+        if not (before and before[-1] is not None) and switch_on is not None:
+            lit_from = switch_on.timestamp()  # off when it began
+        if fault.kind is AlarmType.CYCLING:
+            fault.visible_at = max(fault.visible_at, cycling_shows_at(fault.start, lit_from))
+        elif lit_from > fault.start:
+            fault.visible_at = max(fault.visible_at, lit_from)
 
 
 def batch_s(speed: float) -> float:

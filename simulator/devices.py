@@ -43,11 +43,19 @@ THERMAL_TAU_S = 1200.0  # driver temperature follows load with a 20-minute time 
 HOT_RISE_C = 80.0
 DERATE_ABOVE_C = 85.0  # drivers cut their output to protect themselves above this
 CYCLE_S, CYCLE_ON_S = 240.0, 150.0  # a cycling lamp: 150 s on, 90 s off (thermal cut-out)
-# the node flags `cycling` once it has seen its lamp cut out and restart by itself twice
-CYCLING_FLAG_AFTER_S = 2 * CYCLE_S
 CONTROLLER_W = 12.0  # the cabinet controller's own draw, on phase A
 LINE_LOSS = 1.02  # cable losses between cabinet meter and lamps
 UNDERVOLTAGE_V, OVERVOLTAGE_V = 187.0, 253.0
+
+
+def cycling_shows_at(origin: float, switched_on_at: float) -> float:
+    """When a lamp that began cycling at `origin` has shown it: its second cut-out since it was
+    switched on (or since the fault began, if later), the third on/off change of the pattern.
+    Its node flags `cycling` from then on; before it, one cut-out and restart is not a
+    pattern."""
+    watched_since = max(origin, switched_on_at)
+    cycles = max(0, math.ceil((watched_since - origin - CYCLE_ON_S) / CYCLE_S))
+    return origin + CYCLE_ON_S + (cycles + 1) * CYCLE_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +199,11 @@ class LampState:
         flags = []
         if self.faults & FAILED and on:
             flags.append(LampFault.LAMP_OPEN)
-        watched_since = max(self.cycle_origin, self.switched_on_at)  # cycling, and lit
-        if self.faults & CYCLING and self.relay and t - watched_since >= CYCLING_FLAG_AFTER_S:
+        if (
+            self.faults & CYCLING
+            and self.relay
+            and t >= cycling_shows_at(self.cycle_origin, self.switched_on_at)
+        ):
             flags.append(LampFault.CYCLING)
         if temp > DERATE_ABOVE_C:
             flags.append(LampFault.OVER_TEMPERATURE)

@@ -99,10 +99,30 @@ def test_a_fault_that_shows_only_lit_is_seen_from_the_switch_on_if_it_began_befo
     before = datetime(2026, 12, 20, 17, 20, tzinfo=shanghai).timestamp()
     lit = datetime(2026, 12, 20, 20, 0, tzinfo=shanghai).timestamp()
     faults = [
-        Fault(AlarmType.CYCLING, "lamp:BSH-S03-L028", before, before + 3600),
-        Fault(AlarmType.CYCLING, "lamp:BSH-S03-L029", lit, lit + 3600),
+        Fault(AlarmType.LOW_POWER, "lamp:BSH-S03-L028", before, before + 3600),
+        Fault(AlarmType.LOW_POWER, "lamp:BSH-S03-L029", lit, lit + 3600),
         Fault(AlarmType.LAMP_OFFLINE, "lamp:BSH-S03-L030", before, before + 3600),  # seen by day
     ]
     lit_shows(faults, inventory, changes)
     assert before < on.timestamp() < lit
     assert [f.visible_at for f in faults] == [on.timestamp(), 0.0, 0.0]
+
+
+def test_a_cycling_lamp_is_seen_from_its_second_cut_out_once_lit() -> None:
+    inventory = sample_district()
+    changes = site_changes(inventory)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    on = changes("BSH-S03", date(2026, 12, 20))[0][0].timestamp()
+    before = datetime(2026, 12, 20, 17, 20, tzinfo=shanghai).timestamp()
+    lit = datetime(2026, 12, 20, 20, 0, tzinfo=shanghai).timestamp()
+    faults = [
+        Fault(AlarmType.CYCLING, "lamp:BSH-S03-L028", before, before + 3600),
+        Fault(AlarmType.CYCLING, "lamp:BSH-S03-L029", lit, lit + 3600),
+    ]
+    lit_shows(faults, inventory, changes)
+    # lit from its start: on for 150 s, off for 90 s, and off again at 390 s
+    assert faults[1].visible_at == lit + 390
+    # begun 332 s before the switch-on, its cycle runs from its start: it cuts out at 150 s,
+    # 390 s and 630 s; 390 s is its first cut-out once lit, 630 s its second
+    assert on - before == 332
+    assert faults[0].visible_at == before + 630
