@@ -273,8 +273,10 @@ class Controller:
         detector = self.detector
         self.ledger.evidence(batch)
         for reading in batch.lamps:
-            self.dispatcher.on_telemetry(reading)
-            detector.lamp(reading)
+            due_again = self.dispatcher.on_telemetry(reading)
+            detector.lamp(reading)  # against what the lamp was told when the reading was taken
+            if due_again:
+                self.dispatcher.retell(reading.lamp)
         for cabinet in batch.cabinets:
             detector.cabinet(cabinet)
             if cabinet.lux is not None:

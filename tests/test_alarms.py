@@ -285,6 +285,48 @@ async def test_a_welded_relay_that_reports_off_as_told_is_still_raised_on_one_re
     assert rig.alarms() == {(AlarmType.DAY_BURNING, f"lamp:{LAMP}")}
 
 
+async def test_a_report_taken_before_a_lamp_is_told_again_counts_against_its_own_level(
+    rig: Rig,
+) -> None:
+    """A lamp without supply misses its dim step and is given up on; its first report after
+    the supply returns shows it at its old level, and the dispatcher tells it again. That
+    report was taken before the command: the lamp was steady, and its power counts."""
+    rig.driven.add(LAMP)  # it reports only what this test says
+    rig.dispatcher.attempts = 1
+    rig.dispatcher.assert_levels({LAMP: 50})  # the dim step, which the lamp does not hear
+    sent: list[Command] = []
+
+    async def publish(_topic: str, payload: bytes) -> None:
+        sent.append(decode(Command, payload))
+
+    sender = asyncio.create_task(rig.dispatcher.send_forever(publish))
+    try:
+        await eventually(lambda: len(sent) == 1, within=5, what="the dim step sent")
+        await rig.step(rig.dispatcher.confirm_s + 1)
+        rig.dispatcher.check_deadlines()
+        assert rig.dispatcher.stats.deferred == 1  # silent: told again when it reports
+        await rig.step(3600)  # the supply comes back
+        rated = rig.inventory.lamps[LAMP].rated_power_w
+        too_much = 1.4 * lamp_power_w(rated, True, 100)
+        before = LampTelemetry(lamp=LAMP, ts=rig.clock.now() - timedelta(seconds=10),
+                               relay_on=True, dim_pct=100, power_w=too_much)  # fmt: skip
+        assert rig.dispatcher.on_telemetry(before)  # due to be told again ...
+        rig.detector.lamp(before)  # ... once detection has judged it, as the controller does
+        rig.dispatcher.retell(LAMP)
+        assert rig.dispatcher.pending(LAMP)
+        await eventually(lambda: len(sent) == 2, within=5, what="the dim step told again")
+        await rig.step(150)  # its next report, past the command's warm-up
+        obeying = LampTelemetry(lamp=LAMP, ts=rig.clock.now(), relay_on=True, dim_pct=50,
+                                power_w=1.4 * lamp_power_w(rated, True, 50))  # fmt: skip
+        rig.dispatcher.on_telemetry(obeying)
+        rig.detector.lamp(obeying)
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+    assert rig.alarms() == {(AlarmType.HIGH_POWER, f"lamp:{LAMP}")}  # on its 2nd report
+
+
 async def test_a_lamp_burning_while_it_should_be_off(rig: Rig) -> None:
     rig.dispatcher.adopt(LAMP, None)
     rig.dispatcher.asserted_at[LAMP] = rig.clock.now() - timedelta(hours=1)
