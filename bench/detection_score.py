@@ -27,7 +27,7 @@ polls the Modbus cabinets and concentrators as often), which lets a week run at 
 in about 35 minutes on 2 cores. The deployment's settings follow the interval, as an
 operator's would: detection's report interval and cycling window (thresholds file; the
 controller's time for telemetry to confirm a command follows the interval given there). The
-gateway's wait for a telemetry batch, a wall-time setting, is cut to 15 simulated seconds
+gateway's wait for a telemetry batch, a wall-time setting, is cut to 5 simulated seconds
 (`batch_s`). While it runs, the bench follows the canonical telemetry and reports how far
 readings lag the clock, so a run where the pipeline fell behind shows as such.
 
@@ -87,7 +87,7 @@ START = datetime(2026, 12, 14, 12, 0, tzinfo=TZ)  # a Monday noon: the first nig
 INVENTORY = ROOT / "examples" / "xunyang" / "inventory.geojson"
 SCHEDULE = ROOT / "examples" / "xunyang" / "schedule.yaml"
 BUS, FIELD = "score", "scorefield"
-BATCH_SIMULATED_S = 15.0
+BATCH_SIMULATED_S = 5.0
 # lamp faults that show only while the lamp is lit
 LIT_KINDS = frozenset({AlarmType.LAMP_FAILURE, AlarmType.LOW_POWER, AlarmType.HIGH_POWER,
                        AlarmType.DIMMING_FAILURE, AlarmType.CYCLING,
@@ -179,7 +179,7 @@ def lit_shows(faults: list[Fault], inventory: Inventory, changes: Changes) -> No
 
 
 def batch_s(speed: float) -> float:
-    """The gateway's wait for a telemetry batch, in wall seconds: at most 15 simulated seconds.
+    """The gateway's wait for a telemetry batch, in wall seconds: at most 5 simulated seconds.
     Its 0.5 s default would be 150 simulated seconds at speed 300, half a reporting interval
     of lag that a deployment at speed 1 does not have."""
     return min(0.5, BATCH_SIMULATED_S / speed)
