@@ -15,7 +15,7 @@ export` and scores them against the simulator's truth file (bench/scoring.py): p
 recall, and detection latency p50/p95 in simulated seconds and in reporting intervals, per
 type, counted from when a fault could first be seen: its start; the switch-on, if it shows
 only while the lamp is lit and began before; for cycling, the lamp's second cut-out since
-then (its third on/off change, the first moment there is a pattern); the end of an outage
+then (out, back on, out again: the first moment there is a pattern); the end of an outage
 above it if it began during one; for over-temperature, when the driver passed its limit (a failing
 driver heats for tens of minutes first), found in the telemetry in InfluxDB and kept in
 `shows.jsonl`. The p95 from the start is reported beside it. Targets (issue 6): precision
@@ -156,8 +156,11 @@ def site_changes(inventory: Inventory) -> Changes:
 def lit_shows(faults: list[Fault], inventory: Inventory, changes: Changes) -> None:
     """A fault that shows only while its lamp is lit, begun while the schedule had the lamp
     off (a background fault in the minutes between sunset and the switch-on), could first be
-    seen at the switch-on. A cycling lamp shows it at its second cut-out since then: until its
-    third on/off change there is no pattern to see (DESIGN.md §6: too many transitions)."""
+    seen at the switch-on. A cycling lamp shows it at its second cut-out since then (out, back
+    on, out again): before, there is no pattern to see (DESIGN.md §6: too many transitions).
+    The switch-on is the schedule's; the lamp hears it a moment later, so a lamp switched on
+    just before a cut-out may in fact miss it and show one cycle (240 s) later than counted
+    here, which counts against detection."""
     for fault in faults:
         if fault.kind not in LIT_KINDS:
             continue

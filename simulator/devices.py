@@ -49,13 +49,14 @@ UNDERVOLTAGE_V, OVERVOLTAGE_V = 187.0, 253.0
 
 
 def cycling_shows_at(origin: float, switched_on_at: float) -> float:
-    """When a lamp that began cycling at `origin` has shown it: its second cut-out since it was
-    switched on (or since the fault began, if later), the third on/off change of the pattern.
-    Its node flags `cycling` from then on; before it, one cut-out and restart is not a
-    pattern."""
+    """When a lamp that began cycling at `origin` has shown it: the second time it goes out by
+    itself after it was switched on (or after the fault began, if later); out, back on, out
+    again. Its node flags `cycling` from then on; one cut-out and restart is not a pattern. A
+    lamp switched on while its cycle is in a dark phase first lights when the phase ends."""
     watched_since = max(origin, switched_on_at)
-    cycles = max(0, math.ceil((watched_since - origin - CYCLE_ON_S) / CYCLE_S))
-    return origin + CYCLE_ON_S + (cycles + 1) * CYCLE_S
+    # cut-outs come at origin + CYCLE_ON_S + k * CYCLE_S; the first strictly after the watch
+    first = math.floor((watched_since - origin - CYCLE_ON_S) / CYCLE_S) + 1
+    return origin + CYCLE_ON_S + (first + 1) * CYCLE_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -262,3 +262,19 @@ def test_a_cycling_node_flags_it_at_its_second_cut_out_since_it_was_switched_on(
     # cuts out again at 390 s, its third on/off change
     assert flagged == [False, False, True]
     assert cycling_shows_at(t, t + 5 * 3600) == t + 5 * 3600 + 390
+
+
+@pytest.mark.parametrize(
+    ("switched_on", "shows"),
+    [
+        (0, 390),  # lit as it began: out at 150 s and at 390 s
+        (149, 390),
+        (150, 630),  # switched on as it goes out: dark, lit at 240 s, out at 390 s and 630 s
+        (200, 630),  # switched on in a dark phase: the same
+        (240, 630),  # switched on as it relights: out at 390 s and 630 s
+    ],
+)
+def test_a_cycling_lamp_shows_at_its_second_cut_out_after_it_is_switched_on(
+    switched_on: float, shows: float
+) -> None:
+    assert cycling_shows_at(1000.0, 1000.0 + switched_on) == 1000.0 + shows

@@ -39,7 +39,7 @@ class LampFault(StrEnum):
     DIMMING_FAULT = "dimming_fault"
     UNDERVOLTAGE = "undervoltage"
     OVERVOLTAGE = "overvoltage"
-    CYCLING = "cycling"  # its lamp went out and restarted by itself, again and again
+    CYCLING = "cycling"  # its lamp went out by itself twice since switch-on: out, on, out
 
 
 class LampTelemetry(_Payload):
