@@ -273,10 +273,7 @@ class Controller:
         detector = self.detector
         self.ledger.evidence(batch)
         for reading in batch.lamps:
-            due_again = self.dispatcher.on_telemetry(reading)
-            detector.lamp(reading)  # against what the lamp was told when the reading was taken
-            if due_again:
-                self.dispatcher.retell(reading.lamp)
+            self.dispatcher.on_telemetry(reading, judge=detector.lamp)
         for cabinet in batch.cabinets:
             detector.cabinet(cabinet)
             if cabinet.lux is not None:

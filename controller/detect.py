@@ -14,7 +14,8 @@ DESIGN.md section 6 gives the alarm book (controller.alarms) a bad or good obser
   over_temperature, voltage_high / voltage_low, lamp_offline (offline by its gateway's word,
   or silent for `offline_intervals`, until its cabinet's next report or for a reporting
   interval, whichever comes first: time for a cause above it to be raised first).
-  Power rules wait `warmup_s` after a switch-on and while a command is on its way.
+  Power rules wait `warmup_s` after a command (its retries do not restart the wait) and
+  while one is on its way.
 - cabinet: supply_loss (every phase dead), phase_loss (some), voltage_high / voltage_low on
   its live phases, leakage, door_open — on the first report that shows them.
 - circuit: circuit_dead, when every lamp of a circuit has lost contact while its cabinet's

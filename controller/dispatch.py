@@ -258,30 +258,30 @@ class Dispatcher:
                 else:
                     self._retry(tracked, lamp, f"{ack.outcome.value}")
 
-    def on_telemetry(self, reading: LampTelemetry) -> bool:
-        """Hear a lamp's report: it confirms the command on its way if it agrees. Returns
-        whether the lamp, given up on and still not doing what it was told, is due to be told
-        again; the caller does so with `retell`, after judging the report against what the
-        lamp was told when it was taken."""
+    def on_telemetry(
+        self, reading: LampTelemetry, judge: Callable[[LampTelemetry], None] | None = None
+    ) -> None:
+        """Hear a lamp's report: it confirms the command on its way if it agrees, and a lamp
+        given up on that still does otherwise is told again (`_reassert`). `judge` (detection)
+        sees the report in between, so it is judged against what the lamp was told when the
+        report was taken, not against a command sent because of it."""
         lamp = reading.lamp
         previous = self.reported.get(lamp)
         self.reported[lamp] = reading
         command_id = self._lamp_command.get(lamp)
-        if command_id is None:
-            return lamp in self._given_up and self._due_again(lamp, reading, previous)
-        tracked = self._tracked.get(command_id)
-        if tracked is None or tracked.sent_at is None or reading.ts < tracked.sent_at:
-            return False  # a report from before the command says nothing about it
-        if agrees(tracked.level, reading):
-            self._settle(tracked, reading.lamp)
+        tracked = self._tracked.get(command_id) if command_id is not None else None
+        if (
+            tracked is not None
+            and tracked.sent_at is not None
+            and reading.ts >= tracked.sent_at  # one from before says nothing about it
+            and agrees(tracked.level, reading)
+        ):
+            self._settle(tracked, lamp)
             self.stats.confirmed += 1
-        return False
-
-    def retell(self, lamp: str) -> None:
-        """Tell a lamp given up on its level again (`on_telemetry` said it was due)."""
-        if self._given_up.pop(lamp, None) is not None and lamp in self.asserted:
-            self.stats.reasserted += 1
-            self._enqueue(Target(kind=TargetKind.LAMP, id=lamp), self.asserted[lamp], [lamp])
+        if judge is not None:
+            judge(reading)
+        if command_id is None and lamp in self._given_up:
+            self._reassert(lamp, reading, previous)
 
     def check_deadlines(self) -> None:
         """Retry lamps not confirmed in time (from the command's sending)."""
@@ -319,16 +319,19 @@ class Dispatcher:
         lamp_target = Target(kind=TargetKind.LAMP, id=lamp)
         self._enqueue(lamp_target, tracked.level, [lamp], tracked.attempt + 1)
 
-    def _due_again(self, lamp: str, reading: LampTelemetry, previous: LampTelemetry | None) -> bool:
+    def _reassert(self, lamp: str, reading: LampTelemetry, previous: LampTelemetry | None) -> None:
         """A lamp given up on is told again when it reports after a silence (it could not hear
         its command) or once `reassert_s` has passed; not if it now does what it was told."""
         level = self.asserted.get(lamp, ...)
         if level is ... or agrees(level, reading):
             self._given_up.pop(lamp, None)
-            return False
+            return
         silent = previous is None or (reading.ts - previous.ts).total_seconds() > self.confirm_s
         waited = (self.clock.now() - self._given_up[lamp]).total_seconds() >= self.reassert_s
-        return silent or waited
+        if silent or waited:
+            del self._given_up[lamp]
+            self.stats.reasserted += 1
+            self._enqueue(Target(kind=TargetKind.LAMP, id=lamp), level, [lamp])
 
     def _settle(self, tracked: Tracked, lamp: str) -> None:
         tracked.lamps.discard(lamp)

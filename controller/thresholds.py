@@ -53,7 +53,7 @@ class Thresholds(BaseModel):
         default=0.02, ge=0, description="a circuit drawing less than this carries no load"
     )
     warmup_s: float = Field(
-        default=120.0, ge=0, description="power alarms wait this long after a switch-on"
+        default=120.0, ge=0, description="power alarms wait this long after a command"
     )
     dim_confirm_s: float = Field(
         default=120.0, gt=0, description="dimming_failure: a command's time to take effect"

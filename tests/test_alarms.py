@@ -310,16 +310,13 @@ async def test_a_report_taken_before_a_lamp_is_told_again_counts_against_its_own
         too_much = 1.4 * lamp_power_w(rated, True, 100)
         before = LampTelemetry(lamp=LAMP, ts=rig.clock.now() - timedelta(seconds=10),
                                relay_on=True, dim_pct=100, power_w=too_much)  # fmt: skip
-        assert rig.dispatcher.on_telemetry(before)  # due to be told again ...
-        rig.detector.lamp(before)  # ... once detection has judged it, as the controller does
-        rig.dispatcher.retell(LAMP)
-        assert rig.dispatcher.pending(LAMP)
+        rig.dispatcher.on_telemetry(before, judge=rig.detector.lamp)  # as the controller does
+        assert rig.dispatcher.pending(LAMP)  # told again
         await eventually(lambda: len(sent) == 2, within=5, what="the dim step told again")
         await rig.step(150)  # its next report, past the command's warm-up
         obeying = LampTelemetry(lamp=LAMP, ts=rig.clock.now(), relay_on=True, dim_pct=50,
                                 power_w=1.4 * lamp_power_w(rated, True, 50))  # fmt: skip
-        rig.dispatcher.on_telemetry(obeying)
-        rig.detector.lamp(obeying)
+        rig.dispatcher.on_telemetry(obeying, judge=rig.detector.lamp)
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
