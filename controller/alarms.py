@@ -132,13 +132,15 @@ class AlarmBook:
         clear_after: int,
         detail: str = "",
         began_after: datetime | None = None,
+        surface_wait: timedelta | None = None,
     ) -> None:
         """One observation of a condition: bad (the fault is there) or good (it is not).
 
         `began_after`: the last moment the condition is known not to have been there (its
         asset's previous good reading), when that is earlier than this observation: a root
         raised now adopts the alarms it explains from then on, as the fault may be older than
-        the reading that shows it."""
+        the reading that shows it. `surface_wait`: how long after its root cleared bad evidence
+        must come for an open child to surface (default `surface_after_s`)."""
         key = (kind, asset)
         watch = self.watches.get(key)
         if not bad:
@@ -161,7 +163,7 @@ class AlarmBook:
             watch = self.watches[key] = Watch()
         watch.good = 0
         if watch.alarm is not None:
-            self._surface_if_orphaned(watch.alarm, at)
+            self._surface_if_orphaned(watch.alarm, at, surface_wait)
             return
         if watch.onset is None:
             watch.onset = at if began_after is None else min(at, began_after)
@@ -186,10 +188,13 @@ class AlarmBook:
     def open_alarms(self) -> Iterable[Alarm]:
         return (w.alarm for w in self.watches.values() if w.alarm is not None)
 
-    def _surface_if_orphaned(self, alarm: Alarm, at: datetime) -> None:
-        """Bad evidence for a child whose root cleared a while before it: its own alarm now."""
+    def _surface_if_orphaned(
+        self, alarm: Alarm, at: datetime, wait: timedelta | None = None
+    ) -> None:
+        """Bad evidence for a child whose root cleared a while before it (`surface_after`, or
+        `wait` where evidence needs longer to come): its own alarm now."""
         orphaned = alarm.orphaned_at
-        if orphaned is None or at - orphaned < self.surface_after:
+        if orphaned is None or at - orphaned < (self.surface_after if wait is None else wait):
             return
         alarm.orphaned_at = None
         if alarm.parent is not None:

@@ -465,5 +465,9 @@ class Detector:
             self._circuits(cabinet, now)
 
     def _offline_alarm(self, watch: _LampWatch, at: datetime) -> None:
+        # under a root that cleared (the supply is back), silence is evidence only once the lamp
+        # has had a reporting interval to be heard: a cabinet polled more often than its lamps
+        # clears long before they report
+        wait = timedelta(seconds=watch.thresholds.report_interval_s) + self.book.surface_after
         self.book.observe(AlarmType.LAMP_OFFLINE, watch.asset, True, at, raise_after=1,
-                          clear_after=1, detail="no reports")  # fmt: skip
+                          clear_after=1, detail="no reports", surface_wait=wait)  # fmt: skip

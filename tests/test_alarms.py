@@ -449,9 +449,36 @@ async def test_a_cabinet_without_supply_is_one_alarm_and_a_lamp_still_dark_after
     assert rig.alarms() == set()
     assert rig.alarms(roots_only=False) == {(AlarmType.LAMP_OFFLINE, f"lamp:{broken}")}
     await rig.every_lamp(skip=frozenset({broken}))
-    await rig.step(120)
+    await rig.step(120)  # less than its reporting interval (60 s) and 90 s
+    assert rig.alarms() == set()
+    await rig.step(60)
     assert rig.alarms() == {(AlarmType.LAMP_OFFLINE, f"lamp:{broken}")}
     assert any(change is Change.SURFACED for _, change in rig.changes)
+
+
+async def test_a_silent_lamp_under_a_cleared_root_has_its_reporting_interval_to_be_heard(
+    rig: Rig,
+) -> None:
+    """A cabinet polled every minute clears its supply loss long before lamps that report
+    every five minutes are heard again: their silence is not yet a fault of their own."""
+    every_5_min = ThresholdBook(defaults={"report_interval_s": 300})
+    slow = Detector(rig.inventory, rig.book, rig.dispatcher, every_5_min)
+    rig.detector = slow
+    await rig.every_lamp()
+    rig.cabinet()
+    for lamp in rig.inventory.lamps:
+        slow.lamp_status(lamp, False, rig.clock.now())
+    for _ in range(6):  # the cabinet, every minute, without supply
+        await rig.step()
+        rig.cabinet(volts=(0.0, 0.0, 0.0), currents=dict.fromkeys(rig.inventory.circuits, 0.0))
+    assert rig.alarms() == {(AlarmType.SUPPLY_LOSS, f"cabinet:{CABINET}")}
+    for _ in range(4):  # supply back: the root clears at the second good report
+        await rig.step()
+        rig.cabinet()
+    assert rig.alarms() == set()
+    await rig.every_lamp()  # the lamps' next reports, 4 minutes after the supply came back
+    assert rig.alarms(roots_only=False) == set()
+    assert not any(change is Change.SURFACED for _, change in rig.changes)
 
 
 async def test_a_dead_circuit_is_one_alarm_and_a_lost_phase_only_takes_its_own_lamps(
