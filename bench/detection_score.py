@@ -28,10 +28,12 @@ polls the Modbus cabinets and concentrators as often, or the cabinets every
 Latency is counted in the lamps' interval, as the targets are. The deployment's settings
 follow the interval, as an operator's would: detection's report interval and cycling window
 (thresholds file; the controller's time for telemetry to confirm a command follows the
-interval given there). The gateway's wait for a telemetry batch, a
-wall-time setting, is cut to 5 simulated seconds (`batch_s`). While it runs, the bench follows
-the canonical telemetry and reports how far readings lag the clock, so a run where the
-pipeline fell behind shows as such.
+interval given there). The gateway's wait for a telemetry batch, a wall-time setting, is cut
+to 5 simulated seconds (`batch_s`). While it runs, the bench follows the canonical telemetry
+and reports how far readings lag the clock, so a run where the pipeline fell behind shows as
+such. An alarm's `raised_at` is the time of the reading that confirmed it, so that lag comes
+on top of the latencies reported; what the latencies do include is the time a poll waits for
+the others on its Modbus link, which at speed 300 is 300 times its wall time.
 
 Figures go to bench/results/detection_score.json; the run's files stay in `--var` if given.
 """
