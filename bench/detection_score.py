@@ -278,7 +278,7 @@ async def _run(args: argparse.Namespace, directory: Path, inventory: Inventory,
     await wait_for_file(endpoints, simulator)
     config = _gateway_config(directory, INVENTORY, endpoints, inventory)
     document = yaml.safe_load(config.read_text())
-    document["modbus"].update(cabinet_interval_s=args.cabinet_interval or args.interval,
+    document["modbus"].update(cabinet_interval_s=args.cabinet_interval,
                               lamp_interval_s=args.interval)  # fmt: skip
     document["bus_batch_s"] = batch_s(args.speed)
     config.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -321,7 +321,7 @@ async def _run(args: argparse.Namespace, directory: Path, inventory: Inventory,
     return {
         "run": {"lamps": len(inventory.lamps), "days": args.days, "speed": args.speed,
                 "gateway_bus_batch_s": batch_s(args.speed),
-                "cabinet_interval_s": args.cabinet_interval or args.interval,
+                "cabinet_interval_s": args.cabinet_interval,
                 "wall_s": round(wall_s), "telemetry_lag_s": lag.figures(),
                 "rate_per_lamp_per_night": args.rate, "seed": args.seed},
         **_score(truth, alarms, inventory, args.interval, begin=START, end=end, shows=shows),
@@ -435,6 +435,7 @@ def main() -> int:
                         help="... with when faults could first be seen (default: shows.jsonl "
                              "beside the truth file, as a run writes it)")  # fmt: skip
     args = parser.parse_args()
+    args.cabinet_interval = args.cabinet_interval or args.interval
     if args.truth or args.alarms:
         if not (args.truth and args.alarms):
             parser.error("--truth and --alarms go together")
