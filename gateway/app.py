@@ -19,7 +19,8 @@ import orjson
 
 from gateway.commands import CommandRouter, ModbusPlace
 from gateway.config import GatewayConfig, GatewayConfigError
-from gateway.modbus_poller import Coordinator, Poller, cabinet_unit
+from gateway.modbus_link import Coordinator
+from gateway.modbus_poller import Poller, cabinet_unit
 from gateway.normalize import MqttDecoder, Reading, Rejected
 from gateway.outputs import Health, Outputs
 from streetlight.clock import Clock

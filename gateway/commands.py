@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from gateway.groups import Members
-from gateway.modbus_poller import NO_ANSWER_CODES, Coordinator, ModbusDeviceError, ModbusLinkError
+from gateway.modbus_link import NO_ANSWER_CODES, Coordinator, ModbusDeviceError, ModbusLinkError
 from gateway.outputs import Outputs
 from streetlight.clock import Clock
 from streetlight.contract import (

@@ -1,11 +1,7 @@
 """Polling Modbus TCP cabinets and concentrators by their profiles.
 
-One `Coordinator` per endpoint (host and port) owns the connection: one request at a time
-under a lock, a pause between requests where the profile asks for one, reconnection with a
-capped, jittered backoff. A device's exception reply (`ModbusDeviceError`) is kept apart from
-the link failing (`ModbusLinkError`).
-
-Each cabinet (one unit id) is polled on its own schedule: its meter and sensors every
+The cabinets behind one endpoint share its `Coordinator` (gateway/modbus_link.py). Each
+cabinet (one unit id) is polled on its own schedule: its meter and sensors every
 `cabinet_interval_s`, its concentrator's lamps every `lamp_interval_s`, both in the clock's
 time; when both are due, the lamps first. Reads of adjacent registers are merged into one
 request up to the profile's limit, and lamp slots are read whole. A cabinet that fails
@@ -14,50 +10,30 @@ request up to the profile's limit, and lamp slots are read whole. A cabinet that
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
-
-from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.exceptions import ModbusException
+from typing import Protocol
 
 from gateway.config import ModbusEndpoint
+from gateway.modbus_link import (
+    NO_ANSWER_CODES,
+    Coordinator,
+    ModbusDeviceError,
+    ModbusLinkError,
+    Request,
+)
 from gateway.normalize import Reading, Rejected, SlotBlock, modbus_cabinet, modbus_lamp
-from streetlight.backoff import Backoff, LinkState
 from streetlight.clock import Clock
 from streetlight.contract import CabinetTelemetry
 from streetlight.domain import Inventory
-from streetlight.errors import StreetlightError
 from streetlight.profiles import BIT_TABLES, ModbusCabinetProfile, ModbusLampProfile
 
 logger = logging.getLogger(__name__)
 
-# Modbus exception codes that mean "the device behind the gateway did not answer"
-NO_ANSWER_CODES = frozenset({0x0A, 0x0B})
 MAX_GAP = 8  # merge reads across holes of up to this many registers
-
-
-class ModbusLinkError(StreetlightError):
-    """The endpoint could not be reached or did not answer."""
-
-
-class ModbusDeviceError(StreetlightError):
-    """The device answered with a Modbus exception."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    table: str
-    address: int
-    count: int
 
 
 def plan(
@@ -79,108 +55,6 @@ def plan(
         if start is not None and end is not None:
             requests.append(Request(table, start, end - start))
     return requests
-
-
-class Coordinator:
-    """One Modbus TCP endpoint: a connection, a lock, pacing and reconnection."""
-
-    def __init__(self, host: str, port: int, *, timeout: float, pause_s: float = 0.0) -> None:
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self.pause_s = pause_s
-        self._client: AsyncModbusTcpClient | None = None
-        self._lock = asyncio.Lock()
-        self._backoff = Backoff(initial=0.5, cap=30.0)
-        self._retry_at = 0.0
-        self.link = LinkState(logger, f"Modbus endpoint {host}:{port}")
-
-    async def _connected(self) -> AsyncModbusTcpClient:
-        if self._client is not None and self._client.connected:
-            return self._client
-        loop = asyncio.get_running_loop()
-        if loop.time() < self._retry_at:
-            raise ModbusLinkError(f"{self.host}:{self.port}: waiting to reconnect")
-        self.close()
-        client = AsyncModbusTcpClient(
-            self.host, port=self.port, timeout=self.timeout, retries=0, reconnect_delay=0
-        )
-        try:
-            async with asyncio.timeout(self.timeout + 1):
-                ok = await client.connect()
-        except (TimeoutError, OSError, ModbusException) as exc:
-            ok = False
-            logger.debug("connect to %s:%d: %s", self.host, self.port, exc)
-        if not ok:
-            client.close()
-            self._retry_at = loop.time() + self._backoff.next_delay()
-            raise ModbusLinkError(f"{self.host}:{self.port}: connection refused or timed out")
-        self._backoff.reset()
-        self._client = client
-        return client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    async def call(self, operation: Callable[[AsyncModbusTcpClient], Awaitable[Any]]) -> Any:
-        """Run one request under the lock; raises ModbusLinkError or ModbusDeviceError."""
-        async with self._lock:
-            try:
-                client = await self._connected()
-                async with asyncio.timeout(self.timeout + 1):
-                    response = await operation(client)
-            except ModbusLinkError as exc:
-                self.link.failed(str(exc))
-                raise
-            except (TimeoutError, OSError, ModbusException) as exc:
-                self.close()  # a half-answered request leaves the stream unknown: start afresh
-                reason = f"{self.host}:{self.port}: {type(exc).__name__}: {exc}".strip(": ")
-                self.link.failed(reason)
-                raise ModbusLinkError(reason) from exc
-            finally:
-                if self.pause_s:
-                    await asyncio.sleep(self.pause_s)
-            self.link.ok()
-            if response.isError():
-                code = int(getattr(response, "exception_code", 0))
-                raise ModbusDeviceError(f"exception {code:#04x}", code)
-            return response
-
-    async def read(self, unit: int, request: Request) -> list[int] | list[bool]:
-        readers = {
-            "coil": "read_coils",
-            "discrete": "read_discrete_inputs",
-            "holding": "read_holding_registers",
-            "input": "read_input_registers",
-        }
-        name = readers[request.table]
-
-        async def operation(client: AsyncModbusTcpClient) -> Any:
-            return await getattr(client, name)(request.address, count=request.count, device_id=unit)
-
-        response = await self.call(operation)
-        if request.table in BIT_TABLES:
-            return list(response.bits[: request.count])
-        registers: list[int] = list(response.registers)
-        if len(registers) != request.count:
-            raise ModbusDeviceError(
-                f"asked for {request.count} registers at {request.address}, got {len(registers)}", 0
-            )
-        return registers
-
-    async def write_registers(self, unit: int, address: int, values: list[int]) -> None:
-        async def operation(client: AsyncModbusTcpClient) -> Any:
-            return await client.write_registers(address, values, device_id=unit)
-
-        await self.call(operation)
-
-    async def write_coil(self, unit: int, address: int, value: bool) -> None:
-        async def operation(client: AsyncModbusTcpClient) -> Any:
-            return await client.write_coil(address, value, device_id=unit)
-
-        await self.call(operation)
 
 
 @dataclass
