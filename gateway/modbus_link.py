@@ -4,15 +4,23 @@ A `Coordinator` owns the endpoint's connection: one request at a time, a pause b
 requests where the profile asks for one, reconnection with a capped, jittered backoff. A
 device's exception reply (`ModbusDeviceError`) is kept apart from the link failing
 (`ModbusLinkError`).
+
+Reads and writes take turns when both are waiting (`Turns`). The poller's reads are a few
+requests per cabinet per interval; a district switching queues a write per concentrator, and
+a write per lamp with its retries where a broadcast was not heard by all. Served first come
+first served, a poll would wait behind that whole burst, and detection would go blind just as
+lamps are switched, when failures show. Taking turns, it waits one write per read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
@@ -46,8 +54,65 @@ class Request:
     count: int
 
 
+Kind = Literal["read", "write"]
+
+
+class Turns:
+    """One request at a time; when reads and writes are both waiting, they alternate.
+
+    Within a kind, first come first served. Neither kind can hold the other off for more
+    than one request."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._last: Kind = "write"
+        self._waiting: dict[Kind, deque[asyncio.Future[None]]] = {
+            "read": deque(),
+            "write": deque(),
+        }
+
+    @asynccontextmanager
+    async def turn(self, kind: Kind) -> AsyncIterator[None]:
+        await self._acquire(kind)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, kind: Kind) -> None:
+        if not self._busy:
+            self._busy = True
+            self._last = kind
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        queue = self._waiting[kind]
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed the turn as it was cancelled: pass it on
+            elif waiter in queue:
+                queue.remove(waiter)
+            raise
+
+    def _release(self) -> None:
+        """Hand the turn to the next waiter, the other kind first; else free it."""
+        other: Kind = "write" if self._last == "read" else "read"
+        for kind in (other, self._last):
+            queue = self._waiting[kind]
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():  # a cancelled one is skipped
+                    self._last = kind
+                    waiter.set_result(None)
+                    return
+        self._busy = False
+
+
 class Coordinator:
-    """One Modbus TCP endpoint: a connection, a lock, pacing and reconnection."""
+    """One Modbus TCP endpoint: a connection, turns for its requests, pacing and
+    reconnection."""
 
     def __init__(self, host: str, port: int, *, timeout: float, pause_s: float = 0.0) -> None:
         self.host = host
@@ -55,7 +120,7 @@ class Coordinator:
         self.timeout = timeout
         self.pause_s = pause_s
         self._client: AsyncModbusTcpClient | None = None
-        self._lock = asyncio.Lock()
+        self._turns = Turns()
         self._backoff = Backoff(initial=0.5, cap=30.0)
         self._retry_at = 0.0
         self.link = LinkState(logger, f"Modbus endpoint {host}:{port}")
@@ -89,9 +154,11 @@ class Coordinator:
             self._client.close()
             self._client = None
 
-    async def call(self, operation: Callable[[AsyncModbusTcpClient], Awaitable[Any]]) -> Any:
-        """Run one request under the lock; raises ModbusLinkError or ModbusDeviceError."""
-        async with self._lock:
+    async def call(
+        self, kind: Kind, operation: Callable[[AsyncModbusTcpClient], Awaitable[Any]]
+    ) -> Any:
+        """Run one request in its turn; raises ModbusLinkError or ModbusDeviceError."""
+        async with self._turns.turn(kind):
             try:
                 client = await self._connected()
                 async with asyncio.timeout(self.timeout + 1):
@@ -125,7 +192,7 @@ class Coordinator:
         async def operation(client: AsyncModbusTcpClient) -> Any:
             return await getattr(client, name)(request.address, count=request.count, device_id=unit)
 
-        response = await self.call(operation)
+        response = await self.call("read", operation)
         if request.table in BIT_TABLES:
             return list(response.bits[: request.count])
         registers: list[int] = list(response.registers)
@@ -139,10 +206,10 @@ class Coordinator:
         async def operation(client: AsyncModbusTcpClient) -> Any:
             return await client.write_registers(address, values, device_id=unit)
 
-        await self.call(operation)
+        await self.call("write", operation)
 
     async def write_coil(self, unit: int, address: int, value: bool) -> None:
         async def operation(client: AsyncModbusTcpClient) -> Any:
             return await client.write_coil(address, value, device_id=unit)
 
-        await self.call(operation)
+        await self.call("write", operation)
