@@ -85,16 +85,13 @@ class Turns:
             self._last = kind
             return
         waiter = asyncio.get_running_loop().create_future()
-        queue = self._waiting[kind]
-        queue.append(waiter)
+        self._waiting[kind].append(waiter)
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._release()  # handed the turn as it was cancelled: pass it on
-            elif waiter in queue:
-                queue.remove(waiter)
-            raise
+            raise  # else `_release` skips it
 
     def _release(self) -> None:
         """Hand the turn to the next waiter, the other kind first; else free it."""

@@ -19,11 +19,11 @@ class Held:
     def __init__(self, turns: Turns) -> None:
         self.turns = turns
         self.served: list[str] = []
-        self.free = asyncio.Event()
+        self._free = asyncio.Event()
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     async def __aenter__(self) -> Held:
-        self.tasks["holder"] = asyncio.create_task(self._request("holder", "write", self.free))
+        self.tasks["holder"] = asyncio.create_task(self._request("holder", "write", self._free))
         await asyncio.sleep(0)  # the holder takes the free turn
         return self
 
@@ -37,7 +37,7 @@ class Held:
             self.tasks[name] = asyncio.create_task(self._request(name, kind))
 
     async def let_go(self) -> None:
-        self.free.set()
+        self._free.set()
         async with asyncio.timeout(5):
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
@@ -46,7 +46,6 @@ class Held:
             self.served.append(name)
             if hold is not None:
                 await hold.wait()
-            await asyncio.sleep(0)
 
 
 async def test_reads_and_writes_alternate_while_both_wait() -> None:
