@@ -70,19 +70,22 @@ from bench.scoring import (  # noqa: E402
     score,
     totals,
 )
-from controller.calendars import GroupRef, Groups  # noqa: E402
-from controller.expected import Evaluator  # noqa: E402
-from controller.plan import plan  # noqa: E402
-from controller.schedule_file import load_schedule_file  # noqa: E402
-from controller.thresholds import ThresholdBook, load_thresholds  # noqa: E402
+from controller.alarms import ThresholdBook, load_thresholds  # noqa: E402
 from simulator.devices import cycling_shows_at  # noqa: E402
-from simulator.scenario import FAULT_TARGETS  # noqa: E402
 from streetlight.cli._demo import Role, _gateway_config, _prepare, _role_env  # noqa: E402
 from streetlight.contract import Channel, Topics  # noqa: E402
 from streetlight.domain import AlarmType, Inventory  # noqa: E402
 from streetlight.influx import InfluxClient, quote_literal  # noqa: E402
 from streetlight.inventory import load_inventory  # noqa: E402
 from streetlight.mqtt import make_client  # noqa: E402
+from streetlight.scenario import FAULT_TARGETS  # noqa: E402
+from streetlight.schedule import (  # noqa: E402
+    Evaluator,
+    GroupRef,
+    Groups,
+    load_schedule_file,
+    plan,
+)
 from streetlight.services import LocalServices, ServiceState, broker_auth  # noqa: E402
 from streetlight.settings import CommonSettings, MqttUrl, load_settings  # noqa: E402
 

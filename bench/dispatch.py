@@ -22,7 +22,7 @@ B. latency: the real system as separate processes, as `streetlight demo` runs it
    acknowledgements as `admin`, each lamp's time is the first acknowledgement of a command
    carrying the new level that covers it (a group ack covers the group's lamps less its
    `failed` list; groups are the controller's, one per site or circuit), counted from the wall
-   time just before the commit. This includes the notice's trip (controller.schedule_notice),
+   time just before the commit. This includes the notice's trip (streetlight.schedule.notice),
    the controller's read of the store and its evaluation, its paced sending (`rate_per_s`,
    500 a second by default), the gateway's Modbus writes and vendor commands, and the
    devices' acknowledgements; not their reporting interval. Also: the commands sent, by
@@ -57,13 +57,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples" / "xunyang"))
 
 from bench._common import RESULTS, run_directory, wait_for_file, write_results  # noqa: E402
-from controller.calendars import GroupRef, Groups, Override  # noqa: E402
-from controller.dispatch import RATE_PER_S  # noqa: E402
-from controller.expected import Evaluator  # noqa: E402
-from controller.programs import LuxRule  # noqa: E402
-from controller.schedule_file import load_schedule_file  # noqa: E402
-from controller.schedule_notice import announce  # noqa: E402
-from controller.store import add_override  # noqa: E402
+from controller.schedule import RATE_PER_S  # noqa: E402
 from streetlight.cli._demo import Role, _gateway_config, _prepare, _role_env  # noqa: E402
 from streetlight.contract import (  # noqa: E402
     AckOutcome,
@@ -78,9 +72,19 @@ from streetlight.contract import (  # noqa: E402
 from streetlight.domain import Inventory  # noqa: E402
 from streetlight.inventory import dump_geojson  # noqa: E402
 from streetlight.mqtt import make_client  # noqa: E402
+from streetlight.schedule import (  # noqa: E402
+    Evaluator,
+    GroupRef,
+    Groups,
+    LuxRule,
+    Override,
+    announce,
+    load_schedule_file,
+)
 from streetlight.services import LocalServices, ServiceState, broker_auth  # noqa: E402
 from streetlight.settings import CommonSettings, MqttUrl, load_settings  # noqa: E402
-from streetlight.store import open_engine, sessions  # noqa: E402
+from streetlight.store import open_store, sessions  # noqa: E402
+from streetlight.store.schedules import add_override  # noqa: E402
 
 LAMPS_PER_SCALE = 2305
 TZ = ZoneInfo("Asia/Shanghai")
@@ -290,7 +294,7 @@ def _district(directory: Path, lamps: int) -> tuple[Inventory, Path]:
 
 
 def _groups(inventory: Inventory) -> dict[str, list[str]]:
-    """The groups the controller commands (controller/dispatch.py): sites, then circuits."""
+    """The groups the controller commands (controller/schedule/dispatch.py): sites, then circuits."""
     groups: dict[str, list[str]] = {}
     for lamp in inventory.lamps.values():
         circuit = inventory.circuits[lamp.circuit_id]
@@ -328,18 +332,14 @@ async def _settle(log: BusLog, roles: list[Role]) -> float:
 async def _set_override(settings: CommonSettings, inventory: Inventory) -> float:
     """A district-wide override to LEVEL, saved and announced as `controller override set`
     does; the wall time just before its commit."""
-    engine = await open_engine(settings.db_url)
-    try:
-        async with sessions(engine)() as session, session.begin():
-            now = settings.clock().now()
-            override = await add_override(
-                session, Groups(inventory), group=GroupRef("district", inventory.district.id),
-                level=LEVEL, starts=now, ends=now + timedelta(minutes=30), reason="bench",
-                by="bench", at=now,
-            )  # fmt: skip
-            t0 = time.perf_counter()
-    finally:
-        await engine.dispose()
+    async with open_store(settings) as engine, sessions(engine)() as session, session.begin():
+        now = settings.clock().now()
+        override = await add_override(
+            session, Groups(inventory), group=GroupRef("district", inventory.district.id),
+            level=LEVEL, starts=now, ends=now + timedelta(minutes=30), reason="bench",
+            by="bench", at=now,
+        )  # fmt: skip
+        t0 = time.perf_counter()
     change = ScheduleChange(what="override", id=override.id, by="bench", at=now)
     problem = await announce(settings, change)
     if problem is not None:

@@ -1,20 +1,24 @@
 """The controller process: follow the bus, decide what every lamp should do, make it so.
 
 It reads the schedule (programs, calendars, overrides) from the relational store: at once
-when a tool that saved a change says so on the bus (controller.schedule_notice), and every
+when a tool that saved a change says so on the bus (streetlight.schedule.announce), and every
 `reload_s` in case a notice was lost. It listens to the gateways' canonical telemetry and
 acknowledgements on the bus, and every `tick_s` of clock time evaluates the expected state of
-every lamp and dispatches what changed (controller.dispatch).
+every lamp (streetlight.schedule.Evaluator) and dispatches what changed (controller.schedule).
 
 After a (re)start it first listens for `grace_s` of clock time: lamps whose reports already
 agree with the expected state are left alone, the rest are commanded. Nothing it needs is
 kept only in memory: the schedule is in the store and the field reports its own state.
 
 It also watches: every reading and the gateways' word on devices going offline are evidence
-for detection (controller.detect), whose alarms (controller.alarms) go to the store, the bus
-and InfluxDB (controller.alarm_outlet). Open alarms and detection's debounce state are read
-back from the store after a restart, so no fault is raised twice. Root alarms open work orders
-in the ledger, and crews are told (controller.ledger_keeper).
+for detection, whose alarms go to the store, the bus and InfluxDB (controller.alarms). Open
+alarms and detection's debounce state are read back from the store after a restart, so no
+fault is raised twice. Root alarms open work orders in the ledger, and crews are told
+(controller.ledger, controller.notify).
+
+A lamp's report takes one path, in one order (`take_lamp_report`): it settles the command it
+confirms, detection judges it against what the lamp was told when it was taken, and a lamp
+given up on that still disagrees is told again.
 """
 
 from __future__ import annotations
@@ -24,32 +28,32 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import orjson
-from aiomqtt import Client, MqttError
+from aiomqtt import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from controller.alarm_outlet import AlarmOutlet
-from controller.alarm_store import next_alarm_id, read_open_alarms, read_watches, save_watches
-from controller.alarms import AlarmBook
-from controller.calendars import Groups
-from controller.detect import Detector
-from controller.dispatch import RATE_PER_S, Dispatcher, agrees
-from controller.expected import Evaluator, Schedule
-from controller.ledger import LedgerConfig
-from controller.ledger_keeper import LedgerKeeper
-from controller.lux import LuxState
+from controller.alarms import (
+    AlarmBook,
+    AlarmOutlet,
+    Detector,
+    ThresholdBook,
+    read_open_alarms,
+    read_watches,
+    save_watches,
+)
+from controller.ledger import LedgerConfig, LedgerKeeper
 from controller.notify import Notifier
-from controller.programs import LuxRule
-from controller.store import read_named_groups, read_schedule
-from controller.thresholds import ThresholdBook
+from controller.schedule import RATE_PER_S, Dispatcher, LuxBoard
+from streetlight.aio import first_of
 from streetlight.backoff import Backoff, LinkState
 from streetlight.clock import Clock
 from streetlight.contract import (
     Channel,
     CommandAck,
     DeviceStatus,
+    LampTelemetry,
     PayloadError,
     ScheduleChange,
     Target,
@@ -59,15 +63,27 @@ from streetlight.contract import (
     decode,
     encode,
 )
-from streetlight.domain import AlarmType, Inventory
+from streetlight.domain import AlarmType, Inventory, agrees
 from streetlight.influx import InfluxClient
-from streetlight.mqtt import make_client, offline_will
+from streetlight.mqtt import make_client, offline_will, publish, run_connected
+from streetlight.schedule import Evaluator, Groups, Schedule
 from streetlight.settings import CommonSettings
 from streetlight.store import sessions
+from streetlight.store.alarms import next_alarm_id
+from streetlight.store.schedules import read_named_groups, read_schedule
 
 logger = logging.getLogger(__name__)
 
 RECONNECT_CAP_S = 30.0
+
+
+def take_lamp_report(reading: LampTelemetry, dispatcher: Dispatcher, detector: Detector) -> None:
+    """A lamp's report, in the order that is right: judged after it settles the command it
+    confirms, and before a lamp given up on is told again, so detection holds it against what
+    the lamp was told when the report was taken, not against a command sent because of it."""
+    heard = dispatcher.hear(reading)
+    detector.lamp(reading)
+    dispatcher.reassert(heard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +142,7 @@ class Controller:
             hold_s=self.config.notify_hold_s, poll_s=self.config.ledger_poll_s, notifier=notifier,
         )  # fmt: skip
         self.outlet.listeners.append(self.ledger.on_changes)
-        self._lux: dict[str, dict[LuxRule, LuxState]] = {}  # cabinet -> a state per rule
-        self._lux_readings: dict[str, tuple[float, datetime]] = {}
+        self.lux = LuxBoard()
         self._started = clock.now()
         self._changed = asyncio.Event()  # the schedule changed: evaluate now
         self._notified = asyncio.Event()  # a tool saved a change: read the store now
@@ -168,8 +183,11 @@ class Controller:
     async def run(self, stop: asyncio.Event) -> None:
         await self.reload()
         await self.restore_alarms()
-        async with InfluxClient.from_settings(self.settings) as influx:
+        influx = InfluxClient.from_settings(self.settings)
+        async with influx, asyncio.TaskGroup() as tasks:
             self.outlet.influx = influx
+            if self.notifier is not None:  # it needs no broker: it runs until told to stop
+                tasks.create_task(self.notifier.run(stop), name="controller-notify")
             try:
                 await self._run(stop)
             finally:
@@ -179,71 +197,66 @@ class Controller:
     async def _run(self, stop: asyncio.Event) -> None:
         settings = self.settings
         will = offline_will(self.topics, TargetKind.CONTROLLER, self.identity)
-        link = LinkState(logger, f"MQTT broker at {settings.mqtt} (as {self.identity})")
-        backoff = Backoff(initial=1.0, cap=RECONNECT_CAP_S)
-        while not stop.is_set():
-            broken: MqttError | None = None
-            try:
-                async with make_client(
-                    settings.mqtt,
-                    identifier=f"{settings.mqtt_root}-{self.identity}",
-                    ca_file=settings.mqtt_ca_file,
-                    will=will,
-                ) as client:
-                    link.ok()
-                    backoff.reset()
-                    await self._serve(client, stop)
-            except* MqttError as group:  # also from the tasks of the session
-                first = group.exceptions[0]
-                broken = first if isinstance(first, MqttError) else MqttError(str(first))
-            if broken is not None:
-                link.failed(str(broken))  # logged once, and once more when it is back
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff.next_delay())
 
-    async def _serve(self, client: Client, stop: asyncio.Event) -> None:
+        def connect() -> Client:
+            return make_client(
+                settings.mqtt,
+                identifier=f"{settings.mqtt_root}-{self.identity}",
+                ca_file=settings.mqtt_ca_file,
+                will=will,
+            )
+
+        await run_connected(
+            connect,
+            self._serve,
+            stop=stop,
+            link=LinkState(logger, f"MQTT broker at {settings.mqtt} (as {self.identity})"),
+            backoff=Backoff(initial=1.0, cap=RECONNECT_CAP_S),
+            farewell=self._farewell,
+        )
+
+    async def _serve(self, client: Client) -> None:
         await client.subscribe(self.topics.subscription(Channel.TELEMETRY), qos=1)
         await client.subscribe(self.topics.subscription(Channel.ACK), qos=1)
         await client.subscribe(self.topics.subscription(Channel.STATUS, TargetKind.LAMP), qos=1)
         await client.subscribe(self.topics.subscription(Channel.SCHEDULE), qos=1)
-        online = DeviceStatus(
-            device=Target(kind=TargetKind.CONTROLLER, id=self.identity),
-            online=True,
-            at=self.clock.now(),
-        )
-        status_topic = self.topics.status(TargetKind.CONTROLLER, self.identity)
-        await client.publish(status_topic, encode(online), qos=1, retain=True)
+        await self._say_status(client, online=True)
 
-        async def publish(topic: str, payload: bytes) -> None:
-            await client.publish(topic, payload, qos=1)
+        async def publish_once(topic: str, payload: bytes) -> None:
+            await publish(client, topic, payload)
 
         async def publish_retained(topic: str, payload: bytes) -> None:
-            await client.publish(topic, payload, qos=1, retain=True)
+            await publish(client, topic, payload, retain=True)
 
         async with asyncio.TaskGroup() as tasks:
-            work = [
-                tasks.create_task(self._receive(client), name="controller-receive"),
-                tasks.create_task(self._ticks(), name="controller-ticks"),
-                tasks.create_task(self._reloads(), name="controller-reload"),
-                tasks.create_task(self.dispatcher.send_forever(publish), name="controller-send"),
-                tasks.create_task(self._health(client), name="controller-health"),
-                tasks.create_task(self.outlet.run(publish_retained), name="controller-alarms"),
-                tasks.create_task(self._save_watches(), name="controller-watches"),
-                tasks.create_task(self.ledger.run(), name="controller-ledger"),
-            ]
-            if self.notifier is not None:
-                tasks.create_task(self.notifier.run(stop), name="controller-notify")
+            tasks.create_task(self._receive(client), name="controller-receive")
+            tasks.create_task(self._ticks(), name="controller-ticks")
+            tasks.create_task(self._reloads(), name="controller-reload")
+            tasks.create_task(self.dispatcher.send_forever(publish_once), name="controller-send")
+            tasks.create_task(self._health(client), name="controller-health")
+            tasks.create_task(self.outlet.run(publish_retained), name="controller-alarms")
+            tasks.create_task(self._save_watches(), name="controller-watches")
+            tasks.create_task(self.ledger.run(), name="controller-ledger")
             self.ready.set()
-            await stop.wait()
-            for task in work:
-                task.cancel()
-        gone = DeviceStatus(
-            device=Target(kind=TargetKind.CONTROLLER, id=self.identity),
-            online=False,
-            reason="stopped",
-        )
+
+    async def _farewell(self, client: Client) -> None:
+        """Told to stop: the alarms not yet on the bus, then a retained "stopped" status."""
+
+        async def publish_retained(topic: str, payload: bytes) -> None:
+            await publish(client, topic, payload, retain=True)
+
         await self.outlet.flush(publish_retained)
-        await client.publish(status_topic, encode(gone), qos=1, retain=True)
+        await self._say_status(client, online=False)
+
+    async def _say_status(self, client: Client, *, online: bool) -> None:
+        status = DeviceStatus(
+            device=Target(kind=TargetKind.CONTROLLER, id=self.identity),
+            online=online,
+            at=self.clock.now() if online else None,
+            reason=None if online else "stopped",
+        )
+        topic = self.topics.status(TargetKind.CONTROLLER, self.identity)
+        await publish(client, topic, encode(status), retain=True)
 
     async def _receive(self, client: Client) -> None:
         ack_prefix = f"{self.topics.base}/{Channel.ACK.value}/"
@@ -270,39 +283,21 @@ class Controller:
                 logger.warning("bad message on %s: %s", message.topic, exc)
 
     def _telemetry(self, batch: TelemetryBatch) -> None:
-        detector = self.detector
+        dispatcher, detector = self.dispatcher, self.detector
         self.ledger.evidence(batch)
         for reading in batch.lamps:
-            self.dispatcher.on_telemetry(reading, judge=detector.lamp)
+            take_lamp_report(reading, dispatcher, detector)
         for cabinet in batch.cabinets:
             detector.cabinet(cabinet)
             if cabinet.lux is not None:
-                self._lux_readings[cabinet.cabinet] = (cabinet.lux, cabinet.ts)
-                for state in self._lux.get(cabinet.cabinet, {}).values():
-                    state.update(cabinet.lux, cabinet.ts)
-
-    def _dark(self, cabinet: str, rule: LuxRule) -> tuple[bool | None, datetime | None]:
-        states = self._lux.setdefault(cabinet, {})
-        state = states.get(rule)
-        if state is None:
-            state = states[rule] = LuxState(rule)
-            last = self._lux_readings.get(cabinet)
-            if last is not None:
-                state.update(*last)
-        return state.dark, state.since
+                self.lux.reading(cabinet.cabinet, cabinet.lux, cabinet.ts)
 
     async def _ticks(self) -> None:
         while True:
             self.evaluate_and_dispatch()
             self.detector.tick(self.clock.now())
             self.ledger.tick(self.clock.now())
-            sleeper = asyncio.ensure_future(self.clock.sleep(self.config.tick_s))
-            changed = asyncio.ensure_future(self._changed.wait())
-            try:
-                await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                changed.cancel()
+            await first_of(self.clock.sleep(self.config.tick_s), self._changed)  # or sooner
             self._changed.clear()
 
     def evaluate_and_dispatch(self) -> None:
@@ -310,7 +305,7 @@ class Controller:
             return
         now = self.clock.now()
         started = time.perf_counter()
-        expected = self.evaluator.evaluate(now, self._dark)
+        expected = self.evaluator.evaluate(now, self.lux.dark)
         self.evaluations += 1
         self.last_evaluation_s = time.perf_counter() - started
         levels = {lamp: state.level for lamp, state in expected.items()}
@@ -363,7 +358,7 @@ class Controller:
                 "in_flight": self.dispatcher.in_flight,
                 "bad_messages": self.bad_messages,
             }
-            await client.publish(topic, orjson.dumps(report), qos=0, retain=True)
+            await publish(client, topic, orjson.dumps(report), qos=0, retain=True)
 
     # --- alarms --------------------------------------------------------------------------------
 

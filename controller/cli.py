@@ -1,50 +1,36 @@
-"""`streetlight controller` (run it, load a schedule, set overrides) and `streetlight plan`.
+"""`streetlight controller`: run the controller, load a schedule file, set and cancel overrides.
 
-The arguments are declared in streetlight/cli/_controller.py."""
+The run needs the bus and the store; the other actions need the store, and tell the controller
+on the bus once their change is saved (a change is never lost if the bus is away: the
+controller reads the store every few seconds).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from controller.alarm_store import (
-    AlarmStoreError,
-    export_alarms,
-    export_record,
-    open_alarm_rows,
-    operator_step,
-    parse_alarm_id,
-)
+from controller.alarms import ThresholdBook, load_thresholds
 from controller.app import Controller, ControllerConfig
-from controller.calendars import GroupRef, Groups
-from controller.dispatch import RATE_PER_S
-from controller.expected import Evaluator
 from controller.ledger import load_ledger_config
 from controller.notify import Notifier, load_notify_config
-from controller.plan import NightPlan, plan
-from controller.programs import ProgramError
-from controller.schedule_file import load_schedule_file
-from controller.schedule_notice import announce
-from controller.store import (
+from controller.schedule import RATE_PER_S
+from streetlight.cli import moment_option, run_until_signal, settings_and_logging
+from streetlight.contract import ScheduleChange
+from streetlight.schedule import GroupRef, Groups, announce, load_schedule_file
+from streetlight.settings import CommonSettings
+from streetlight.store import inventory_from, open_store, sessions
+from streetlight.store.schedules import (
     add_override,
     cancel_override,
     read_named_groups,
     read_schedule,
     save_schedule,
 )
-from controller.thresholds import ThresholdBook, load_thresholds
-from streetlight.cli._common import moment_option, run_until_signal, settings_and_logging
-from streetlight.contract import ScheduleChange
-from streetlight.domain import AlarmState, Inventory
-from streetlight.inventory import load_inventory
-from streetlight.settings import CommonSettings
-from streetlight.store import open_engine, read_inventory, sessions
 
 CONFIRM_INTERVALS = 3  # reporting intervals for telemetry to confirm a command, by default
 
@@ -64,6 +50,42 @@ class ControllerSettings(CommonSettings):
     ledger_config: Path | None = None  # YAML (docs/contract.md "Work orders (ledger)")
 
 
+def add_parser(roles: Any) -> None:
+    controller = roles.add_parser("controller", help="schedule lamps and detect failures")
+    controller.add_argument(
+        "--inventory", type=Path, help="inventory file (default: the store's asset tree)"
+    )
+    controller.set_defaults(handler=run)
+    actions = controller.add_subparsers(dest="action", metavar="ACTION")
+    load = actions.add_parser("schedule", help="check and save a schedule file into the store")
+    load.add_argument("verb", choices=["load"])
+    load.add_argument("path", type=Path)
+    load.add_argument("--by", default="operator", help="who saves it (for the record)")
+    load.set_defaults(handler=schedule_load)
+    override = actions.add_parser("override", help="set, cancel or list overrides")
+    verbs = override.add_subparsers(dest="verb", required=True, metavar="VERB")
+    set_ = verbs.add_parser("set", help="set a level for a group for a while")
+    set_.add_argument("--group", required=True, help="scope:id, e.g. subdistrict:PP")
+    level = set_.add_mutually_exclusive_group(required=True)
+    level.add_argument("--level", type=int, help="on at this dim level, 0-100")
+    level.add_argument("--off", action="store_true", help="switched off")
+    until = set_.add_mutually_exclusive_group(required=True)
+    until.add_argument("--until", help="expiry, ISO 8601 with offset")
+    until.add_argument("--minutes", type=float, help="expiry, minutes from the start")
+    until.add_argument("--until-cancelled", action="store_true", help="no expiry")
+    set_.add_argument("--start", help="ISO 8601 with offset (default: now)")
+    set_.add_argument("--reason", required=True)
+    set_.add_argument("--by", required=True, help="who sets it")
+    set_.set_defaults(handler=override_set)
+    cancel = verbs.add_parser("cancel", help="end an override now")
+    cancel.add_argument("id", type=int)
+    cancel.add_argument("--by", required=True)
+    cancel.set_defaults(handler=override_cancel)
+    listing = verbs.add_parser("list", help="overrides, newest first")
+    listing.add_argument("--active", action="store_true", help="only those in force now")
+    listing.set_defaults(handler=override_list)
+
+
 # --- running -----------------------------------------------------------------------------------
 
 
@@ -75,9 +97,8 @@ def run(args: argparse.Namespace) -> int:
     ledger = load_ledger_config(settings.ledger_config) if settings.ledger_config else None
 
     async def main(stop: asyncio.Event) -> int:
-        engine = await open_engine(settings.db_url)
-        try:
-            inventory = await _inventory(args.inventory, engine, settings.db_url)
+        async with open_store(settings) as engine:
+            inventory = await inventory_from(args.inventory, settings, engine=engine)
             controller = Controller(
                 settings, inventory, engine=engine, clock=settings.clock(), config=config,
                 thresholds=thresholds, notifier=Notifier(notify) if notify else None,
@@ -85,8 +106,6 @@ def run(args: argparse.Namespace) -> int:
             )  # fmt: skip
             print(f"controller: {len(inventory.lamps)} lamps; Ctrl-C to stop", flush=True)
             await controller.run(stop)
-        finally:
-            await engine.dispose()
         return 0
 
     return run_until_signal(main)
@@ -115,15 +134,12 @@ def schedule_load(args: argparse.Namespace) -> int:
     schedule = load_schedule_file(args.path)
 
     async def main() -> str:
-        engine = await open_engine(settings.db_url)
-        try:
-            inventory = await _inventory(None, engine, settings.db_url)
+        async with open_store(settings) as engine:
+            inventory = await inventory_from(None, settings, engine=engine)
             async with sessions(engine)() as session, session.begin():
                 groups = Groups(inventory, await read_named_groups(session))
                 now = settings.clock().now()
                 await save_schedule(session, schedule, groups, by=args.by, at=now)
-        finally:
-            await engine.dispose()
         await _tell_controller(settings, ScheduleChange(what="schedule", by=args.by, at=now))
         return (
             f"saved {len(schedule.programs)} programs, {len(schedule.calendars)} calendars, "
@@ -147,17 +163,14 @@ def override_set(args: argparse.Namespace) -> int:
     group = GroupRef.parse(args.group)
 
     async def main() -> int:
-        engine = await open_engine(settings.db_url)
-        try:
-            inventory = await _inventory(None, engine, settings.db_url)
+        async with open_store(settings) as engine:
+            inventory = await inventory_from(None, settings, engine=engine)
             async with sessions(engine)() as session, session.begin():
                 groups = Groups(inventory, await read_named_groups(session))
                 override = await add_override(
                     session, groups, group=group, level=None if args.off else args.level,
                     starts=starts, ends=ends, reason=args.reason, by=args.by, at=now,
                 )  # fmt: skip
-        finally:
-            await engine.dispose()
         change = ScheduleChange(what="override", id=override.id, by=args.by, at=now)
         await _tell_controller(settings, change)
         return override.id
@@ -173,13 +186,9 @@ def override_cancel(args: argparse.Namespace) -> int:
     settings = settings_and_logging(CommonSettings)
 
     async def main() -> None:
-        engine = await open_engine(settings.db_url)
         now = settings.clock().now()
-        try:
-            async with sessions(engine)() as session, session.begin():
-                await cancel_override(session, args.id, by=args.by, at=now)
-        finally:
-            await engine.dispose()
+        async with open_store(settings) as engine, sessions(engine)() as session, session.begin():
+            await cancel_override(session, args.id, by=args.by, at=now)
         await _tell_controller(
             settings, ScheduleChange(what="override", id=args.id, by=args.by, at=now)
         )
@@ -205,12 +214,8 @@ def override_list(args: argparse.Namespace) -> int:
     settings = settings_and_logging(CommonSettings)
 
     async def main() -> list[str]:
-        engine = await open_engine(settings.db_url)
-        try:
-            async with sessions(engine)() as session:
-                schedule = await read_schedule(session)
-        finally:
-            await engine.dispose()
+        async with open_store(settings) as engine, sessions(engine)() as session:
+            schedule = await read_schedule(session)
         now = settings.clock().now()
         lines = []
         for o in sorted(schedule.overrides, key=lambda o: o.id, reverse=True):
@@ -227,138 +232,4 @@ def override_list(args: argparse.Namespace) -> int:
 
     for line in asyncio.run(main()):
         print(line)
-    return 0
-
-
-# --- the planning view -------------------------------------------------------------------------
-
-
-def run_plan(args: argparse.Namespace) -> int:
-    settings = settings_and_logging(CommonSettings)
-    if (args.site is None) == (args.group is None):
-        raise ProgramError("give --site ID or --group scope:id")
-    group = GroupRef("site", args.site) if args.site else GroupRef.parse(args.group)
-
-    async def main() -> tuple[list[NightPlan], ZoneInfo]:
-        engine = await open_engine(settings.db_url)
-        try:
-            inventory = await _inventory(args.inventory, engine, settings.db_url)
-            async with sessions(engine)() as session:
-                schedule = await read_schedule(session)
-                named = await read_named_groups(session)
-        finally:
-            await engine.dispose()
-        evaluator = Evaluator(Groups(inventory, named), schedule)
-        return plan(evaluator, group, args.first, args.last), inventory.district.tz
-
-    nights, tz = asyncio.run(main())
-    if args.json:
-        print(json.dumps([night.as_dict() for night in nights], indent=2, ensure_ascii=False))
-        return 0
-
-    def hhmm(moment: datetime | None) -> str:
-        return "--:--" if moment is None else moment.astimezone(tz).strftime("%H:%M")
-
-    print(f"{group}, times in {tz.key}")
-    for night in nights:
-        steps = ", ".join(
-            f"{hhmm(at)} {'off' if level is None else f'{level}%'}" for at, level in night.changes
-        )
-        print(
-            f"{night.night}  {night.program or '-':<8} ({night.why})  sunset {hhmm(night.sunset)}"
-            f"  sunrise {hhmm(night.sunrise)}  {steps}  {night.energy_kwh:.2f} kWh"
-        )
-    return 0
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-async def _inventory(path: Path | None, engine: Any, db_url: str) -> Inventory:
-    if path is not None:
-        return load_inventory(path)
-    async with sessions(engine)() as session:
-        inventory = await read_inventory(session)
-    if inventory is None:
-        raise ProgramError(
-            f"the store at {db_url} holds no inventory: load one with "
-            f"'streetlight inventory load PATH'"
-        )
-    return inventory
-
-
-# --- alarms --------------------------------------------------------------------------------------
-
-
-def alarms_export(args: argparse.Namespace) -> int:
-    settings = settings_and_logging(CommonSettings)
-    start, end = moment_option("--from", args.start), moment_option("--to", args.end)
-    if end <= start:
-        raise AlarmStoreError(f"--to {args.end} is not after --from {args.start}")
-
-    async def main() -> int:
-        engine = await open_engine(settings.db_url)
-        count = 0
-        try:
-            out = args.output.open("w") if args.output else sys.stdout
-            try:
-                async with sessions(engine)() as session:
-                    async for record in export_alarms(session, start, end):
-                        out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                        count += 1
-            finally:
-                if args.output:
-                    out.close()
-        finally:
-            await engine.dispose()
-        return count
-
-    count = asyncio.run(main())
-    if args.output:
-        print(f"{count} alarms written to {args.output}")
-    return 0
-
-
-def alarms_list(args: argparse.Namespace) -> int:
-    settings = settings_and_logging(CommonSettings)
-
-    async def main() -> list[dict[str, Any]]:
-        engine = await open_engine(settings.db_url)
-        try:
-            async with sessions(engine)() as session:
-                rows = await open_alarm_rows(session)
-        finally:
-            await engine.dispose()
-        return [export_record(row) for row in rows]
-
-    records = asyncio.run(main())
-    shown = [r for r in records if args.all or r["parent"] is None]
-    for r in sorted(shown, key=lambda r: (r["parent"] is not None, str(r["raised_at"]))):
-        under = f"  under {r['parent']}" if r["parent"] else ""
-        print(
-            f"{r['id']:<9} {r['severity']:<9} {r['type']:<16} {r['asset']:<26} "
-            f"{r['state']:<12} raised {r['raised_at']}{under}"
-        )
-    print(f"{len(shown)} open alarms" + ("" if args.all else " (root causes)"))
-    return 0
-
-
-def alarms_step(args: argparse.Namespace) -> int:
-    settings = settings_and_logging(CommonSettings)
-    alarm_id = parse_alarm_id(args.id)
-    step = AlarmState.ACKNOWLEDGED if args.verb == "ack" else AlarmState.CLOSED
-
-    async def main() -> str:
-        engine = await open_engine(settings.db_url)
-        try:
-            async with sessions(engine)() as session, session.begin():
-                row = await operator_step(
-                    session, alarm_id, step, by=args.by, at=settings.clock().now(),
-                    note=args.note,
-                )  # fmt: skip
-                return f"al-{row.id} ({row.type} on {row.asset_kind}:{row.asset_id}): {row.state}"
-        finally:
-            await engine.dispose()
-
-    print(asyncio.run(main()))  # an AlarmStoreError names what is refused
     return 0

@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from gateway.app import Gateway
 from gateway.config import GatewayConfigError, load_config
-from streetlight.cli._common import run_until_signal, settings_and_logging
-from streetlight.domain import Inventory
-from streetlight.inventory import load_inventory
+from streetlight.cli import run_until_signal, settings_and_logging
 from streetlight.profiles import load_profiles
 from streetlight.settings import CommonSettings
-from streetlight.store import open_engine, read_inventory, sessions
+from streetlight.store import inventory_from
+
+
+def add_parser(roles: Any) -> None:
+    gateway = roles.add_parser("gateway", help="read devices into InfluxDB and the bus")
+    gateway.add_argument("--config", type=Path, help="gateway configuration (YAML)")
+    gateway.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +30,12 @@ def run(args: argparse.Namespace) -> int:
     profiles = load_profiles(settings.profiles_dir)
 
     async def main(stop: asyncio.Event) -> int:
-        inventory = await _inventory(config.inventory, config_dir, settings.db_url)
+        path = config.inventory
+        inventory = await inventory_from(
+            path if path is None or path.is_absolute() else config_dir / path,
+            settings,
+            or_else=", or name one in the configuration",
+        )
         gateway = Gateway(
             config,
             config_dir=config_dir,
@@ -39,21 +49,3 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     return run_until_signal(main)
-
-
-async def _inventory(path: Path | None, base: Path, db_url: str) -> Inventory:
-    """The inventory file the configuration names, or the asset tree in the store."""
-    if path is not None:
-        return load_inventory(path if path.is_absolute() else base / path)
-    engine = await open_engine(db_url)
-    try:
-        async with sessions(engine)() as session:
-            inventory = await read_inventory(session)
-    finally:
-        await engine.dispose()
-    if inventory is None:
-        raise GatewayConfigError(
-            f"the store at {db_url} holds no inventory: load one with "
-            f"'streetlight inventory load PATH', or name one in the configuration"
-        )
-    return inventory

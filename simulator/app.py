@@ -11,12 +11,12 @@ from types import TracebackType
 from simulator.control import Control
 from simulator.modbus_server import ModbusFarm
 from simulator.mqtt_nodes import NodeNetwork
-from simulator.scenario import Scenario
 from simulator.timeline import Timeline
 from simulator.world import TruthLog, World
 from streetlight.clock import Clock
 from streetlight.domain import Inventory
 from streetlight.profiles import Profile
+from streetlight.scenario import Scenario
 from streetlight.settings import MqttUrl
 
 logger = logging.getLogger(__name__)

@@ -10,16 +10,18 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic_settings import SettingsConfigDict
 
 from simulator.app import Simulator
-from simulator.scenario import Scenario, ScenarioError, load_scenario
-from streetlight.cli._common import run_until_signal, settings_and_logging
+from streetlight.aio import first_of
+from streetlight.cli import run_until_signal, settings_and_logging
 from streetlight.clock import Clock, ScaledClock
 from streetlight.errors import ConfigError
 from streetlight.inventory import load_inventory
 from streetlight.profiles import load_profiles
+from streetlight.scenario import Scenario, ScenarioError, load_scenario
 from streetlight.settings import ENV_PREFIX, CommonSettings, MqttUrl
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,22 @@ class SimulatorSettings(CommonSettings):
     sim_modbus_host: str = "127.0.0.1"
     sim_modbus_port: int = 0  # 0: free ports; else the first of consecutive ports
     sim_cabinets_per_port: int = 32
+
+
+def add_parser(roles: Any) -> None:
+    simulate = roles.add_parser("simulate", help="play lamp controllers and cabinets")
+    simulate.add_argument("--inventory", type=Path, required=True, help="inventory file")
+    simulate.add_argument("--scenario", type=Path, help="scenario file (YAML) of injected faults")
+    simulate.add_argument("--speed", type=float, help="simulated seconds per wall second")
+    simulate.add_argument("--start", help="simulated start time, ISO 8601 with offset")
+    simulate.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    simulate.add_argument(
+        "--truth", type=Path, help="append fault starts and ends here (JSON lines)"
+    )
+    simulate.add_argument(
+        "--endpoints", type=Path, help="write the Modbus endpoint map here (YAML)"
+    )
+    simulate.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,14 +99,10 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
             freezing = asyncio.create_task(_freeze_once_connected(simulator), name="gc-freeze")
-            stopping = asyncio.create_task(stop.wait())
-            running = asyncio.create_task(simulator.wait())
-            await asyncio.wait({stopping, running}, return_when=asyncio.FIRST_COMPLETED)
-            freezing.cancel()
-            stopping.cancel()
-            if running.done():
-                running.result()  # an error that stopped the simulator
-            running.cancel()
+            try:
+                await first_of(simulator.wait(), stop)  # an error that stops it is raised
+            finally:
+                freezing.cancel()
         return 0
 
     return run_until_signal(main)

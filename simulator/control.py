@@ -18,11 +18,11 @@ from typing import Any
 
 import aiomqtt
 
-from simulator.scenario import FaultEvent, FaultEventKind, ScenarioError
 from simulator.timeline import Timeline, WeatherChange
 from simulator.world import World
 from streetlight.backoff import LinkState
 from streetlight.mqtt import make_client, publish, run_connected
+from streetlight.scenario import FaultEvent, FaultEventKind, ScenarioError
 from streetlight.settings import MqttUrl
 
 logger = logging.getLogger(__name__)

@@ -18,8 +18,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from astral import Observer
 
-from simulator.scenario import FaultEvent, Scenario, random_faults_for_night
+from simulator.background import random_faults_for_night
 from simulator.world import DUE_TOLERANCE_S, World
+from streetlight.aio import first_of
+from streetlight.scenario import FaultEvent, Scenario
 
 logger = logging.getLogger(__name__)
 
@@ -97,14 +99,8 @@ class Timeline:
             at = self._heap[0][0]
             if at > self.world.now + DUE_TOLERANCE_S:
                 self._changed.clear()
-                sleeper = asyncio.create_task(clock.sleep_until(datetime.fromtimestamp(at, UTC)))
-                waker = asyncio.create_task(self._changed.wait())
-                try:
-                    await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for task in (sleeper, waker):
-                        task.cancel()
-                    await asyncio.gather(sleeper, waker, return_exceptions=True)
+                due = datetime.fromtimestamp(at, UTC)
+                await first_of(clock.sleep_until(due), self._changed)  # or something sooner
                 continue
             at, _, item = heapq.heappop(self._heap)
             await self._apply(at, item)

@@ -18,15 +18,6 @@ from typing import IO
 
 from simulator import noise, physics
 from simulator.devices import CabinetState, LampState
-from simulator.scenario import (
-    FAULT_TARGETS,
-    FaultEvent,
-    FaultEventKind,
-    FaultTarget,
-    ScenarioError,
-    parse_kind,
-    parse_target,
-)
 from streetlight.clock import Clock
 from streetlight.domain import AlarmType, AssetKind, Cabinet, Inventory, Lamp, Phase
 from streetlight.errors import StreetlightError
@@ -36,6 +27,15 @@ from streetlight.profiles import (
     ModbusLampProfile,
     MqttLampProfile,
     Profile,
+)
+from streetlight.scenario import (
+    FAULT_TARGETS,
+    FaultEvent,
+    FaultEventKind,
+    FaultTarget,
+    ScenarioError,
+    parse_kind,
+    parse_target,
 )
 
 logger = logging.getLogger(__name__)

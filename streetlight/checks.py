@@ -12,7 +12,7 @@ from streetlight.errors import StreetlightError
 from streetlight.influx import InfluxClient, InfluxError
 from streetlight.mqtt import make_client
 from streetlight.settings import CommonSettings
-from streetlight.store import StoreError, open_engine
+from streetlight.store import StoreError, open_store
 
 TIMEOUT = 5.0
 
@@ -45,16 +45,16 @@ async def check_influx(settings: CommonSettings) -> str:
 
 async def check_store(settings: CommonSettings) -> str:
     try:
-        engine = await open_engine(settings.db_url, migrate=False)
+        async with (
+            open_store(settings, migrate=False) as engine,
+            asyncio.timeout(TIMEOUT),
+            engine.connect() as connection,
+        ):
+            await connection.execute(text("SELECT 1"))
     except StoreError as exc:
         raise UnreachableError(f"{exc} (STREETLIGHT_DB_URL)") from exc
-    try:
-        async with asyncio.timeout(TIMEOUT), engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         raise UnreachableError(f"store at {settings.db_url} (STREETLIGHT_DB_URL): {exc}") from exc
-    finally:
-        await engine.dispose()
     return f"store at {settings.db_url}: reachable"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiomqtt
 
+from streetlight.aio import first_of
 from streetlight.backoff import Backoff, LinkState
 from streetlight.contract import DeviceStatus, Target, TargetKind, Topics, encode
 from streetlight.settings import MqttUrl
@@ -68,6 +69,7 @@ async def publish(
 
 
 Session = Callable[[aiomqtt.Client], Awaitable[None]]
+FAREWELL_S = 10.0  # for a session's last words once it is told to stop
 
 
 async def run_connected(
@@ -78,6 +80,7 @@ async def run_connected(
     link: LinkState,
     backoff: Backoff | None = None,
     before_connect: Callable[[], Awaitable[None]] | None = None,
+    farewell: Session | None = None,
 ) -> None:
     """Keep a session on the broker until `stop` is set.
 
@@ -85,40 +88,28 @@ async def run_connected(
     session returns, the client disconnects and a new round begins (after `before_connect`,
     if given, which may wait for a reason to connect). When the connection fails or breaks,
     the link's state is logged once and the round is retried after a capped, jittered
-    backoff. When `stop` is set the session is cancelled and the client leaves the broker
-    gracefully (a DISCONNECT, so no last will is sent).
+    backoff. When `stop` is set the session is cancelled, `farewell(client)` (if given) says
+    what must be said before leaving (a last flush, a retained "stopped" status) within
+    `FAREWELL_S`, and the client leaves the broker gracefully (a DISCONNECT, so no last will is
+    sent).
     """
     backoff = backoff or Backoff(initial=0.5, cap=15.0)
     while not stop.is_set():
-        if before_connect is not None and not await _first(before_connect(), stop):
+        if before_connect is not None and not await first_of(before_connect(), stop):
             return
         broken: BaseException | None = None
         try:
             async with connect() as client:
                 link.ok()
                 backoff.reset()
-                if not await _first(session(client), stop):
+                if not await first_of(session(client), stop):
+                    if farewell is not None:
+                        async with asyncio.timeout(FAREWELL_S):
+                            await farewell(client)
                     return
         except* (aiomqtt.MqttError, OSError) as group:  # also from the session's own tasks
             broken = group.exceptions[0]
         if broken is not None:
             link.failed(str(broken) or type(broken).__name__)
-            if not await _first(asyncio.sleep(backoff.next_delay()), stop):
+            if not await first_of(asyncio.sleep(backoff.next_delay()), stop):
                 return
-
-
-async def _first(work: Awaitable[None], stop: asyncio.Event) -> bool:
-    """Run `work` unless `stop` comes first; True if the work finished (its error is raised)."""
-    work_task = asyncio.ensure_future(work)
-    stop_task = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({work_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (work_task, stop_task):
-            task.cancel()
-        results = await asyncio.gather(work_task, stop_task, return_exceptions=True)
-    if work_task.cancelled():
-        return False
-    if isinstance(results[0], BaseException):
-        raise results[0]
-    return True

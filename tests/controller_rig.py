@@ -13,17 +13,16 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from controller.app import Controller, ControllerConfig
-from controller.calendars import Groups
 from controller.notify import Notifier
-from controller.schedule_file import load_schedule_file
-from controller.store import save_schedule
 from simulator.app import Simulator
-from simulator.scenario import Scenario
 from streetlight.contract import Topics
 from streetlight.influx import InfluxClient
+from streetlight.scenario import Scenario
+from streetlight.schedule import Groups, load_schedule_file
 from streetlight.services import ServiceState
 from streetlight.settings import CommonSettings
 from streetlight.store import open_engine, save_inventory, sessions
+from streetlight.store.schedules import save_schedule
 from tests.conftest import ROOT
 from tests.gateway_rig import config_for, role_settings, running_gateway
 from tests.helpers import running_role

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from simulator.app import Simulator
 from simulator.control import control_topics
 from simulator.modbus_server import Endpoint
-from simulator.scenario import Scenario
 from streetlight.clock import ManualClock
 from streetlight.mqtt import make_client
 from streetlight.profiles import Profile, load_profiles
+from streetlight.scenario import Scenario
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
 from tests.conftest import ROOT

@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from controller.alarm_store import export_alarms
 from controller.notify import Notifier, NotifyConfig
-from simulator.scenario import Scenario, build_scenario
 from streetlight.contract import Topics
 from streetlight.influx import InfluxClient
+from streetlight.scenario import Scenario, build_scenario
 from streetlight.services import ServiceState
 from streetlight.store import sessions
+from streetlight.store.alarms import export_alarms
 from tests.controller_rig import (
     local,
     run_until,

@@ -16,22 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from controller.alarm_store import (
-    AlarmStoreError,
-    Transition,
-    export_alarms,
-    next_alarm_id,
-    operator_step,
+from controller.alarms import (
+    Alarm,
+    AlarmBook,
+    Detector,
+    ThresholdBook,
+    ThresholdError,
+    load_thresholds,
     read_open_alarms,
     read_watches,
     save_watches,
-    write_transitions,
 )
-from controller.alarms import Alarm, AlarmBook, Change
+from controller.app import take_lamp_report
 from controller.cli import ControllerSettings, controller_config
-from controller.detect import Detector
-from controller.dispatch import Dispatcher
-from controller.thresholds import ThresholdBook, ThresholdError, load_thresholds
+from controller.schedule import Dispatcher
 from streetlight.clock import ManualClock
 from streetlight.contract import (
     AckOutcome,
@@ -45,8 +43,16 @@ from streetlight.contract import (
     Topics,
     decode,
 )
-from streetlight.domain import AlarmState, AlarmType, Inventory, Phase, lamp_power_w
+from streetlight.domain import AlarmChange, AlarmState, AlarmType, Inventory, Phase, lamp_power_w
 from streetlight.store import open_engine, save_inventory, sessions
+from streetlight.store.alarms import (
+    AlarmStoreError,
+    Transition,
+    export_alarms,
+    next_alarm_id,
+    operator_step,
+    write_transitions,
+)
 from tests.helpers import eventually, subset
 from tests.simulation import NIGHT
 from tests.test_cli import run as run_cli
@@ -69,7 +75,7 @@ class Rig:
     dispatcher: Dispatcher
     book: AlarmBook
     detector: Detector
-    changes: list[tuple[str, Change]] = field(default_factory=list)
+    changes: list[tuple[str, AlarmChange]] = field(default_factory=list)
     driven: set[str] = field(default_factory=set)
 
     def alarms(self, *, roots_only: bool = True) -> set[tuple[AlarmType, str]]:
@@ -136,7 +142,7 @@ def rig() -> Rig:
     inventory = subset((SITE,))
     clock = ManualClock(NIGHT)
     dispatcher = Dispatcher(inventory, Topics("t"), clock)
-    changes: list[tuple[str, Change]] = []
+    changes: list[tuple[str, AlarmChange]] = []
     book = AlarmBook(
         inventory, on_change=lambda a, c, _at, _n: changes.append((a.label, c)),
         surface_after_s=90,
@@ -161,7 +167,7 @@ async def test_a_flagged_dark_lamp_is_raised_at_once_and_cleared_after_two_good_
     await rig.step()
     rig.lamp()
     assert rig.alarms() == set()
-    assert [c for _, c in rig.changes] == [Change.RAISED, Change.CLEARED]
+    assert [c for _, c in rig.changes] == [AlarmChange.RAISED, AlarmChange.CLEARED]
 
 
 async def test_an_unflagged_dark_lamp_takes_three_reports_and_a_cycling_one_is_not_failed(
@@ -279,7 +285,7 @@ async def test_a_welded_relay_that_reports_off_as_told_is_still_raised_on_one_re
     await rig.step(150)
     welded = LampTelemetry(lamp=LAMP, ts=rig.clock.now(), relay_on=False, dim_pct=100,
                            power_w=61.0)  # fmt: skip
-    rig.dispatcher.on_telemetry(welded)  # the node's relay flag agrees: the command is settled
+    rig.dispatcher.hear(welded)  # the node's relay flag agrees: the command is settled
     assert not rig.dispatcher.pending(LAMP)
     rig.lamp(relay=False, power=61.0)  # ... but it draws full power
     assert rig.alarms() == {(AlarmType.DAY_BURNING, f"lamp:{LAMP}")}
@@ -310,13 +316,13 @@ async def test_a_report_taken_before_a_lamp_is_told_again_counts_against_its_own
         too_much = 1.4 * lamp_power_w(rated, True, 100)
         before = LampTelemetry(lamp=LAMP, ts=rig.clock.now() - timedelta(seconds=10),
                                relay_on=True, dim_pct=100, power_w=too_much)  # fmt: skip
-        rig.dispatcher.on_telemetry(before, judge=rig.detector.lamp)  # as the controller does
+        take_lamp_report(before, rig.dispatcher, rig.detector)  # as the controller does
         assert rig.dispatcher.pending(LAMP)  # told again
         await eventually(lambda: len(sent) == 2, within=5, what="the dim step told again")
         await rig.step(150)  # its next report, past the command's warm-up
         obeying = LampTelemetry(lamp=LAMP, ts=rig.clock.now(), relay_on=True, dim_pct=50,
                                 power_w=1.4 * lamp_power_w(rated, True, 50))  # fmt: skip
-        rig.dispatcher.on_telemetry(obeying, judge=rig.detector.lamp)
+        take_lamp_report(obeying, rig.dispatcher, rig.detector)
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -453,7 +459,7 @@ async def test_a_cabinet_without_supply_is_one_alarm_and_a_lamp_still_dark_after
     assert rig.alarms() == set()
     await rig.step(60)
     assert rig.alarms() == {(AlarmType.LAMP_OFFLINE, f"lamp:{broken}")}
-    assert any(change is Change.SURFACED for _, change in rig.changes)
+    assert any(change is AlarmChange.SURFACED for _, change in rig.changes)
 
 
 async def test_a_silent_lamp_under_a_cleared_root_has_its_reporting_interval_to_be_heard(
@@ -478,7 +484,7 @@ async def test_a_silent_lamp_under_a_cleared_root_has_its_reporting_interval_to_
     assert rig.alarms() == set()
     await rig.every_lamp()  # the lamps' next reports, 4 minutes after the supply came back
     assert rig.alarms(roots_only=False) == set()
-    assert not any(change is Change.SURFACED for _, change in rig.changes)
+    assert not any(change is AlarmChange.SURFACED for _, change in rig.changes)
 
 
 async def test_a_dead_circuit_is_one_alarm_and_a_lost_phase_only_takes_its_own_lamps(
@@ -544,7 +550,7 @@ async def test_alarms_survive_a_restart_without_being_raised_twice(
 ) -> None:
     engine = await open_engine(f"sqlite:///{tmp_path / 'store.db'}")
     transitions: list[Transition] = []
-    rig.book.on_change = lambda a, c, at, n: transitions.append(Transition.of(a, c, at, n))
+    rig.book.on_change = lambda a, c, at, n: transitions.append(a.transition(c, at, n))
     try:
         async with sessions(engine)() as session, session.begin():
             await save_inventory(session, rig.inventory, "test")
@@ -566,7 +572,9 @@ async def test_alarms_survive_a_restart_without_being_raised_twice(
                 again.restore_watch(key, watch)
         detector = Detector(rig.inventory, again, rig.dispatcher)
         raised: list[Alarm] = []
-        again.on_change = lambda a, c, _at, _n: raised.append(a) if c is Change.RAISED else None
+        again.on_change = lambda a, c, _at, _n: (
+            raised.append(a) if c is AlarmChange.RAISED else None
+        )
         await rig.clock.advance(60)
         for lamp, power in ((LAMP, 0.8), ("PP-S04-L002", 30.0)):
             detector.lamp(LampTelemetry(lamp=lamp, ts=rig.clock.now(), relay_on=True,
@@ -638,7 +646,7 @@ async def test_the_alarms_command_exports_acknowledges_and_refuses_by_name(
     url = f"sqlite:///{tmp_path / 'store.db'}"
     engine = await open_engine(url)
     transitions: list[Transition] = []
-    rig.book.on_change = lambda a, c, at, n: transitions.append(Transition.of(a, c, at, n))
+    rig.book.on_change = lambda a, c, at, n: transitions.append(a.transition(c, at, n))
     rig.cabinet(leakage=45.0)
     try:
         async with sessions(engine)() as session, session.begin():

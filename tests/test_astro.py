@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from astral import LocationInfo, Observer, sun
 
-from controller.astro import SunEvent, sun_times
+from streetlight.schedule import SunEvent, sun_times
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CITIES = {

@@ -11,14 +11,13 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from controller.calendars import GroupRef, Groups
-from controller.expected import site_places
-from controller.store import add_override
-from simulator.scenario import Scenario, WeatherSpell
 from streetlight.contract import Topics
 from streetlight.influx import InfluxClient
+from streetlight.scenario import Scenario, WeatherSpell
+from streetlight.schedule import GroupRef, Groups, site_places
 from streetlight.services import ServiceState
 from streetlight.store import sessions
+from streetlight.store.schedules import add_override
 from tests.controller_rig import (
     TEST_CONFIG,
     local,

@@ -18,7 +18,6 @@ from gateway.app import Gateway
 from gateway.commands import register_writes
 from gateway.groups import Members
 from simulator.app import Simulator
-from simulator.scenario import FaultEventKind
 from streetlight.contract import (
     AckOutcome,
     Command,
@@ -32,6 +31,7 @@ from streetlight.contract import (
 from streetlight.influx import InfluxClient
 from streetlight.mqtt import make_client
 from streetlight.profiles import ModbusLampProfile, Profile
+from streetlight.scenario import FaultEventKind
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
 from tests.gateway_rig import config_for, role_settings, running_gateway

@@ -21,34 +21,32 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from controller.alarm_store import Transition, write_transitions
-from controller.alarms import Alarm, AlarmBook, Change
+from controller.alarms import Alarm, AlarmBook
 from controller.app import Controller
 from controller.ledger import (
     LedgerConfig,
     LedgerConfigError,
-    LedgerError,
+    LedgerKeeper,
     NoticeHold,
-    OrderState,
     RepairCheck,
     Sickness,
     WorkingCalendar,
-    check_step,
     load_ledger_config,
     repair_deadline,
 )
-from controller.ledger_keeper import LedgerKeeper
-from controller.ledger_store import list_orders, open_order, order_record, people_step
 from controller.notify import Notifier, NotifyConfig
-from simulator.scenario import build_scenario
 from streetlight.clock import ManualClock
 from streetlight.contract import LampTelemetry, TelemetryBatch, Topics
-from streetlight.domain import AlarmType, Inventory, Severity
+from streetlight.domain import AlarmChange, AlarmType, Inventory, Severity
+from streetlight.domain.workorders import LedgerError, OrderState, check_step
 from streetlight.influx import InfluxClient
+from streetlight.scenario import build_scenario
 from streetlight.services import ServiceState
 from streetlight.store import open_engine, save_inventory, sessions
+from streetlight.store.alarms import Transition, write_transitions
 from streetlight.store.models import WorkOrderRow, WorkOrderTransitionRow
 from streetlight.store.times import from_store
+from streetlight.store.workorders import list_orders, open_order, order_record, people_step
 from tests.conftest import ROOT
 from tests.controller_rig import TEST_CONFIG, District, local, run_until, schedule_store
 from tests.gateway_rig import config_for, role_settings, running_gateway
@@ -159,13 +157,13 @@ def test_new_roots_are_held_and_an_adopted_or_short_one_opens_nothing() -> None:
     hold = NoticeHold(60)
     kept, adopted, short = (_alarm(n, f"lamp:PP-S04-L00{n}") for n in (1, 2, 3))
     at = NIGHT
-    raised = [Transition.of(a, Change.RAISED, at, "") for a in (kept, adopted, short)]
+    raised = [a.transition(AlarmChange.RAISED, at, "") for a in (kept, adopted, short)]
     assert hold.take(raised) == []
-    assert hold.take([Transition.of(adopted, Change.SUPPRESSED, at, "")]) == []
-    assert hold.take([Transition.of(short, Change.CLEARED, at, "")]) == []  # never told of
+    assert hold.take([adopted.transition(AlarmChange.SUPPRESSED, at, "")]) == []
+    assert hold.take([short.transition(AlarmChange.CLEARED, at, "")]) == []  # never told of
     assert hold.due(at + timedelta(seconds=59)) == []
     assert [t.alarm_id for t in hold.due(at + timedelta(seconds=60))] == [1]
-    ended = hold.take([Transition.of(kept, Change.CLEARED, at, "")])
+    ended = hold.take([kept.transition(AlarmChange.CLEARED, at, "")])
     assert [t.alarm_id for t in ended] == [1]  # told of its start: told of its end
 
 
@@ -231,7 +229,7 @@ async def ledger_on_store(tmp_path: Path, verify_s: float = 600) -> AsyncIterato
     clock = ManualClock(NIGHT)
     changes: list[Transition] = []
     book = AlarmBook(
-        inventory, on_change=lambda a, c, at, n: changes.append(Transition.of(a, c, at, n))
+        inventory, on_change=lambda a, c, at, n: changes.append(a.transition(c, at, n))
     )
     keeper = LedgerKeeper(inventory, engine, clock, book, config=LedgerConfig(verify_s=verify_s),
                           hold_s=60, poll_s=0)  # fmt: skip

@@ -9,14 +9,21 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from controller.calendars import GroupRef, Groups, Override
-from controller.expected import Evaluator, Schedule, site_places
-from controller.lux import LuxState
-from controller.plan import plan
-from controller.programs import LuxRule, ProgramError
-from controller.schedule_file import load_schedule_file, parse_program, parse_schedule
-from controller.store import add_override, cancel_override, read_schedule, save_schedule
+from controller.schedule import LuxState
+from streetlight.schedule import (
+    Evaluator,
+    GroupRef,
+    Groups,
+    LuxRule,
+    Override,
+    ProgramError,
+    Schedule,
+    plan,
+    site_places,
+)
+from streetlight.schedule.file import load_schedule_file, parse_program, parse_schedule
 from streetlight.store import open_engine, save_inventory, sessions
+from streetlight.store.schedules import add_override, cancel_override, read_schedule, save_schedule
 from tests.conftest import ROOT
 from tests.helpers import sample_district
 

@@ -12,19 +12,14 @@ import yaml
 from astral import Observer
 
 from simulator import noise, physics
+from simulator.background import random_faults_for_night
 from simulator.devices import cycling_shows_at
-from simulator.scenario import (
-    FaultEvent,
-    ScenarioError,
-    build_scenario,
-    load_scenario,
-    random_faults_for_night,
-)
 from simulator.world import World
 from streetlight.clock import ManualClock
 from streetlight.contract import LampFault, Topics
 from streetlight.domain import STANDBY_W, AlarmType, lamp_power_w, power_factor
 from streetlight.profiles import load_profiles
+from streetlight.scenario import FaultEvent, ScenarioError, build_scenario, load_scenario
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
 from tests.conftest import ROOT

@@ -13,11 +13,11 @@ import pytest
 
 from simulator.app import Simulator
 from simulator.modbus_server import Endpoint
-from simulator.scenario import FaultEventKind
 from streetlight.contract import Topics
 from streetlight.domain import STANDBY_W, lamp_power_w
 from streetlight.mqtt import make_client
 from streetlight.profiles import ModbusCabinetProfile, ModbusLampProfile, MqttLampProfile, decode
+from streetlight.scenario import FaultEventKind
 from streetlight.services import ServiceState
 from streetlight.settings import MqttUrl
 from tests.helpers import Listener, eventually

@@ -1,20 +1,25 @@
 """`streetlight <role>`: the one command that starts every part of the system.
 
-Each subcommand's handler lives in its own module here and imports its role's package only
-when run, so `streetlight services status` does not load FastAPI or pymodbus.
+The core's own commands (services, inventory, contract, plan, alarms, workorders, demo) live
+in the modules here. Each process package declares its role's arguments next to their
+handlers, in its own `cli.py`, and registers it under the `streetlight.roles` entry points
+(pyproject.toml): the core finds the roles there and never imports a process package.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from importlib.metadata import entry_points
 
+from streetlight.cli._common import moment_option, run_until_signal, settings_and_logging
 from streetlight.errors import NotYetAvailableError, StreetlightError
 
 Handler = Callable[[argparse.Namespace], int]
+ROLES = "streetlight.roles"  # entry points: name -> `package.cli:add_parser`
+
+__all__ = ["build_parser", "main", "moment_option", "run_until_signal", "settings_and_logging"]
 
 
 def _not_yet(role: str, issue: int | None = None) -> Handler:
@@ -26,19 +31,17 @@ def _not_yet(role: str, issue: int | None = None) -> Handler:
     return handler
 
 
-def _role(module: str) -> Handler:
-    """The handler `run(args)` of a role's module, imported only when the role runs."""
-
-    def handler(args: argparse.Namespace) -> int:
-        run: Handler = importlib.import_module(module).run
-        return run(args)
-
-    return handler
-
-
 def build_parser() -> argparse.ArgumentParser:
     # imported here so that --help stays fast and each handler module stays small
-    from streetlight.cli import _contract, _controller, _demo, _inventory, _services
+    from streetlight.cli import (
+        _alarms,
+        _contract,
+        _demo,
+        _inventory,
+        _plan,
+        _services,
+        _workorders,
+    )
 
     parser = argparse.ArgumentParser(
         prog="streetlight",
@@ -47,26 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     roles = parser.add_subparsers(dest="role", required=True, metavar="ROLE")
 
     _services.add_parser(roles)
-
-    simulate = roles.add_parser("simulate", help="play lamp controllers and cabinets")
-    simulate.add_argument("--inventory", type=Path, required=True, help="inventory file")
-    simulate.add_argument("--scenario", type=Path, help="scenario file (YAML) of injected faults")
-    simulate.add_argument("--speed", type=float, help="simulated seconds per wall second")
-    simulate.add_argument("--start", help="simulated start time, ISO 8601 with offset")
-    simulate.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
-    simulate.add_argument(
-        "--truth", type=Path, help="append fault starts and ends here (JSON lines)"
-    )
-    simulate.add_argument(
-        "--endpoints", type=Path, help="write the Modbus endpoint map here (YAML)"
-    )
-    simulate.set_defaults(handler=_role("simulator.cli"))
-
-    gateway = roles.add_parser("gateway", help="read devices into InfluxDB and the bus")
-    gateway.add_argument("--config", type=Path, help="gateway configuration (YAML)")
-    gateway.set_defaults(handler=_role("gateway.cli"))
-
-    _controller.add_parsers(roles)
+    for role in sorted(entry_points(group=ROLES), key=lambda point: point.name):
+        role.load()(roles)
 
     api = roles.add_parser("api", help="serve operators, crews and acceptance committees")
     api.set_defaults(handler=_not_yet("api"))
@@ -74,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     dashboards = roles.add_parser("dashboards", help="write or push the Grafana dashboards")
     dashboards.set_defaults(handler=_not_yet("dashboards"))
 
+    _plan.add_parser(roles)
+    _alarms.add_parser(roles)
+    _workorders.add_parser(roles)
     _demo.add_parser(roles)
     _inventory.add_parser(roles)
     _contract.add_parser(roles)

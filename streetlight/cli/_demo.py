@@ -28,20 +28,18 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from controller.calendars import Groups
-from controller.schedule_file import load_schedule_file
-from controller.store import save_schedule
-from simulator.scenario import load_scenario
 from streetlight.cli._common import run_until_signal, settings_and_logging
-from streetlight.cli._inventory import load_into_store
 from streetlight.cli._receiver import WebhookReceiver
 from streetlight.contract.influx_schema import ensure_database
 from streetlight.domain import Inventory
 from streetlight.influx import InfluxClient
 from streetlight.inventory import load_inventory
+from streetlight.scenario import load_scenario
+from streetlight.schedule import Groups, load_schedule_file
 from streetlight.services import LocalServices, ServiceState, broker_auth, die_with_parent
 from streetlight.settings import ENV_PREFIX, CommonSettings, load_settings
-from streetlight.store import open_engine, sessions
+from streetlight.store import open_store, save_inventory, sessions
+from streetlight.store.schedules import save_schedule
 
 EXAMPLES = Path("examples/xunyang")
 STOP_GRACE_S = 15.0
@@ -303,15 +301,13 @@ def _role_env(settings: CommonSettings, state: ServiceState, identity: str) -> d
 async def _prepare(
     settings: CommonSettings, inventory: Inventory, path: Path, schedule_path: Path
 ) -> str:
-    report = await load_into_store(settings.db_url, inventory, str(path))
     schedule = load_schedule_file(schedule_path)
-    engine = await open_engine(settings.db_url)
-    try:
+    async with open_store(settings) as engine:
+        async with sessions(engine)() as session, session.begin():
+            report = await save_inventory(session, inventory, str(path))
         async with sessions(engine)() as session, session.begin():
             at = settings.clock().now()
             await save_schedule(session, schedule, Groups(inventory), by="demo", at=at)
-    finally:
-        await engine.dispose()
     async with InfluxClient.from_settings(settings) as influx:
         await ensure_database(influx, settings.influx_retention)
     return (

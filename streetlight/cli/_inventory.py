@@ -11,7 +11,7 @@ from streetlight.cli._common import settings_and_logging
 from streetlight.domain import Inventory
 from streetlight.inventory import load_inventory
 from streetlight.settings import CommonSettings
-from streetlight.store import LoadReport, open_engine, save_inventory, sessions
+from streetlight.store import LoadReport, open_store, save_inventory, sessions
 
 
 def add_parser(roles: Any) -> None:
@@ -26,16 +26,14 @@ def run(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.path)
     print(f"{args.path}: {inventory.summary()}")
     if args.action == "load":
-        report = asyncio.run(load_into_store(settings.db_url, inventory, str(args.path)))
+        report = asyncio.run(load_into_store(settings, inventory, str(args.path)))
         print(f"store: {report.summary()}")
     return 0
 
 
-async def load_into_store(db_url: str, inventory: Inventory, source: str) -> LoadReport:
-    """Save the inventory into the store at `db_url` (migrating it first) and commit."""
-    engine = await open_engine(db_url)
-    try:
-        async with sessions(engine)() as session, session.begin():
-            return await save_inventory(session, inventory, source)
-    finally:
-        await engine.dispose()
+async def load_into_store(
+    settings: CommonSettings, inventory: Inventory, source: str
+) -> LoadReport:
+    """Save the inventory into the store (migrating it first) and commit."""
+    async with open_store(settings) as engine, sessions(engine)() as session, session.begin():
+        return await save_inventory(session, inventory, source)

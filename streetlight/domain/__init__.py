@@ -4,10 +4,12 @@ from streetlight.domain.alarms import (
     ASSET_KINDS,
     REPAIR_DEADLINE,
     SEVERITY,
+    AlarmChange,
     AlarmState,
     AlarmType,
     Severity,
 )
+from streetlight.domain.lighting import Level, agrees
 from streetlight.domain.model import (
     ID_PATTERN,
     AssetKind,
@@ -36,6 +38,7 @@ __all__ = [
     "REPAIR_DEADLINE",
     "SEVERITY",
     "STANDBY_W",
+    "AlarmChange",
     "AlarmState",
     "AlarmType",
     "AssetKind",
@@ -47,6 +50,7 @@ __all__ = [
     "Inventory",
     "Lamp",
     "LampPlace",
+    "Level",
     "Maintainer",
     "MaintainerKind",
     "Phase",
@@ -55,6 +59,7 @@ __all__ = [
     "Site",
     "SiteCategory",
     "Subdistrict",
+    "agrees",
     "check_id",
     "lamp_power_w",
     "power_factor",

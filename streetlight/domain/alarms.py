@@ -92,3 +92,14 @@ class AlarmState(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     CLEARED = "cleared"
     CLOSED = "closed"
+
+
+class AlarmChange(StrEnum):
+    """What happened to an alarm (the store's transition log uses these words)."""
+
+    RAISED = "raised"
+    SUPPRESSED = "suppressed"  # linked under a root cause after it was raised
+    SURFACED = "surfaced"  # its root cleared while it was still bad: now its own alarm
+    CLEARED = "cleared"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"

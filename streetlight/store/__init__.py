@@ -1,17 +1,23 @@
-"""The relational store (SQLAlchemy 2, Alembic): assets now; programs, alarms, work orders later.
+"""The relational store (SQLAlchemy 2, Alembic): assets, schedules, alarms, work orders.
 
-SQLite by default (a file, WAL); PostgreSQL where several hosts share it. `open_engine` migrates
-the schema to the newest revision before handing the engine out.
+SQLite by default (a file, WAL); PostgreSQL where several hosts share it. `open_store` (and
+`open_engine` beneath it) migrates the schema to the newest revision before handing it out.
+Each part of the store has its module and its queries: `assets` (the asset tree),
+`schedules` (programs, calendars, overrides), `alarms` (alarms and their transitions, operators'
+steps, export) and `workorders` (the repair ledger and site handovers); every process that
+reads or writes one of them goes through these, so the rules are the same on every path.
 """
 
-from streetlight.store.assets import LoadReport, read_inventory, save_inventory
-from streetlight.store.engine import StoreError, async_url, open_engine, sessions
+from streetlight.store.assets import LoadReport, inventory_from, read_inventory, save_inventory
+from streetlight.store.engine import StoreError, async_url, open_engine, open_store, sessions
 
 __all__ = [
     "LoadReport",
     "StoreError",
     "async_url",
+    "inventory_from",
     "open_engine",
+    "open_store",
     "read_inventory",
     "save_inventory",
     "sessions",

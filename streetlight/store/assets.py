@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import make_url, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from streetlight.domain import (
     Cabinet,
@@ -25,6 +26,9 @@ from streetlight.domain import (
     SiteCategory,
     Subdistrict,
 )
+from streetlight.inventory import load_inventory
+from streetlight.settings import CommonSettings
+from streetlight.store.engine import StoreError, open_store, sessions
 from streetlight.store.models import (
     CabinetRow,
     CircuitRow,
@@ -233,3 +237,29 @@ async def read_inventory(session: AsyncSession) -> Inventory | None:
             for r in await all_of(LampRow)
         },
     )
+
+
+async def inventory_from(
+    path: Path | None,
+    settings: CommonSettings,
+    *,
+    engine: AsyncEngine | None = None,
+    or_else: str = "",
+) -> Inventory:
+    """The inventory file at `path`, or else the asset tree in the store (through `engine` if
+    the caller has the store open, else opened for the read). A store without one is refused
+    with how to load it (`or_else`: another way the caller offers)."""
+    if path is not None:
+        return load_inventory(path)
+    if engine is None:
+        async with open_store(settings) as opened:
+            return await inventory_from(None, settings, engine=opened, or_else=or_else)
+    async with sessions(engine)() as session:
+        inventory = await read_inventory(session)
+    if inventory is None:
+        where = make_url(settings.db_url).render_as_string(hide_password=True)
+        raise StoreError(
+            f"the store at {where} holds no inventory: load one with "
+            f"'streetlight inventory load PATH'{or_else}"
+        )
+    return inventory

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from streetlight.errors import StreetlightError
+from streetlight.settings import CommonSettings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -75,3 +78,15 @@ async def open_engine(url: str, *, migrate: bool = True) -> AsyncEngine:
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def open_store(
+    settings: CommonSettings, *, migrate: bool = True
+) -> AsyncIterator[AsyncEngine]:
+    """The store at `settings.db_url` (migrated unless told not to), closed when the block ends."""
+    engine = await open_engine(settings.db_url, migrate=migrate)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

@@ -127,7 +127,7 @@ class InventoryLoadRow(Base):
     summary: Mapped[str] = mapped_column(String(500))
 
 
-# --- the controller's schedule (controller/store.py converts these) -----------------------------
+# --- the schedule (streetlight/store/schedules.py converts these) -------------------------------
 
 
 class ProgramRow(Base):
@@ -194,7 +194,7 @@ class OverrideRow(Base):
     cancelled_by: Mapped[str | None] = mapped_column(NAME)
 
 
-# --- alarms and the repair ledger (controller/alarm_store.py converts these) -------------------
+# --- alarms and the repair ledger (streetlight/store/alarms.py, workorders.py) -----------------
 
 
 class AlarmRow(Base):

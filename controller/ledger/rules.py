@@ -1,4 +1,4 @@
-"""The work-order ledger's rules (台账, 登记 → 销号): deadlines, steps, holding, verification.
+"""The work-order ledger's rules (台账, 登记 → 销号): deadlines, holding, verification.
 
 A root alarm opens a work order for its site's maintainer. Its repair deadline comes from the
 alarm's severity class (DESIGN.md section 7): an emergency is made safe within 1 h and an
@@ -12,8 +12,8 @@ has shown the asset healthy for `verify_s` after the repair, so a crew cannot cl
 for a lamp that is still dark. Overdue orders whose fault is still there are escalated once,
 whatever their state short of verified.
 
-Everything here is pure (no store, no clock): controller.ledger_store keeps the rows and
-controller.ledger_keeper runs these rules inside the controller.
+Everything here is pure (no store, no clock): streetlight.store.workorders keeps the rows and
+controller.ledger.keeper runs these rules inside the controller.
 """
 
 from __future__ import annotations
@@ -21,23 +21,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from controller.alarm_store import Transition
-from controller.alarms import Alarm, Change
-from streetlight.domain import REPAIR_DEADLINE, Severity
-from streetlight.errors import ConfigError, StreetlightError
+from controller.alarms import Alarm
+from streetlight.domain import REPAIR_DEADLINE, AlarmChange, Severity
+from streetlight.domain.workorders import LedgerError
+from streetlight.errors import ConfigError
+from streetlight.store.alarms import Transition
 from streetlight.yamlfile import first_problem, read_yaml
-
-CONTROLLER = "controller"  # `by` of the controller's own steps
-
-
-class LedgerError(StreetlightError):
-    """A step the ledger refuses; the message names the order and why."""
 
 
 class LedgerConfigError(LedgerError, ConfigError):
@@ -126,72 +120,6 @@ def repair_deadline(
     return opened_at + allowed
 
 
-# --- states and steps ----------------------------------------------------------------------------
-
-
-class OrderState(StrEnum):
-    REGISTERED = "registered"  # 登记: opened by the controller
-    DISPATCHED = "dispatched"  # a crew is sent
-    REPAIRED = "repaired"  # the crew says it is fixed
-    VERIFIED = "verified"  # telemetry agrees, for verify_s
-    CLOSED = "closed"  # 销号
-
-
-ESCALATED = "escalated"  # a transition, not a state: the order went past its deadline
-STATES = tuple(OrderState)
-OPEN_STATES = (OrderState.REGISTERED, OrderState.DISPATCHED, OrderState.REPAIRED)
-# each step, the state it must be taken from
-BEFORE: dict[OrderState, OrderState] = {
-    OrderState.DISPATCHED: OrderState.REGISTERED,
-    OrderState.REPAIRED: OrderState.DISPATCHED,
-    OrderState.VERIFIED: OrderState.REPAIRED,
-    OrderState.CLOSED: OrderState.VERIFIED,
-}
-PEOPLE_STEPS = {"dispatch": OrderState.DISPATCHED, "repaired": OrderState.REPAIRED,
-                "close": OrderState.CLOSED}  # fmt: skip
-_WHAT_FIRST = {
-    OrderState.REGISTERED: "dispatch it first",
-    OrderState.DISPATCHED: "mark it repaired first",
-    OrderState.REPAIRED: "its repair is not verified yet: the asset must report healthy first",
-}
-
-
-def order_label(order_id: int) -> str:
-    return f"wo-{order_id}"
-
-
-def parse_order_id(text: str) -> int:
-    """`wo-7` or `7` -> 7."""
-    digits = text.removeprefix("wo-")
-    if not digits.isdigit():
-        raise LedgerError(f"{text!r} is not a work order id (wo-<number>)")
-    return int(digits)
-
-
-def check_step(order_id: int, state: str, step: OrderState) -> None:
-    """Refuse `step` unless the order is in the state just before it, saying what is missing."""
-    required = BEFORE.get(step)
-    if required is None:
-        raise LedgerError(f"work order {order_label(order_id)}: nobody can make it {step.value}")
-    if state == required.value:
-        return
-    current = OrderState(state)
-    if STATES.index(current) < STATES.index(required):
-        why = _WHAT_FIRST[current]
-    elif current is step:
-        why = f"it already is {step.value}"
-    else:
-        why = f"it is past that: {current.value}"
-    raise LedgerError(
-        f"work order {order_label(order_id)} is {current.value}: it cannot be {step.value} ({why})"
-    )
-
-
-def overdue(state: str, deadline: datetime, now: datetime) -> bool:
-    """Past its deadline and not yet repaired to the field's satisfaction."""
-    return now > deadline and state in OPEN_STATES
-
-
 # --- holding new roots before crews hear of them -------------------------------------------------
 
 
@@ -212,13 +140,13 @@ class NoticeHold:
         crews should hear of (they were told of the start)."""
         ended = []
         for t in batch:
-            if t.change in (Change.RAISED, Change.SURFACED):
+            if t.change in (AlarmChange.RAISED, AlarmChange.SURFACED):
                 if t.parent is None:
                     self._held[t.alarm_id] = t
-            elif t.change is Change.SUPPRESSED:
+            elif t.change is AlarmChange.SUPPRESSED:
                 self._held.pop(t.alarm_id, None)
             elif (
-                t.change is Change.CLEARED
+                t.change is AlarmChange.CLEARED
                 and t.parent is None
                 and self._held.pop(t.alarm_id, None) is None  # told of: tell of its end
             ):

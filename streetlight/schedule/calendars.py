@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from controller.programs import ProgramError
 from streetlight.domain import Inventory
+from streetlight.schedule.programs import ProgramError
 
 # most specific first: a lamp's own setting beats its circuit's, and so on up the tree
 SCOPES = ("lamp", "circuit", "cabinet", "group", "site", "community", "subdistrict", "district")

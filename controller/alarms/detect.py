@@ -1,8 +1,8 @@
 """Detection: compare what the field reports with what it should be doing, as evidence.
 
 Every canonical reading is held against what the lamp was told to do (the dispatcher's
-asserted level, and since when) and its thresholds (controller.thresholds), and each rule of
-DESIGN.md section 6 gives the alarm book (controller.alarms) a bad or good observation:
+asserted level, and since when) and its thresholds (controller.alarms.thresholds), and each rule of
+DESIGN.md section 6 gives the alarm book (controller.alarms.book) a bad or good observation:
 
 - lamp: lamp_failure (lit below `failure_fraction` of the power its reported dim level should
   draw; at once with the node's lamp_open flag, else after three reports, so a cycling lamp's
@@ -31,19 +31,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from controller.alarms import AlarmBook
-from controller.dispatch import agrees
-from controller.thresholds import ThresholdBook, Thresholds
+from controller.alarms.book import AlarmBook
+from controller.alarms.thresholds import ThresholdBook, Thresholds
 from streetlight.contract import CabinetTelemetry, LampFault, LampTelemetry
-from streetlight.domain import AlarmType, Inventory, lamp_power_w
+from streetlight.domain import AlarmType, Inventory, Level, agrees, lamp_power_w
 
-Level = int | None
 FLAGGED_RAISE = 1  # a fault the device flags itself, or a cabinet reading: one report
 FAILURE_RAISE = 3  # an unflagged dark lamp: three reports (a cycling lamp is dark for 90 s)
 
 
 class Expectations(Protocol):
-    """What each lamp was told to do (controller.dispatch.Dispatcher)."""
+    """What each lamp was told to do (controller.schedule.Dispatcher)."""
 
     asserted: dict[str, Level]
     asserted_at: dict[str, datetime]

@@ -14,10 +14,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from controller.calendars import GroupRef, Groups, Override
-from controller.expected import Evaluator, Schedule
-from controller.programs import ProgramError
-from controller.schedule_file import (
+from streetlight.schedule import GroupRef, Groups, Override, ProgramError, Schedule, check_schedule
+from streetlight.schedule.file import (
     calendar_document,
     parse_calendar,
     parse_program,
@@ -32,24 +30,6 @@ from streetlight.store.models import (
     SpecialDayRow,
 )
 from streetlight.store.times import from_store
-
-
-def check_schedule(schedule: Schedule, groups: Groups, year: int) -> None:
-    """Refuse a schedule with unknown references, or a program whose steps cross at a site that
-    follows it on some day of `year`."""
-    evaluator = Evaluator(groups, schedule)  # checks the references
-    used: dict[str, set[str]] = {}  # program -> sites that may run it
-    for calendar_id, sites in evaluator.sites_by_calendar().items():
-        calendar = schedule.calendars[calendar_id]
-        for program_id in (calendar.default_program, *(r.program for r in calendar.rules)):
-            used.setdefault(program_id, set()).update(sites)
-    places = evaluator.places
-    for program_id, sites in used.items():
-        program = schedule.programs[program_id]
-        # the extremes of latitude are where sun-relative steps move the most
-        extremes = sorted(sites, key=lambda s: places[s].latitude)
-        for site in {extremes[0], extremes[-1]}:
-            program.check(places[site], year)
 
 
 async def save_schedule(

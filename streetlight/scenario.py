@@ -1,5 +1,8 @@
 """Scenario files: when which fault starts and ends, background faults, and weather.
 
+The simulator plays a scenario (its background faults are drawn in simulator.background); the
+demo reads one to set the shared clock; the benchmarks score detection against its truth.
+
     start: 2026-12-21T16:00:00+08:00
     speed: 60
     seed: 7
@@ -17,17 +20,13 @@ Faults must be listed in time order. A bad entry is refused with a message namin
 
 from __future__ import annotations
 
-import math
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
-from astral import Observer
-from astral.sun import sunrise, sunset
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from streetlight.domain import AlarmType, AssetKind, Inventory, Phase
@@ -285,59 +284,3 @@ def _entry_name(document: Any, loc: tuple[int | str, ...]) -> str:
             parts.append(str(part))
             node = node.get(part) if isinstance(node, dict) else None
     return ".".join(parts) or "scenario"
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    if mean <= 0:
-        return 0
-    if mean > 50:  # normal approximation: exact enough for background noise
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, product, count = math.exp(-mean), rng.random(), 0
-    while product > limit:
-        product *= rng.random()
-        count += 1
-    return count
-
-
-def random_faults_for_night(
-    scenario: Scenario,
-    inventory: Inventory,
-    *,
-    seed: int,
-    night: date,
-    where: Observer,
-    tz: Any,
-) -> list[FaultEvent]:
-    """Background faults starting between sunset of `night` and sunrise after it.
-
-    The same seed and date give the same faults, whenever they are generated.
-    """
-    if not scenario.random_kinds or scenario.random_rate <= 0:
-        return []
-    rng = random.Random(seed * 1_000_003 + night.toordinal())
-    dusk = sunset(where, night, tzinfo=tz).timestamp()
-    dawn = sunrise(where, night + timedelta(days=1), tzinfo=tz).timestamp()
-    pools = {
-        AssetKind.LAMP: sorted(inventory.lamps),
-        AssetKind.CIRCUIT: sorted(inventory.circuits),
-        AssetKind.CABINET: sorted(inventory.cabinets),
-    }
-    events: list[FaultEvent] = []
-    taken: set[str] = set()
-    for _ in range(_poisson(rng, scenario.random_rate * len(inventory.lamps))):
-        kind = scenario.random_kinds[rng.randrange(len(scenario.random_kinds))]
-        target_kind = FAULT_TARGETS[kind]
-        asset = pools[target_kind][rng.randrange(len(pools[target_kind]))]
-        start = dusk + rng.random() * (dawn - dusk)
-        minutes = rng.uniform(*scenario.random_minutes)
-        phase = (
-            (Phase.A, Phase.B, Phase.C)[rng.randrange(3)] if kind is AlarmType.PHASE_LOSS else None
-        )
-        if asset in taken:
-            continue  # one background fault per asset per night keeps the truth unambiguous
-        taken.add(asset)
-        target = FaultTarget(target_kind, asset)
-        events.append(FaultEvent(start, target, kind, FaultEventKind.START, phase))
-        events.append(FaultEvent(start + minutes * 60, target, kind, FaultEventKind.END, phase))
-    events.sort(key=lambda e: e.at)
-    return events

@@ -17,12 +17,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from controller.alarm_store import Transition, write_transitions
-from controller.alarms import Alarm, Change
+from controller.alarms.book import Alarm
 from streetlight.contract import AlarmEvent, Target, TargetKind, Topics, alarm_line, encode
-from streetlight.domain import Inventory
+from streetlight.domain import AlarmChange, Inventory
 from streetlight.influx import InfluxClient, InfluxError
 from streetlight.store import sessions
+from streetlight.store.alarms import Transition, write_transitions
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ class AlarmOutlet:
         self.written = 0
         self.influx_failures = 0
 
-    def add(self, alarm: Alarm, change: Change, at: datetime, note: str) -> None:
-        self._pending.append(Transition.of(alarm, change, at, note))
+    def add(self, alarm: Alarm, change: AlarmChange, at: datetime, note: str) -> None:
+        self._pending.append(alarm.transition(change, at, note))
         self._wake.set()
 
     async def run(self, publish: Publish) -> None:
@@ -116,7 +116,7 @@ class AlarmOutlet:
         lines.extend(
             alarm_line(event, self._subdistrict.get(t.site))
             for t, event in zip(batch, events, strict=True)
-            if t.change in (Change.RAISED, Change.CLEARED, Change.SURFACED)
+            if t.change in (AlarmChange.RAISED, AlarmChange.CLEARED, AlarmChange.SURFACED)
         )
         if len(lines) > INFLUX_BACKLOG:
             del lines[: len(lines) - INFLUX_BACKLOG]

@@ -15,7 +15,7 @@ An optional light sensor rule brings lamps on (at `level`) whenever the steps sa
 cabinet's lux is below `on_below` (dusk before the on-step, a dark storm in the afternoon),
 and in the morning takes them off when it is above `off_above` before the off-step: whichever
 is first. Each change needs its condition held for `hold_s`, so a cloud or a headlight does
-not flicker the street; see `controller.lux`.
+not flicker the street; see `controller.schedule.lux`.
 
 Programs are checked when built: levels 0-100, offsets within +-180 minutes, steps in the
 order of the night on every day of the year at the place they serve (no overlapping steps).
@@ -29,8 +29,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from controller.astro import SunEvent, SunTimes, sun_times
 from streetlight.errors import StreetlightError
+from streetlight.schedule.astro import SunEvent, SunTimes, sun_times
 
 MAX_OFFSET_MIN = 180
 NOON = time(12, 0)

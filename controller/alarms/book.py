@@ -1,10 +1,10 @@
 """The alarm book: evidence in, alarms out, one alarm per root cause.
 
-Detection (controller.detect) reports evidence about a condition — a type of fault on one
+Detection (controller.alarms.detect) reports evidence about a condition — a type of fault on one
 asset — as it reads telemetry: bad, or good. The book debounces it (`raise_after` bad
 observations in a row raise an alarm, `clear_after` good ones clear it) and keeps the alarm's
 lifecycle: raised, then cleared by the field; operators acknowledge and close it through the
-store (controller.alarm_store), which the book does not need to know about.
+store (streetlight.store.alarms), which the book does not need to know about.
 
 Root cause: an alarm that another open alarm explains is raised as that alarm's child —
 recorded, linked, never notified. A dead circuit explains every alarm of its lamps; a cabinet
@@ -27,25 +27,14 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from streetlight.domain import SEVERITY, AlarmState, AlarmType, Inventory, Severity
+from streetlight.domain import SEVERITY, AlarmChange, AlarmState, AlarmType, Inventory, Severity
+from streetlight.store.alarms import Transition
 
 logger = logging.getLogger(__name__)
 
 Asset = str  # "lamp:<id>", "circuit:<id>", "cabinet:<id>"
 Key = tuple[AlarmType, Asset]
-
-
-class Change(StrEnum):
-    """What happened to an alarm (the store's transition log uses these words)."""
-
-    RAISED = "raised"
-    SUPPRESSED = "suppressed"  # linked under a root cause after it was raised
-    SURFACED = "surfaced"  # its root cleared while it was still bad: now its own alarm
-    CLEARED = "cleared"
-    ACKNOWLEDGED = "acknowledged"
-    CLOSED = "closed"
 
 
 @dataclass(eq=False, slots=True)
@@ -84,6 +73,24 @@ class Alarm:
     def label(self) -> str:
         return f"al-{self.id}"
 
+    def transition(self, change: AlarmChange, at: datetime, note: str) -> Transition:
+        """This change of the alarm, as the store and the ledger record it."""
+        return Transition(
+            alarm_id=self.id,
+            type=self.type,
+            asset=self.asset,
+            severity=self.severity,
+            site=self.site,
+            raised_at=self.raised_at,
+            detail=self.detail,
+            change=change,
+            at=at,
+            state=self.state,
+            parent=self.parent.id if self.parent is not None else None,
+            cleared_at=self.cleared_at,
+            note=note,
+        )
+
 
 @dataclass(slots=True)
 class Watch:
@@ -95,7 +102,7 @@ class Watch:
     alarm: Alarm | None = None
 
 
-OnChange = Callable[[Alarm, Change, datetime, str], None]
+OnChange = Callable[[Alarm, AlarmChange, datetime, str], None]
 
 # the alarm types that can explain others, and which: (root type, kind of asset it is on)
 _LAMP_ROOTS_ON_CABINET = (AlarmType.SUPPLY_LOSS, AlarmType.PHASE_LOSS)
@@ -200,7 +207,7 @@ class AlarmBook:
         if alarm.parent is not None:
             alarm.parent.children.remove(alarm)
             alarm.parent = None
-        self._emit(alarm, Change.SURFACED, at, "still bad after its root cause cleared")
+        self._emit(alarm, AlarmChange.SURFACED, at, "still bad after its root cause cleared")
 
     # --- restoring -----------------------------------------------------------------------------
 
@@ -241,19 +248,19 @@ class AlarmBook:
         alarm.parent = self._explaining(alarm)
         if alarm.parent is not None:
             alarm.parent.children.append(alarm)
-        self._emit(alarm, Change.RAISED, at, "")
+        self._emit(alarm, AlarmChange.RAISED, at, "")
         self._adopt(alarm, at)
         return alarm
 
     def _clear(self, alarm: Alarm, at: datetime) -> None:
         alarm.cleared_at = at
         alarm.state = AlarmState.CLEARED
-        self._emit(alarm, Change.CLEARED, at, "")
+        self._emit(alarm, AlarmChange.CLEARED, at, "")
         for child in alarm.children:
             if child.open:  # it clears with its root, or surfaces on later bad evidence
                 child.orphaned_at = at
 
-    def _emit(self, alarm: Alarm, change: Change, at: datetime, detail: str) -> None:
+    def _emit(self, alarm: Alarm, change: AlarmChange, at: datetime, detail: str) -> None:
         if self.on_change is not None:
             self.on_change(alarm, change, at, detail)
 
@@ -285,7 +292,7 @@ class AlarmBook:
             if self._explaining(alarm) is root:
                 alarm.parent = root
                 root.children.append(alarm)
-                self._emit(alarm, Change.SUPPRESSED, at, f"under {root.label}")
+                self._emit(alarm, AlarmChange.SUPPRESSED, at, f"under {root.label}")
 
     def _roots_of(self, kind: AlarmType, asset: Asset) -> list[Key]:
         """Conditions that would explain `kind` on `asset`, nearest first."""

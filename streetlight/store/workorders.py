@@ -16,7 +16,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from controller.ledger import (
+from streetlight.domain import AlarmType, Severity
+from streetlight.domain.workorders import (
     CONTROLLER,
     ESCALATED,
     OPEN_STATES,
@@ -26,7 +27,6 @@ from controller.ledger import (
     order_label,
     overdue,
 )
-from streetlight.domain import AlarmType, Severity
 from streetlight.store.models import (
     AlarmRow,
     HandoverRow,

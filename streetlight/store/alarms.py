@@ -1,28 +1,25 @@
-"""Alarms in the relational store: written as they change, read back after a restart, exported.
+"""Alarms in the relational store: written as they change, read by operators, exported.
 
-The controller writes every change of the alarm book (raised, suppressed under a root cause,
+The controller writes every change of its alarm book (raised, suppressed under a root cause,
 surfaced, cleared) with the transition log; operators acknowledge and close alarms here too
-(`streetlight alarms ack|close`), by name. Detection's debounce state is saved as a snapshot so
-a restarted controller neither forgets a fault half-way to being raised nor raises one twice.
+(`streetlight alarms ack|close`), by name. The controller's own restart state (open alarms
+linked to their roots, detection's debounce) is read and saved by the controller.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from controller.alarms import Alarm, Change, Key, Watch
-from streetlight.domain import AlarmState, AlarmType, Severity
+from streetlight.domain import AlarmChange, AlarmState, AlarmType, Severity
+from streetlight.domain.workorders import CONTROLLER
 from streetlight.errors import StreetlightError
-from streetlight.store.models import AlarmRow, AlarmTransitionRow, AlarmWatchRow
+from streetlight.store.models import AlarmRow, AlarmTransitionRow
 from streetlight.store.times import from_store, maybe_from_store, to_store
-
-CONTROLLER = "controller"
 
 
 class AlarmStoreError(StreetlightError):
@@ -31,7 +28,7 @@ class AlarmStoreError(StreetlightError):
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """One change of one alarm, as the book reported it."""
+    """One change of one alarm, as the controller's alarm book reported it."""
 
     alarm_id: int
     type: AlarmType
@@ -40,36 +37,18 @@ class Transition:
     site: str
     raised_at: datetime
     detail: str
-    change: Change
+    change: AlarmChange
     at: datetime
     state: AlarmState
     parent: int | None
     cleared_at: datetime | None
     note: str
 
-    @classmethod
-    def of(cls, alarm: Alarm, change: Change, at: datetime, note: str) -> Transition:
-        return cls(
-            alarm_id=alarm.id,
-            type=alarm.type,
-            asset=alarm.asset,
-            severity=alarm.severity,
-            site=alarm.site,
-            raised_at=alarm.raised_at,
-            detail=alarm.detail,
-            change=change,
-            at=at,
-            state=alarm.state,
-            parent=alarm.parent.id if alarm.parent is not None else None,
-            cleared_at=alarm.cleared_at,
-            note=note,
-        )
-
 
 async def write_transitions(session: AsyncSession, transitions: Sequence[Transition]) -> None:
     """Apply the book's changes, in order, in the caller's transaction."""
     for t in transitions:
-        if t.change is Change.RAISED:
+        if t.change is AlarmChange.RAISED:
             kind, _, ident = t.asset.partition(":")
             session.add(
                 AlarmRow(
@@ -87,13 +66,13 @@ async def write_transitions(session: AsyncSession, transitions: Sequence[Transit
                 )
             )
             await session.flush()
-        elif t.change is Change.CLEARED:
+        elif t.change is AlarmChange.CLEARED:
             await session.execute(
                 update(AlarmRow)
                 .where(AlarmRow.id == t.alarm_id)
                 .values(state=AlarmState.CLEARED.value, cleared_at=to_store(t.at))
             )
-        elif t.change in (Change.SUPPRESSED, Change.SURFACED):
+        elif t.change in (AlarmChange.SUPPRESSED, AlarmChange.SURFACED):
             await session.execute(
                 update(AlarmRow).where(AlarmRow.id == t.alarm_id).values(parent_id=t.parent)
             )
@@ -111,69 +90,6 @@ async def write_transitions(session: AsyncSession, transitions: Sequence[Transit
 async def next_alarm_id(session: AsyncSession) -> int:
     highest = await session.scalar(select(func.max(AlarmRow.id)))
     return (highest or 0) + 1
-
-
-async def read_open_alarms(session: AsyncSession) -> list[Alarm]:
-    """Alarms the field has not cleared, with their parents linked (for a restart)."""
-    rows = (
-        await session.scalars(
-            select(AlarmRow).where(AlarmRow.cleared_at.is_(None)).order_by(AlarmRow.id)
-        )
-    ).all()
-    alarms = {
-        row.id: Alarm(
-            id=row.id,
-            type=AlarmType(row.type),
-            asset=f"{row.asset_kind}:{row.asset_id}",
-            severity=Severity(row.severity),
-            site=row.site_id,
-            raised_at=from_store(row.raised_at),
-            detail=row.detail,
-            state=AlarmState(row.state),
-        )
-        for row in rows
-    }
-    for row in rows:
-        if row.parent_id is not None and row.parent_id in alarms:
-            child, parent = alarms[row.id], alarms[row.parent_id]
-            child.parent = parent
-            parent.children.append(child)
-    return list(alarms.values())
-
-
-def _watch_key(key: Key) -> str:
-    return f"{key[0].value}|{key[1]}"
-
-
-async def save_watches(session: AsyncSession, watches: dict[Key, Watch], at: datetime) -> None:
-    """Replace the saved debounce state with the book's."""
-    await session.execute(delete(AlarmWatchRow))
-    for key, watch in watches.items():
-        document = {
-            "bad": watch.bad,
-            "good": watch.good,
-            "onset": watch.onset.isoformat() if watch.onset else None,
-            "alarm": watch.alarm.id if watch.alarm else None,
-        }
-        session.add(
-            AlarmWatchRow(key=_watch_key(key), document=json.dumps(document), saved_at=to_store(at))
-        )
-
-
-async def read_watches(session: AsyncSession) -> dict[Key, tuple[Watch, int | None]]:
-    """The saved debounce states, with the id of the alarm each had raised (if any)."""
-    found: dict[Key, tuple[Watch, int | None]] = {}
-    for row in (await session.scalars(select(AlarmWatchRow))).all():
-        kind, _, asset = row.key.partition("|")
-        document = json.loads(row.document)
-        onset = document.get("onset")
-        watch = Watch(
-            bad=int(document.get("bad", 0)),
-            good=int(document.get("good", 0)),
-            onset=datetime.fromisoformat(onset) if onset else None,
-        )
-        found[(AlarmType(kind), asset)] = (watch, document.get("alarm"))
-    return found
 
 
 # --- operators -----------------------------------------------------------------------------------

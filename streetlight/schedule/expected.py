@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import fmean
 
-from controller.calendars import Calendar, GroupRef, Groups, Override
-from controller.programs import NOON, LuxRule, Place, Program, ProgramError
 from streetlight.domain import Inventory
+from streetlight.schedule.calendars import Calendar, GroupRef, Groups, Override
+from streetlight.schedule.programs import NOON, LuxRule, Place, Program, ProgramError
 
 # a cabinet's light-sensor state under a program's rule: dark (None: not known), and since when
 DarkAt = Callable[[str, LuxRule], tuple[bool | None, datetime | None]]

@@ -29,20 +29,26 @@ from typing import Literal
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from controller.alarm_store import Transition
-from controller.alarms import AlarmBook, Change
-from controller.expected import site_places
-from controller.ledger import (
+from controller.alarms import AlarmBook
+from controller.ledger.rules import (
     LedgerConfig,
     NoticeHold,
-    OrderState,
     RepairCheck,
     Sickness,
-    order_label,
     repair_deadline,
     report_sources,
 )
-from controller.ledger_store import (
+from controller.notify import Notice, Notifier
+from streetlight.backoff import LinkState
+from streetlight.clock import Clock
+from streetlight.contract import TelemetryBatch
+from streetlight.domain import AlarmChange, Inventory
+from streetlight.domain.workorders import OrderState, order_label
+from streetlight.schedule import site_places
+from streetlight.store import sessions
+from streetlight.store.alarms import Transition
+from streetlight.store.times import from_store
+from streetlight.store.workorders import (
     ActiveOrder,
     maintainer_for,
     mark_escalated,
@@ -52,13 +58,6 @@ from controller.ledger_store import (
     order_of_alarm,
     read_active_orders,
 )
-from controller.notify import Notice, Notifier
-from streetlight.backoff import LinkState
-from streetlight.clock import Clock
-from streetlight.contract import TelemetryBatch
-from streetlight.domain import Inventory
-from streetlight.store import sessions
-from streetlight.store.times import from_store
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ class LedgerKeeper:
             have = await open_alarms_with_orders(session)
         for alarm in self.book.open_alarms():
             if alarm.parent is None and alarm.id not in have:
-                self.hold.hold_again(Transition.of(alarm, Change.RAISED, alarm.raised_at, ""))
+                self.hold.hold_again(alarm.transition(AlarmChange.RAISED, alarm.raised_at, ""))
 
     async def on_changes(self, batch: Sequence[Transition]) -> None:
         """The alarm outlet's listener: the book's changes, once stored."""
@@ -124,7 +123,7 @@ class LedgerKeeper:
             if self.notifier is not None:
                 self._actions.append(("ended", t))
         for t in batch:
-            if t.change in (Change.RAISED, Change.SURFACED):
+            if t.change in (AlarmChange.RAISED, AlarmChange.SURFACED):
                 for order in self.orders.values():  # bad again: the wait starts over
                     if t.asset == order.asset or t.parent == order.alarm_id:
                         self.check.restart(order.id)

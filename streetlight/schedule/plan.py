@@ -12,10 +12,10 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from controller.calendars import GroupRef
-from controller.expected import Evaluator
-from controller.programs import ProgramError
 from streetlight.domain import lamp_power_w
+from streetlight.schedule.calendars import GroupRef
+from streetlight.schedule.expected import Evaluator
+from streetlight.schedule.programs import ProgramError
 
 
 @dataclass(frozen=True, slots=True)

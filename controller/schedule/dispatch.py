@@ -38,11 +38,10 @@ from streetlight.contract import (
     Topics,
     encode,
 )
-from streetlight.domain import Inventory
+from streetlight.domain import Inventory, Level, agrees
 
 logger = logging.getLogger(__name__)
 
-Level = int | None  # None: off
 Publish = Callable[[str, bytes], Awaitable[None]]
 COMMAND_LIFETIME = timedelta(minutes=5)
 # Commands per wall second at most. A command is a site, a circuit or a lamp; the gateway
@@ -51,13 +50,6 @@ COMMAND_LIFETIME = timedelta(minutes=5)
 # half a second (bench/dispatch.py).
 RATE_PER_S = 500.0
 OUTSTANDING = 64  # commands published and not yet acknowledged by the broker, at most
-
-
-def agrees(level: Level, reading: LampTelemetry) -> bool:
-    """Whether a lamp's report shows it at `level`."""
-    if level is None:
-        return not reading.relay_on
-    return reading.relay_on and reading.dim_pct == level
 
 
 @dataclass
@@ -69,6 +61,15 @@ class Tracked:
     level: Level
     sent_at: datetime | None = None
     attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """A lamp's report as the dispatcher heard it, with the one before it."""
+
+    reading: LampTelemetry
+    previous: LampTelemetry | None
+    commanded: bool  # a command was on its way to the lamp when the report came
 
 
 @dataclass
@@ -258,13 +259,10 @@ class Dispatcher:
                 else:
                     self._retry(tracked, lamp, f"{ack.outcome.value}")
 
-    def on_telemetry(
-        self, reading: LampTelemetry, judge: Callable[[LampTelemetry], None] | None = None
-    ) -> None:
-        """Hear a lamp's report: it confirms the command on its way if it agrees, and a lamp
-        given up on that still does otherwise is told again (`_reassert`). `judge` (detection)
-        sees the report in between, so it is judged against what the lamp was told when the
-        report was taken, not against a command sent because of it."""
+    def hear(self, reading: LampTelemetry) -> Heard:
+        """Hear a lamp's report: it confirms the command on its way if it agrees. What it
+        found is for `reassert`, once detection has judged the report against what the lamp
+        was told when it was taken (not against a command sent because of it)."""
         lamp = reading.lamp
         previous = self.reported.get(lamp)
         self.reported[lamp] = reading
@@ -278,10 +276,14 @@ class Dispatcher:
         ):
             self._settle(tracked, lamp)
             self.stats.confirmed += 1
-        if judge is not None:
-            judge(reading)
-        if command_id is None and lamp in self._given_up:
-            self._reassert(lamp, reading, previous)
+        return Heard(reading, previous, commanded=command_id is not None)
+
+    def reassert(self, heard: Heard) -> None:
+        """Tell a lamp given up on again if its report still disagrees (`_reassert`); not while
+        a command was on its way to it when the report came."""
+        lamp = heard.reading.lamp
+        if not heard.commanded and lamp in self._given_up:
+            self._reassert(lamp, heard.reading, heard.previous)
 
     def check_deadlines(self) -> None:
         """Retry lamps not confirmed in time (from the command's sending)."""

@@ -30,9 +30,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from controller.calendars import WEEKDAYS, Calendar, GroupRef, Rule
-from controller.expected import Schedule
-from controller.programs import Program, ProgramError, ProgramSpec
+from streetlight.schedule.calendars import WEEKDAYS, Calendar, GroupRef, Rule
+from streetlight.schedule.expected import Schedule
+from streetlight.schedule.programs import Program, ProgramError, ProgramSpec
 from streetlight.yamlfile import read_yaml
 
 

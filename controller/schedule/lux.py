@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from controller.programs import LuxRule
+from streetlight.schedule import LuxRule
 
 
 @dataclass(slots=True)
@@ -43,3 +43,32 @@ class LuxState:
         if (at - self._since).total_seconds() >= self.rule.hold_s:
             self.dark, self.since, self._pending, self._since = wants, at, None, None
         return self.dark
+
+
+class LuxBoard:
+    """Every cabinet's light-sensor state under each program rule that asks for it.
+
+    A state is made the first time a program asks (its rule is known only then) and starts
+    from the cabinet's latest reading; after that every reading updates it.
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[str, dict[LuxRule, LuxState]] = {}  # cabinet -> a state per rule
+        self._latest: dict[str, tuple[float, datetime]] = {}  # cabinet -> its newest reading
+
+    def reading(self, cabinet: str, lux: float, at: datetime) -> None:
+        self._latest[cabinet] = (lux, at)
+        for state in self._states.get(cabinet, {}).values():
+            state.update(lux, at)
+
+    def dark(self, cabinet: str, rule: LuxRule) -> tuple[bool | None, datetime | None]:
+        """Whether it is dark at `cabinet` under `rule` (None: not known), and since when
+        (streetlight.schedule.DarkAt)."""
+        states = self._states.setdefault(cabinet, {})
+        state = states.get(rule)
+        if state is None:
+            state = states[rule] = LuxState(rule)
+            latest = self._latest.get(cabinet)
+            if latest is not None:
+                state.update(*latest)
+        return state.dark, state.since
