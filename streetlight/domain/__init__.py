@@ -8,6 +8,14 @@ from streetlight.domain.alarms import (
     AlarmType,
     Severity,
 )
+from streetlight.domain.kpi import (
+    DEFAULT_LIGHTING_TARGETS,
+    INTEGRITY_TARGET_PCT,
+    KpiScope,
+    LightingTargets,
+    scope_nodes,
+    scope_tags,
+)
 from streetlight.domain.model import (
     ID_PATTERN,
     AssetKind,
@@ -32,7 +40,9 @@ from streetlight.domain.power import STANDBY_W, lamp_power_w, power_factor
 
 __all__ = [
     "ASSET_KINDS",
+    "DEFAULT_LIGHTING_TARGETS",
     "ID_PATTERN",
+    "INTEGRITY_TARGET_PCT",
     "REPAIR_DEADLINE",
     "SEVERITY",
     "STANDBY_W",
@@ -45,8 +55,10 @@ __all__ = [
     "District",
     "GeoPoint",
     "Inventory",
+    "KpiScope",
     "Lamp",
     "LampPlace",
+    "LightingTargets",
     "Maintainer",
     "MaintainerKind",
     "Phase",
@@ -58,4 +70,6 @@ __all__ = [
     "check_id",
     "lamp_power_w",
     "power_factor",
+    "scope_nodes",
+    "scope_tags",
 ]
