@@ -38,7 +38,14 @@ def _role(module: str) -> Handler:
 
 def build_parser() -> argparse.ArgumentParser:
     # imported here so that --help stays fast and each handler module stays small
-    from streetlight.cli import _contract, _controller, _demo, _inventory, _services
+    from streetlight.cli import (
+        _contract,
+        _controller,
+        _dashboards,
+        _demo,
+        _inventory,
+        _services,
+    )
 
     parser = argparse.ArgumentParser(
         prog="streetlight",
@@ -71,8 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     api = roles.add_parser("api", help="serve operators, crews and acceptance committees")
     api.set_defaults(handler=_not_yet("api"))
 
-    dashboards = roles.add_parser("dashboards", help="write or push the Grafana dashboards")
-    dashboards.set_defaults(handler=_not_yet("dashboards"))
+    _dashboards.add_parser(roles)
 
     _demo.add_parser(roles)
     _inventory.add_parser(roles)
