@@ -34,6 +34,8 @@ FROM_ALARM = f'"{RAW_POLICY}"."{ALARM.name}"'
 
 BASE_THRESHOLD = -1e300  # "below every step": what Grafana's -Infinity base means
 
+KPI_MARK = "5m"  # the cadence of `kpi` points (docs/contract.md)
+
 # a state measurement's newest point per series lies within one KPI mark (300 s) of now
 STATE_WINDOW = "time > now() - 15m"
 

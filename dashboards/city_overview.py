@@ -10,6 +10,7 @@ from dashboards._common import (
     DATASOURCE,
     FROM_KPI,
     FROM_NIGHT,
+    KPI_MARK,
     Tr,
     new_dashboard,
     thresholds,
@@ -227,6 +228,7 @@ def _rate_tonight(t: Tr) -> timeseries.Panel:
                 'GROUP BY time($__interval), "name" fill(none)'
             ).alias("$tag_name")
         )
+        .interval(KPI_MARK)  # no finer than the marks: $__interval is at least 5 m
         .unit("percent")
         .span(12)
         .height(8)

@@ -7,7 +7,7 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import common
 
-from dashboards._common import DATASOURCE, FROM_KPI, FROM_NIGHT, Tr, new_dashboard
+from dashboards._common import DATASOURCE, FROM_KPI, FROM_NIGHT, KPI_MARK, Tr, new_dashboard
 from dashboards._influxql import InfluxQL
 from dashboards.maintenance import IN_SUBDISTRICTS, SUBDISTRICT_KPI, subdistrict_variable
 
@@ -90,6 +90,7 @@ def _power_now(t: Tr) -> timeseries.Panel:
                 'GROUP BY time($__interval), "name" fill(none)'
             ).alias("$tag_name")
         )
+        .interval(KPI_MARK)  # no finer than the marks: $__interval is at least 5 m
         .time_from("24h")
         .unit("watt")
         .span(10)

@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema
@@ -19,6 +19,7 @@ import yaml
 
 import dashboards
 from bench.kpi_sample import KpiSample
+from dashboards.queries import holders, panels, queries, statement, time_range
 from streetlight.contract.influx_schema import ensure_database
 from streetlight.influx import InfluxClient, quote_ident
 from streetlight.services import LocalServices
@@ -34,23 +35,13 @@ VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 
 
 def _panels(document: dict[str, Any]) -> list[dict[str, Any]]:
-    panels = []
-    for panel in document["panels"]:
-        panels.append(panel)
-        panels.extend(panel.get("panels", []))
-    return [panel for panel in panels if panel["type"] != "row"]
+    return panels(document)
 
 
 def _queries(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str]]:
-    """(where, the object carrying the query, the query) for every target, annotation and
-    variable of a dashboard."""
-    for panel in _panels(document):
-        for target in panel["targets"]:
-            yield f"panel {panel['title']!r} {target['refId']}", panel, target["query"]
-    for annotation in document["annotations"].get("list", []):
-        yield f"annotation {annotation['name']!r}", annotation, annotation["query"]
-    for variable in document["templating"].get("list", []):
-        yield f"variable {variable['name']!r}", variable, variable["query"]
+    """(where, the object carrying the query and its data source, the query)."""
+    for (where, holder), query in zip(holders(document), queries(document), strict=True):
+        yield where, holder, query.query
 
 
 @pytest.mark.parametrize(("lang", "name"), ALL)
@@ -181,36 +172,10 @@ def kpi_database(servers: LocalServices) -> Iterator[FilledDatabase]:
     asyncio.run(drop())
 
 
-def grafana_range(spec: str, now: datetime, tz: Any) -> tuple[datetime, datetime]:
-    """The start and end Grafana gives `$timeFilter` for a range such as ``now-7d``, a panel's
-    relative time ``30d`` or ``now/M`` (this month so far, in the district's time zone)."""
-    if spec == "now/M":
-        local = now.astimezone(tz)
-        return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now
-    match = re.fullmatch(r"(?:now-)?(\d+)([hd])", spec)
-    assert match, spec
-    amount, unit = int(match[1]), match[2]
-    return now - (timedelta(hours=amount) if unit == "h" else timedelta(days=amount)), now
-
-
-def grafana_query(query: str, start: datetime, end: datetime, site: str) -> str:
-    """`query` with Grafana's macros and this dashboard's variables filled in, as Grafana
-    sends it (all subdistricts; one site)."""
-    time_filter = (
-        f"time >= {int(start.timestamp() * 1000)}ms and time <= {int(end.timestamp() * 1000)}ms"
-    )
-    return (
-        query.replace("$timeFilter", time_filter)
-        .replace("$__interval", "5m")
-        .replace("$subdistrict", ".*")
-        .replace("$site", site)
-    )
-
-
 QUERIES = [
-    (lang, name, where)
+    (lang, name, query.where)
     for lang, name in ALL
-    for where, _holder, _query in _queries(dashboards.build(name, lang))
+    for query in queries(dashboards.build(name, lang))
 ]
 
 
@@ -222,14 +187,13 @@ async def test_query_runs_and_finds_its_figures(
     (The figures themselves are proved against a simulated night with the KPI writer; that
     test extends this one with the figure each query must return.)"""
     document = dashboards.build(name, lang)
-    holder, query = next((h, q) for w, h, q in _queries(document) if w == where)
+    query = next(q for q in queries(document) if q.where == where)
     tz = sample_district().district.tz
-    start, end = grafana_range(
-        holder.get("timeFrom") or document["time"]["from"], kpi_database.now, tz
-    )
-    statement = grafana_query(query, start, end, kpi_database.site)
+    start, end = time_range(query.time_range, kpi_database.now, tz)
+    variables = {"subdistrict": ".*", "site": kpi_database.site}  # all subdistricts, one site
+    sent = statement(query.query, start, end, variables)
     async with InfluxClient(kpi_database.url, kpi_database.name, retry=FAST_RETRY) as client:
-        series = await client.query(statement, epoch="ms")
+        series = await client.query(sent, epoch="ms")
     values = [
         value
         for s in series
@@ -237,4 +201,4 @@ async def test_query_runs_and_finds_its_figures(
         for column, value in zip(s.columns, row, strict=True)
         if column != "time" and value is not None
     ]
-    assert values, f"{name} {where}: no figures from {statement}"
+    assert values, f"{name} {where}: no figures from {sent}"
