@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import table
+from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards._influxql import DATASOURCE
@@ -83,6 +85,16 @@ def thresholds(base: str, *steps: tuple[float, str]) -> dash.ThresholdsConfig:
                 *(model.Threshold(value=value, color=color) for value, color in steps),
             ]
         )
+    )
+
+
+def legend() -> common_builders.VizLegendOptions:
+    """A legend below the chart, as a list (the SDK's bar chart hides it by default)."""
+    return (
+        common_builders.VizLegendOptions()
+        .show_legend(True)
+        .display_mode(common.LegendDisplayMode.LIST)
+        .placement(common.LegendPlacement.BOTTOM)
     )
 
 

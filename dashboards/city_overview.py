@@ -12,6 +12,7 @@ from dashboards._common import (
     FROM_NIGHT,
     KPI_MARK,
     Tr,
+    legend,
     new_dashboard,
     thresholds,
 )
@@ -167,6 +168,7 @@ def _rate_against_target(t: Tr) -> barchart.Panel:
             ).table()
         )
         .x_field("name")
+        .legend(legend())
         .unit("percent")
         .min(80)
         .max(100)

@@ -7,7 +7,15 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import common
 
-from dashboards._common import DATASOURCE, FROM_KPI, FROM_NIGHT, KPI_MARK, Tr, new_dashboard
+from dashboards._common import (
+    DATASOURCE,
+    FROM_KPI,
+    FROM_NIGHT,
+    KPI_MARK,
+    Tr,
+    legend,
+    new_dashboard,
+)
 from dashboards._influxql import InfluxQL
 from dashboards.maintenance import IN_SUBDISTRICTS, SUBDISTRICT_KPI, subdistrict_variable
 
@@ -156,6 +164,7 @@ def _per_lamp(t: Tr) -> barchart.Panel:
             ).table()
         )
         .x_field("name")
+        .legend(legend())
         .unit("kwatth")
         .decimals(2)
         .span(8)

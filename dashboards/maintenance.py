@@ -8,6 +8,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import geomap, stat, table, timeseries
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models import geomap as geomap_model
 
 from dashboards._common import (
     COLOUR_CELLS,
@@ -28,7 +29,7 @@ from dashboards._influxql import InfluxAnnotation, InfluxQL
 
 IN_SUBDISTRICTS = '"subdistrict" =~ /^$subdistrict$/'
 SUBDISTRICT_KPI = f"\"scope\" = 'subdistrict' AND {IN_SUBDISTRICTS}"
-XUNYANG = (29.71, 115.99)  # the sample district's middle; the map fits the faults it shows
+MAP_ZOOM = 14  # at most this close when the map fits itself to the faults (a few streets)
 
 
 def build(t: Tr) -> dash.Dashboard:
@@ -174,8 +175,12 @@ def _fault_map(t: Tr) -> geomap.Panel:
             ).table()
         )
         .view(
-            geomap.MapViewConfig().id("coords").lat(int(XUNYANG[0])).lon(int(XUNYANG[1])).zoom(12)
+            # fitted to the faults shown: the district's own place, wherever it is
+            geomap.MapViewConfig().id("fit").all_layers(True).max_zoom(MAP_ZOOM).zoom(MAP_ZOOM)
         )
+        .basemap(common_builders.MapLayerOptions().type("default").name(t("底图", "Basemap")))
+        .controls(geomap.ControlsOptions().show_zoom(True).mouse_wheel_zoom(True))
+        .tooltip(geomap.TooltipOptions().mode(geomap_model.TooltipMode.DETAILS))
         .layers(
             [
                 common_builders.MapLayerOptions()
