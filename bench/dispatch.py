@@ -294,7 +294,8 @@ def _district(directory: Path, lamps: int) -> tuple[Inventory, Path]:
 
 
 def _groups(inventory: Inventory) -> dict[str, list[str]]:
-    """The groups the controller commands (controller/schedule/dispatch.py): sites, then circuits."""
+    """The groups the controller commands (controller/schedule/dispatch.py): sites, then
+    circuits."""
     groups: dict[str, list[str]] = {}
     for lamp in inventory.lamps.values():
         circuit = inventory.circuits[lamp.circuit_id]

@@ -107,6 +107,8 @@ class CommonSettings(BaseSettings):
     influx_user: str | None = None
     influx_password: SecretStr | None = None
     influx_retention: str = "35d"
+    # the KPI measurements' retention policy `kpi` (docs/contract.md "KPI measurements")
+    influx_kpi_retention: str = "INF"
     # gzip request bodies: "auto" compresses unless InfluxDB is on this host (loopback), where
     # compressing only spends CPU the server needs (bench/influx_write.py measures both)
     influx_gzip: Literal["auto", "on", "off"] = "auto"
@@ -145,7 +147,7 @@ class CommonSettings(BaseSettings):
             raise ValueError(f"must be 1-64 letters, digits, '_' or '-', got {value!r}")
         return value
 
-    @field_validator("influx_retention")
+    @field_validator("influx_retention", "influx_kpi_retention")
     @classmethod
     def _influx_retention(cls, value: str) -> str:
         if value != "INF" and not _DURATION.match(value):

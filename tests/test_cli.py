@@ -161,7 +161,6 @@ def test_an_override_is_saved_when_the_controller_cannot_be_told(tmp_path: Path)
     "command",
     [
         ["api"],
-        ["dashboards"],
     ],
 )
 def test_roles_not_built_yet_say_so(command: list[str]) -> None:

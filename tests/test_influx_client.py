@@ -214,13 +214,17 @@ async def test_token_is_sent_as_influxdb_2_compatibility_expects() -> None:
         InfluxClient("http://127.0.0.1:1", "db", token="t", username="u")
 
 
-async def test_ensure_database_sets_the_raw_retention_policy(influx: InfluxClient) -> None:
+async def test_ensure_database_sets_the_raw_and_kpi_retention_policies(
+    influx: InfluxClient,
+) -> None:
     await ensure_database(influx, "35d")
-    await ensure_database(influx, "8w")  # running it again adjusts, does not fail
+    await ensure_database(influx, "8w", "400d")  # running it again adjusts, does not fail
     series = await influx.query(f"SHOW RETENTION POLICIES ON {quote_ident(influx.database)}")
     policies = {row["name"]: row for s in series for row in s.rows()}
     assert policies["raw"]["default"] is True
     assert policies["raw"]["duration"] == "1344h0m0s"
+    assert policies["kpi"]["default"] is False
+    assert policies["kpi"]["duration"] == "9600h0m0s"
 
 
 @pytest.mark.parametrize(

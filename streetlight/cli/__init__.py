@@ -56,9 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     api = roles.add_parser("api", help="serve operators, crews and acceptance committees")
     api.set_defaults(handler=_not_yet("api"))
 
-    dashboards = roles.add_parser("dashboards", help="write or push the Grafana dashboards")
-    dashboards.set_defaults(handler=_not_yet("dashboards"))
-
     _plan.add_parser(roles)
     _alarms.add_parser(roles)
     _workorders.add_parser(roles)

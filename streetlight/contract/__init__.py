@@ -5,8 +5,19 @@ check that the two agree.
 """
 
 from streetlight.contract.influx_schema import (
+    ACCEPTANCE,
+    ACCEPTANCE_CRITERIA,
     GATEWAY_HEALTH,
+    KPI,
+    KPI_MEASUREMENTS,
+    KPI_NIGHT,
+    KPI_POLICY,
+    KPI_TAGS,
     MEASUREMENTS,
+    OPEN_ALARM,
+    RAW_POLICY,
+    SWITCHING,
+    WORK_ORDER,
     FieldSpec,
     MeasurementSpec,
     TelemetryLines,
@@ -38,11 +49,22 @@ from streetlight.contract.payloads import (
 from streetlight.contract.topics import Channel, TargetKind, TopicAddress, TopicError, Topics
 
 __all__ = [
+    "ACCEPTANCE",
+    "ACCEPTANCE_CRITERIA",
     "GATEWAY_HEALTH",
+    "KPI",
+    "KPI_MEASUREMENTS",
+    "KPI_NIGHT",
+    "KPI_POLICY",
+    "KPI_TAGS",
     "MEASUREMENTS",
+    "OPEN_ALARM",
     "PAYLOADS",
+    "RAW_POLICY",
     "SCHEMA_VERSION",
+    "SWITCHING",
     "TELEMETRY_BATCH_MAX",
+    "WORK_ORDER",
     "AckOutcome",
     "AlarmEvent",
     "CabinetTelemetry",

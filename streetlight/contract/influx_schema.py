@@ -43,6 +43,12 @@ class MeasurementSpec:
     tags: tuple[str, ...]
     fields: tuple[FieldSpec, ...]
     meaning: str
+    retention_policy: str = "raw"  # RAW_POLICY or KPI_POLICY: where its points are written
+
+    @property
+    def qualified(self) -> str:
+        """``"rp"."measurement"``, as an InfluxQL FROM clause names it."""
+        return f'"{self.retention_policy}"."{self.name}"'
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
@@ -142,8 +148,183 @@ GATEWAY_HEALTH = MeasurementSpec(
 
 _LAMP_FLOAT_FIELDS = tuple(spec.name for spec in LAMP.fields if spec.type == "float")
 
+RAW_POLICY = "raw"
+KPI_POLICY = "kpi"
+
+# KPI measurements (docs/contract.md, "KPI measurements"): written by the controller, which
+# alone knows what each lamp should be doing, and by the acceptance run. The exact definition
+# of every field is in the contract; the meanings here are its one-line summaries.
+KPI_TAGS = ("scope", "district", "subdistrict", "community", "site", "name", "road_class")
+
+
+def _i(name: str, meaning: str) -> FieldSpec:
+    return FieldSpec(name, "integer", "", meaning)
+
+
+def _pct(name: str, meaning: str) -> FieldSpec:
+    return FieldSpec(name, "float", "%", meaning)
+
+
+KPI = MeasurementSpec(
+    "kpi",
+    KPI_TAGS,
+    (
+        _i("lamps", "lamps registered (in the inventory, not retired)"),
+        _i("lamps_planned", "lamps the renovation plans (once the inventory has lamp status)"),
+        _i("lamps_installed", "lamps installed (once the inventory has lamp status)"),
+        _i("lamps_online", "lamps heard within their offline window"),
+        _pct("online_rate_pct", "100 x lamps_online / lamps"),
+        _i("lamps_on", "online lamps whose newest report shows them lit"),
+        _i("lamps_off", "online lamps whose newest report shows them not lit"),
+        _i("lamps_should_lit", "lamps told on, settled"),
+        _i("lamps_lit_ok", "of lamps_should_lit, those lit"),
+        _pct("lighting_rate_pct", "100 x lamps_lit_ok / lamps_should_lit (亮灯率)"),
+        _pct("lighting_target_pct", "the road classes' target, weighted by lamps_should_lit"),
+        _i("lamps_day_burning", "lamps told off, settled, and lit"),
+        _i("lamps_intact", "lamps with no open fault alarm on them or what feeds them"),
+        _pct("integrity_pct", "100 x lamps_intact / lamps (设施完好率)"),
+        _f("power_w", "float", "W", "sum of the power of the online lamps' newest reports"),
+        _f("energy_tonight_kwh", "float", "kWh", "energy of the lamps since the night began"),
+        _i("alarms_open", "root alarms raised or acknowledged"),
+        _i("alarms_open_emergency", "of those, emergency"),
+        _i("alarms_open_serious", "of those, serious"),
+        _i("alarms_open_ordinary", "of those, ordinary"),
+        _i("work_orders_open", "work orders not closed"),
+        _i("work_orders_overdue", "open work orders past their deadline, not verified"),
+    ),
+    "per scope every 300 s of clock time, at multiples of 300 s",
+    KPI_POLICY,
+)
+KPI_NIGHT = MeasurementSpec(
+    "kpi_night",
+    KPI_TAGS,
+    (
+        _i("lamps", "lamps registered at the night's end"),
+        _i("lamps_planned", "as in kpi"),
+        _i("lamps_installed", "as in kpi"),
+        _i("lamps_reporting", "lamps heard at least once in the night"),
+        _i("lamp_intervals", "sum over the night's marks of lamps"),
+        _i("lamp_intervals_online", "sum over the night's marks of lamps_online"),
+        _pct("online_rate_pct", "100 x lamp_intervals_online / lamp_intervals"),
+        _i("lamp_intervals_should_lit", "sum over the night's marks of lamps_should_lit"),
+        _i("lamp_intervals_lit_ok", "sum over the night's marks of lamps_lit_ok"),
+        _pct("lighting_rate_pct", "100 x lamp_intervals_lit_ok / lamp_intervals_should_lit"),
+        _pct("lighting_rate_min_pct", "the lowest lighting_rate_pct of the night's marks"),
+        _pct("lighting_target_pct", "weighted by lamp_intervals_should_lit"),
+        _f("target_met", "boolean", "", "lighting_rate_pct >= lighting_target_pct"),
+        _i("sites", "sites in the scope"),
+        _i("sites_below_target", "sites whose own lighting_rate_pct missed their target"),
+        _i("lamp_intervals_intact", "sum over the night's marks of lamps_intact"),
+        _pct("integrity_pct", "100 x lamp_intervals_intact / lamp_intervals"),
+        _f("burning_hours", "float", "h", "lamp-hours lit in the night"),
+        _f("planned_hours", "float", "h", "lamp-hours the lamps were told on"),
+        _f("energy_kwh", "float", "kWh", "energy the lamps used in the night"),
+        _f("full_power_kwh", "float", "kWh", "rated power x burning hours"),
+        _f("baseline_kwh", "float", "kWh", "rated power from dusk to dawn"),
+        _f("dimming_saved_kwh", "float", "kWh", "full_power_kwh - energy_kwh"),
+        _f("saved_kwh", "float", "kWh", "baseline_kwh - energy_kwh"),
+        _pct("saved_pct", "100 x saved_kwh / baseline_kwh"),
+        _i("alarms_raised", "root alarms raised in the night"),
+        _i("alarms_cleared", "root alarms cleared in the night"),
+        _i("work_orders_opened", "work orders opened in the night"),
+        _i("work_orders_closed", "work orders closed (销号) in the night"),
+        _i("work_orders_closed_in_time", "of those, closed by their deadline"),
+        _i("work_orders_open", "work orders not closed at the night's end"),
+        _i("work_orders_overdue", "as in kpi, at the night's end"),
+        _i("repairs", "work orders verified in the night"),
+        _f("repair_hours", "float", "h", "sum of their times from alarm to repair"),
+        _f("mttr_h", "float", "h", "repair_hours / repairs (mean time to repair)"),
+    ),
+    "per scope once per night (noon to noon, local), stamped at the night's start",
+    KPI_POLICY,
+)
+SWITCHING = MeasurementSpec(
+    "switching",
+    KPI_TAGS,
+    (
+        _f("tolerance_min", "float", "min", "how far from the plan a switch may be"),
+        _i("lamps", "lamps told on in the night"),
+        *(
+            spec
+            for edge in ("on", "off")
+            for spec in (
+                _f(f"{edge}_plan_ms", "integer", "ms", f"planned switch-{edge}, epoch ms"),
+                _f(f"{edge}_median_ms", "integer", "ms", f"median switch-{edge} seen, epoch ms"),
+                _f(f"{edge}_delay_median_min", "float", "min", "median of seen - plan"),
+                _f(f"{edge}_delay_max_min", "float", "min", "the delay farthest from 0"),
+                _i(f"lamps_switched_{edge}", f"lamps whose switch-{edge} was seen"),
+                _i(f"lamps_{edge}_outside", "lamps not switched within the tolerance"),
+            )
+        ),
+    ),
+    "per site once per night, stamped at the night's start",
+    KPI_POLICY,
+)
+OPEN_ALARM = MeasurementSpec(
+    "open_alarm",
+    ("type", "severity", "asset_kind", "asset", "site", "subdistrict"),
+    (
+        _f("open", "boolean", "", "true while raised or acknowledged; false once, on clearing"),
+        _f("alarm_id", "string", "", "the alarm's id"),
+        _f("root", "boolean", "", "no parent: a root cause"),
+        _f("lat", "float", "deg", "the asset's latitude (a circuit's: its cabinet's)"),
+        _f("lon", "float", "deg", "the asset's longitude"),
+        _f("raised_at_ms", "integer", "ms", "when it was raised, epoch ms"),
+        _f("work_order", "string", "", "its work order's id; empty when none"),
+    ),
+    "per open alarm every 300 s with the kpi points, and once when it clears",
+)
+WORK_ORDER = MeasurementSpec(
+    "work_order",
+    ("work_order", "severity", "site", "subdistrict", "maintainer"),
+    (
+        _f("open", "boolean", "", "true until closed; false once, on closing"),
+        _f("state", "string", "", "registered, dispatched, repaired, verified or closed"),
+        _f("alarm_id", "string", "", "the alarm it repairs"),
+        _f("type", "string", "", "that alarm's type"),
+        _f("asset", "string", "", "kind:id of the asset"),
+        _f("opened_at_ms", "integer", "ms", "when it opened, epoch ms"),
+        _f("deadline_ms", "integer", "ms", "its repair deadline, epoch ms"),
+        _f("overdue", "boolean", "", "past its deadline and not verified or closed"),
+        _f("overdue_h", "float", "h", "hours past the deadline (negative before it)"),
+    ),
+    "per open work order every 300 s with the kpi points, and once when it closes",
+)
+ACCEPTANCE_CRITERIA = (
+    "lamps_complete",
+    "lighting_rate",
+    "switch_times",
+    "energy_per_lamp",
+    "faults_closed",
+    "overall",
+)
+ACCEPTANCE = MeasurementSpec(
+    "acceptance",
+    ("site", "subdistrict", "criterion"),
+    (
+        _f("passed", "boolean", "", "the criterion is met"),
+        _f("value", "float", "", "the figure judged (unit in `unit`)"),
+        _f("threshold", "float", "", "the limit it is judged against"),
+        _f("unit", "string", "", "of value and threshold"),
+        _i("failures", "exceptions found (lamps, nights or faults)"),
+        _f("evidence", "string", "", "the first exceptions, naming lamp and night"),
+        _f("run_id", "string", "", "the stored acceptance result this came from"),
+        _f("window_from", "string", "", "first night of the window, ISO date"),
+        _f("window_to", "string", "", "last night of the window, ISO date"),
+        _i("nights", "nights in the window"),
+        _i("lamps_planned", "lamps_complete only: planned"),
+        _i("lamps_installed", "lamps_complete only: installed"),
+        _i("lamps_registered", "lamps_complete only: registered"),
+        _i("lamps_reporting", "lamps_complete only: reporting in every night"),
+    ),
+    "per criterion per acceptance run, stamped at the window's end (a re-run overwrites)",
+    KPI_POLICY,
+)
+KPI_MEASUREMENTS = (KPI, KPI_NIGHT, SWITCHING, OPEN_ALARM, WORK_ORDER, ACCEPTANCE)
+
 MEASUREMENTS: dict[str, MeasurementSpec] = {
-    m.name: m for m in (LAMP, CABINET, CABINET_PHASE, CIRCUIT, ALARM, GATEWAY_HEALTH)
+    m.name: m
+    for m in (LAMP, CABINET, CABINET_PHASE, CIRCUIT, ALARM, GATEWAY_HEALTH, *KPI_MEASUREMENTS)
 }
 
 
@@ -257,13 +438,14 @@ def alarm_line(event: AlarmEvent, subdistrict: str | None) -> str:
     return encode_line(series_key(ALARM.name, tags), fields, to_ns(event.at))
 
 
-RAW_POLICY = "raw"
+async def ensure_database(
+    client: InfluxClient, retention: str = "35d", kpi_retention: str = "INF"
+) -> None:
+    """Create the database (if missing) with its retention policies: `raw` of `retention`, the
+    default, and `kpi` of `kpi_retention` for the KPI measurements. Running it again adjusts
+    the durations.
 
-
-async def ensure_database(client: InfluxClient, retention: str = "35d") -> None:
-    """Create the database (if missing) with its default retention policy `raw` of `retention`.
-
-    `retention` is ``INF`` or an InfluxQL duration (``35d``). Raw telemetry older than it is
+    Each is ``INF`` or an InfluxQL duration (``35d``). Points older than their policy are
     dropped by InfluxDB, and writes of points older than it are refused: a simulation that
     starts further in the past than `retention` needs ``INF``.
     """
@@ -271,9 +453,13 @@ async def ensure_database(client: InfluxClient, retention: str = "35d") -> None:
     await client.execute(f"CREATE DATABASE {db}")
     policies = await client.query(f"SHOW RETENTION POLICIES ON {db}")
     names = {row["name"] for series in policies for row in series.rows()}
-    verb = "ALTER" if RAW_POLICY in names else "CREATE"
-    replication = "" if verb == "ALTER" else " REPLICATION 1"
-    await client.execute(
-        f"{verb} RETENTION POLICY {quote_ident(RAW_POLICY)} ON {db} "
-        f"DURATION {retention}{replication} DEFAULT"
-    )
+    for policy, duration, default in (
+        (RAW_POLICY, retention, " DEFAULT"),
+        (KPI_POLICY, kpi_retention, ""),
+    ):
+        verb = "ALTER" if policy in names else "CREATE"
+        replication = "" if verb == "ALTER" else " REPLICATION 1"
+        await client.execute(
+            f"{verb} RETENTION POLICY {quote_ident(policy)} ON {db} "
+            f"DURATION {duration}{replication}{default}"
+        )

@@ -9,6 +9,14 @@ from streetlight.domain.alarms import (
     AlarmType,
     Severity,
 )
+from streetlight.domain.kpi import (
+    DEFAULT_LIGHTING_TARGETS,
+    INTEGRITY_TARGET_PCT,
+    KpiScope,
+    LightingTargets,
+    scope_nodes,
+    scope_tags,
+)
 from streetlight.domain.lighting import Level, agrees
 from streetlight.domain.model import (
     ID_PATTERN,
@@ -34,7 +42,9 @@ from streetlight.domain.power import STANDBY_W, lamp_power_w, power_factor
 
 __all__ = [
     "ASSET_KINDS",
+    "DEFAULT_LIGHTING_TARGETS",
     "ID_PATTERN",
+    "INTEGRITY_TARGET_PCT",
     "REPAIR_DEADLINE",
     "SEVERITY",
     "STANDBY_W",
@@ -48,9 +58,11 @@ __all__ = [
     "District",
     "GeoPoint",
     "Inventory",
+    "KpiScope",
     "Lamp",
     "LampPlace",
     "Level",
+    "LightingTargets",
     "Maintainer",
     "MaintainerKind",
     "Phase",
@@ -63,4 +75,6 @@ __all__ = [
     "check_id",
     "lamp_power_w",
     "power_factor",
+    "scope_nodes",
+    "scope_tags",
 ]
