@@ -45,7 +45,7 @@ from controller.alarms import (
 )
 from controller.ledger import LedgerConfig, LedgerKeeper
 from controller.notify import Notifier
-from controller.schedule import RATE_PER_S, Dispatcher, LuxBoard
+from controller.schedule import RATE_PER_S, Dispatcher
 from streetlight.aio import first_of
 from streetlight.backoff import Backoff, LinkState
 from streetlight.clock import Clock
@@ -66,11 +66,11 @@ from streetlight.contract import (
 from streetlight.domain import AlarmType, Inventory, agrees
 from streetlight.influx import InfluxClient
 from streetlight.mqtt import make_client, offline_will, publish, run_connected
-from streetlight.schedule import Evaluator, Groups, Schedule
+from streetlight.schedule import Evaluator, LuxBoard, Schedule
 from streetlight.settings import CommonSettings
 from streetlight.store import sessions
 from streetlight.store.alarms import next_alarm_id
-from streetlight.store.schedules import read_named_groups, read_schedule
+from streetlight.store.schedules import read_evaluator
 
 logger = logging.getLogger(__name__)
 
@@ -155,21 +155,11 @@ class Controller:
     async def reload(self) -> bool:
         """Read the schedule from the store; True if it changed."""
         async with sessions(self.engine)() as session:
-            schedule = await read_schedule(session)
-            named = await read_named_groups(session)
-        if (
-            self.evaluator is not None
-            and schedule == self.schedule
-            and (named == self.evaluator.groups.named)
-        ):
+            evaluator = await read_evaluator(session, self.inventory, self.evaluator)
+        if evaluator is None:
             return False
-        groups = (
-            self.evaluator.groups
-            if self.evaluator is not None and named == self.evaluator.groups.named
-            else Groups(self.inventory, named)
-        )
-        self.evaluator = Evaluator(groups, schedule)
-        self.schedule = schedule
+        self.evaluator, self.schedule = evaluator, evaluator.schedule
+        schedule = evaluator.schedule
         logger.info(
             "schedule: %d programs, %d calendars, %d overrides",
             len(schedule.programs),

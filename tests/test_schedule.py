@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from controller.schedule import LuxState
 from streetlight.schedule import (
     Evaluator,
     GroupRef,
     Groups,
     LuxRule,
+    LuxState,
     Override,
     ProgramError,
     Schedule,

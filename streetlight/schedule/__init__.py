@@ -3,7 +3,8 @@
 Programs (steps through a night, on sun events or clock times, with a light-sensor rule),
 calendars that choose a program by date, special days, who follows which calendar, and
 overrides; the schedule file they are written in; the check a schedule passes before it is
-saved; the expected state of every lamp at a moment (`Evaluator`); the planning view of a
+saved; the expected state of every lamp at a moment (`Evaluator`), with each cabinet's light
+sensor read through its hold time (`LuxBoard`); the planning view of a
 site's nights; and the notice that tells the controller a saved change is there to read.
 The store keeps a schedule (streetlight.store.schedules); the controller carries it out.
 """
@@ -13,6 +14,7 @@ from streetlight.schedule.calendars import SCOPES, Calendar, GroupRef, Groups, O
 from streetlight.schedule.check import check_schedule
 from streetlight.schedule.expected import DarkAt, Evaluator, Expected, Schedule, site_places
 from streetlight.schedule.file import load_schedule_file, parse_schedule
+from streetlight.schedule.lux import LuxBoard, LuxState
 from streetlight.schedule.notice import announce
 from streetlight.schedule.plan import NightPlan, plan
 from streetlight.schedule.programs import NOON, LuxRule, Place, Program, ProgramError
@@ -26,7 +28,9 @@ __all__ = [
     "Expected",
     "GroupRef",
     "Groups",
+    "LuxBoard",
     "LuxRule",
+    "LuxState",
     "NightPlan",
     "Override",
     "Place",

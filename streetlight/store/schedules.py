@@ -14,7 +14,16 @@ from datetime import UTC, date, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from streetlight.schedule import GroupRef, Groups, Override, ProgramError, Schedule, check_schedule
+from streetlight.domain import Inventory, LampStatus
+from streetlight.schedule import (
+    Evaluator,
+    GroupRef,
+    Groups,
+    Override,
+    ProgramError,
+    Schedule,
+    check_schedule,
+)
 from streetlight.schedule.file import (
     calendar_document,
     parse_calendar,
@@ -24,6 +33,7 @@ from streetlight.schedule.file import (
 from streetlight.store.models import (
     CalendarAssignmentRow,
     CalendarRow,
+    LampRow,
     NamedGroupMemberRow,
     OverrideRow,
     ProgramRow,
@@ -89,8 +99,14 @@ async def read_schedule(session: AsyncSession) -> Schedule:
 
 
 async def read_named_groups(session: AsyncSession) -> dict[str, frozenset[str]]:
+    """Named groups of lamps in the field (a planned or retired lamp is in no group's way)."""
     named: dict[str, set[str]] = {}
-    for row in (await session.scalars(select(NamedGroupMemberRow))).all():
+    members = (
+        select(NamedGroupMemberRow)
+        .join(LampRow, LampRow.id == NamedGroupMemberRow.lamp_id)
+        .where(LampRow.status == LampStatus.INSTALLED)
+    )
+    for row in (await session.scalars(members)).all():
         named.setdefault(row.group_id, set()).add(row.lamp_id)
     return {group: frozenset(lamps) for group, lamps in named.items()}
 
@@ -148,3 +164,19 @@ def _override(row: OverrideRow) -> Override:
         row.set_by,
         None if row.cancelled_at is None else from_store(row.cancelled_at),
     )
+
+
+async def read_evaluator(
+    session: AsyncSession, inventory: Inventory, current: Evaluator | None = None
+) -> Evaluator | None:
+    """The store's schedule as an Evaluator of `inventory`; None when it is the same as
+    `current`'s (nothing to rebuild). The groups are rebuilt only if the named groups changed."""
+    schedule = await read_schedule(session)
+    named = await read_named_groups(session)
+    if current is not None and schedule == current.schedule and named == current.groups.named:
+        return None
+    if current is not None and named == current.groups.named:
+        groups = current.groups
+    else:
+        groups = Groups(inventory, named)
+    return Evaluator(groups, schedule)

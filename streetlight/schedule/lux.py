@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from streetlight.schedule import LuxRule
+from streetlight.schedule.programs import LuxRule
 
 
 @dataclass(slots=True)
