@@ -20,7 +20,7 @@ import pytest_asyncio
 
 from streetlight.contract import Topics
 from streetlight.influx import InfluxClient, InfluxError, RetryPolicy, quote_ident
-from streetlight.services import LocalServices, ServiceState, broker_auth
+from streetlight.services import LocalServices, Postgres, ServiceState, broker_auth
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_INVENTORY = ROOT / "examples" / "xunyang" / "inventory.geojson"
@@ -38,6 +38,18 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices]
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """The session's PostgreSQL server (Debian's package, installed when missing), started by
+    the first test that asks for it; each test makes a database of its own."""
+    server = Postgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture(scope="session")

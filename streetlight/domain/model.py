@@ -42,6 +42,14 @@ class SiteCategory(StrEnum):
     BACK_STREET = "back_street"  # 边街小巷
 
 
+class LampStatus(StrEnum):
+    """Where a lamp is in its life: the processes work with installed lamps only."""
+
+    PLANNED = "planned"  # surveyed and planned, not yet in the field
+    INSTALLED = "installed"
+    RETIRED = "retired"  # taken out; kept with its history, never deleted
+
+
 class RoadClass(StrEnum):
     MAIN = "main"
     SECONDARY = "secondary"

@@ -21,6 +21,7 @@ from streetlight.services._install import (
     ensure_programs,
     find_program,
 )
+from streetlight.services._postgres import Postgres
 from streetlight.services._servers import (
     BrokerAuth,
     Influxd,
@@ -184,6 +185,7 @@ __all__ = [
     "LocalServices",
     "ManagedServer",
     "Mosquitto",
+    "Postgres",
     "ServiceError",
     "ServiceState",
     "TlsFiles",

@@ -99,6 +99,7 @@ class ManagedServer(ABC):
     """One server process with its config, data and log under `directory`."""
 
     name: str
+    run_as: str | None = None  # a system user to run the server as (None: as we are)
 
     def __init__(self, program: Path, directory: Path) -> None:
         self.program = program
@@ -160,6 +161,7 @@ class ManagedServer(ABC):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it
+                user=self.run_as,
                 preexec_fn=die_with_parent if self.attached else None,  # noqa: PLW1509 - no threads touch it before exec
             )
         deadline = time.monotonic() + START_TIMEOUT

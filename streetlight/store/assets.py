@@ -18,6 +18,7 @@ from streetlight.domain import (
     GeoPoint,
     Inventory,
     Lamp,
+    LampStatus,
     Maintainer,
     MaintainerKind,
     Phase,
@@ -170,7 +171,8 @@ async def save_inventory(session: AsyncSession, inventory: Inventory, source: st
 
 
 async def read_inventory(session: AsyncSession) -> Inventory | None:
-    """The asset tree in the store, or None when no inventory was ever loaded."""
+    """The asset tree in the store, with the lamps in the field (not those planned or retired),
+    or None when no inventory was ever loaded."""
     districts = (await session.scalars(select(DistrictRow))).all()
     if not districts:
         return None
@@ -235,6 +237,7 @@ async def read_inventory(session: AsyncSession) -> Inventory | None:
                 project=r.project,
             )
             for r in await all_of(LampRow)
+            if r.status == LampStatus.INSTALLED
         },
     )
 

@@ -114,6 +114,8 @@ class LampRow(Base):
     profile: Mapped[str] = mapped_column(ID)
     installed_on: Mapped[date | None] = mapped_column(Date)
     project: Mapped[str | None] = mapped_column(NAME)
+    # streetlight.domain.LampStatus: the processes' inventory holds installed lamps only
+    status: Mapped[str] = mapped_column(String(16), default="installed", server_default="installed")
 
 
 class InventoryLoadRow(Base):
@@ -279,3 +281,60 @@ class HandoverRow(Base):
     handed_over_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     by: Mapped[str] = mapped_column(NAME)
     note: Mapped[str | None] = mapped_column(String(500))
+
+
+# --- people and machines who use the API, and what they did (streetlight/store/users.py) --------
+
+
+class UserRow(Base):
+    """A person or machine account of the API: its role, and for a maintainer whose sites."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    maintainer_id: Mapped[str | None] = mapped_column(ForeignKey("maintainers.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # None: keys only
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(NAME)
+    # tokens issued before this moment are refused (a password change, "log out everywhere")
+    tokens_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyRow(Base):
+    """A machine's key: its SHA-256 is stored, never the key; `prefix` finds it."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(NAME)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RevokedTokenRow(Base):
+    """A token revoked before its expiry (logged out); kept until it would have expired."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuditRow(Base):
+    """Every write through the API: who, what, when, and the record before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(200))
+    before: Mapped[str | None] = mapped_column(Text)  # JSON
+    after: Mapped[str | None] = mapped_column(Text)  # JSON

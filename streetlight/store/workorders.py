@@ -111,6 +111,25 @@ async def maintainer_for(session: AsyncSession, site: str, at: datetime, default
     return latest or default
 
 
+async def maintainers_at(session: AsyncSession, at: datetime) -> dict[str, str]:
+    """Every site's maintainer at `at`: the latest handover on or before it, else the tree's."""
+    current = {row.id: row.maintainer_id for row in (await session.scalars(select(SiteRow)))}
+    handovers = await session.scalars(
+        select(HandoverRow)
+        .where(HandoverRow.handed_over_at <= to_store(at))
+        .order_by(HandoverRow.handed_over_at, HandoverRow.id)
+    )
+    for handover in handovers:  # in time order: the latest wins
+        if handover.site_id in current:
+            current[handover.site_id] = handover.maintainer_id
+    return current
+
+
+async def sites_of(session: AsyncSession, maintainer: str, at: datetime) -> frozenset[str]:
+    """The sites `maintainer` maintains at `at`."""
+    return frozenset(s for s, m in (await maintainers_at(session, at)).items() if m == maintainer)
+
+
 # --- the controller's steps ----------------------------------------------------------------------
 
 
