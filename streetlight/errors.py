@@ -11,7 +11,3 @@ class StreetlightError(Exception):
 
 class ConfigError(StreetlightError):
     """A setting is missing or has a value the process cannot use."""
-
-
-class NotYetAvailableError(StreetlightError):
-    """A role of the CLI whose implementation has not landed yet."""

@@ -157,22 +157,6 @@ def test_an_override_is_saved_when_the_controller_cannot_be_told(tmp_path: Path)
     assert "by wang: cable works" in listed.stdout
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["api"],
-    ],
-)
-def test_roles_not_built_yet_say_so(command: list[str]) -> None:
-    role = command[0]
-    result = run(*command)
-    if "not yet available" not in result.stderr:
-        pytest.skip(f"{role} is available now")  # the role landed; its own tests cover it
-    assert result.returncode == 2
-    (line,) = _error_lines(result)
-    assert f"'streetlight {role}' is not yet available" in line
-
-
 def test_services_up_status_down_by_pid(tmp_path: Path) -> None:
     up = run("services", "up", "--var", str(tmp_path))
     assert up.returncode == 0, up.stderr

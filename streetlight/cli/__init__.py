@@ -14,21 +14,12 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
 from streetlight.cli._common import moment_option, run_until_signal, settings_and_logging
-from streetlight.errors import NotYetAvailableError, StreetlightError
+from streetlight.errors import StreetlightError
 
 Handler = Callable[[argparse.Namespace], int]
 ROLES = "streetlight.roles"  # entry points: name -> `package.cli:add_parser`
 
 __all__ = ["build_parser", "main", "moment_option", "run_until_signal", "settings_and_logging"]
-
-
-def _not_yet(role: str, issue: int | None = None) -> Handler:
-    tracked = f" (tracked in issue {issue})" if issue else ""
-
-    def handler(_args: argparse.Namespace) -> int:
-        raise NotYetAvailableError(f"'streetlight {role}' is not yet available{tracked}")
-
-    return handler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,9 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     _services.add_parser(roles)
     for role in sorted(entry_points(group=ROLES), key=lambda point: point.name):
         role.load()(roles)
-
-    api = roles.add_parser("api", help="serve operators, crews and acceptance committees")
-    api.set_defaults(handler=_not_yet("api"))
 
     _plan.add_parser(roles)
     _alarms.add_parser(roles)

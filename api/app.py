@@ -1,0 +1,98 @@
+"""The HTTP service: `create_app(settings)` builds it; the lifespan opens what it stands on.
+
+Everything lives under `/api/v1` (OpenAPI at `/api/v1/openapi.json`, pages at `/api/v1/docs`),
+except `/health` and `/metrics`, which load balancers and Prometheus expect at the root. The
+lifespan opens the store (migrated), the InfluxDB client and the bus session, and closes them
+in turn; a store that cannot be opened stops the start with a message that names it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api import errors, metrics
+from api.bus import Bus
+from api.events import Hub
+from api.lighting import Lighting
+from api.limits import BodyLimit
+from api.live import LiveState, load_assets
+from api.routes import audit, auth, health, state, users
+from api.settings import ApiSettings
+from streetlight.clock import Clock
+from streetlight.influx import InfluxClient
+from streetlight.store import open_store, read_inventory, sessions
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/api/v1"
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        state.settings = settings
+        state.clock = settings.clock()
+        if settings.api_secret is not None:
+            state.secret = settings.api_secret.get_secret_value()
+        else:  # development only (the settings refuse it elsewhere): tokens die with us
+            state.secret = secrets.token_urlsafe(48)
+            logger.warning("no STREETLIGHT_API_SECRET: development secret, made up for this run")
+        state.login_limiter = auth.limiter(settings)
+        async with open_store(settings) as engine, InfluxClient.from_settings(settings) as influx:
+            state.engine = engine
+            state.sessions = sessions(engine)
+            state.influx = influx
+            state.live, state.lighting, state.hub, state.bus = await _live(
+                settings, engine, state.clock
+            )
+            stop = asyncio.Event()
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(state.bus.run(stop), name="api-bus")
+                tasks.create_task(state.lighting.run(stop), name="api-lighting")
+                try:
+                    yield
+                finally:
+                    stop.set()
+
+    app = FastAPI(
+        title="Streetlight",
+        summary="Street lighting of a district: assets, lighting, live state, alarms, ledger",
+        version="1",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=f"{PREFIX}/redoc",
+        responses=errors.ERROR_RESPONSES,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    metrics.install(app)
+    app.include_router(health.router)
+    app.include_router(auth.router, prefix=PREFIX)
+    app.include_router(users.router, prefix=PREFIX)
+    app.include_router(state.router, prefix=PREFIX)
+    app.include_router(audit.router, prefix=PREFIX)
+    return app
+
+
+async def _live(
+    settings: ApiSettings, engine: AsyncEngine, clock: Clock
+) -> tuple[LiveState, Lighting, Hub, Bus]:
+    """The live state of the store's assets, fed by the bus and the schedule."""
+    async with sessions(engine)() as session:
+        lamps, cabinets = await load_assets(session)
+        inventory = await read_inventory(session)
+    live = LiveState(lamps, cabinets, stale_s=settings.api_stale_s)
+    lighting = Lighting(inventory, engine, clock, live)
+    hub = Hub(live)
+    bus = Bus(settings, settings.api_id, live=live, lighting=lighting, hub=hub, clock=clock,
+              site_of=live.site_of)  # fmt: skip
+    return live, lighting, hub, bus

@@ -1,0 +1,81 @@
+"""What routes take besides the caller: a store session, the clock, the settings, paging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+import orjson
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ApiError
+from api.settings import ApiSettings
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+def _settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def _now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock.now()
+    return now
+
+
+Session = Annotated[AsyncSession, Depends(_session)]
+Settings = Annotated[ApiSettings, Depends(_settings)]
+Now = Annotated[datetime, Depends(_now)]
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list; pass `next` as `cursor` for the following page (null: the last)."""
+
+    items: list[T]
+    next: str | None = None
+
+
+class Paging:
+    """`limit` (at most `api_page_max`) and an opaque `cursor` from the previous page."""
+
+    def __init__(
+        self,
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=100_000, description="items per page")] = 100,
+        cursor: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> None:
+        page_max = request.app.state.settings.api_page_max
+        if limit > page_max:
+            raise ApiError(422, "invalid", f"limit is at most {page_max}", "query.limit")
+        self.limit = limit
+        self.after: Any = decode_cursor(cursor) if cursor else None
+
+    def page(self, items: list[T], key: Any) -> Page[T]:
+        """`items` fetched with one more than `limit`: the page, and a cursor after its last
+        item (`key(item)`, JSON-able) when there are more."""
+        more = len(items) > self.limit
+        shown = items[: self.limit]
+        return Page(items=shown, next=encode_cursor(key(shown[-1])) if more and shown else None)
+
+
+def encode_cursor(position: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> Any:
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise ApiError(422, "invalid", "not a cursor this API gave", "query.cursor") from None

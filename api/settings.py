@@ -1,0 +1,51 @@
+"""The API's settings: `STREETLIGHT_API_*` besides the common ones, built in `main()`."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+
+from streetlight.settings import CommonSettings
+
+# secrets a deployment must never run with: the examples' placeholders
+KNOWN_SECRETS = frozenset({"change-me", "changeme", "secret", "streetlight", "development"})
+MIN_SECRET_CHARS = 32
+
+
+class ApiSettings(CommonSettings):
+    """What the API needs besides the bus, the time series and the store."""
+
+    # development (the demo, the tests) may run with a secret made up at start, whose tokens
+    # die with the process; anywhere else the API refuses to start without a real secret
+    api_development: bool = False
+    api_secret: SecretStr | None = Field(default=None, validate_default=True)
+    api_id: str = Field(default="api", pattern=r"^[A-Za-z0-9._-]{1,64}$")  # on the bus
+    api_token_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    api_login_attempts: int = Field(default=5, ge=1, le=1000)  # per name and address ...
+    api_login_window_s: float = Field(default=300.0, gt=0)  # ... in this window
+    api_max_body_mb: float = Field(default=32.0, gt=0, le=1024)
+    api_page_max: int = Field(default=1000, ge=1, le=100_000)
+    api_history_points_max: int = Field(default=5000, ge=10, le=1_000_000)
+    # a lamp not heard for this long is offline on the map (3 reporting intervals of 300 s)
+    api_stale_s: float = Field(default=900.0, gt=0)
+
+    @field_validator("api_secret")
+    @classmethod
+    def _real_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("api_development"):
+            return value
+        if value is None:
+            raise ValueError(
+                "required outside development: a random string of at least "
+                f"{MIN_SECRET_CHARS} characters (e.g. `openssl rand -hex 32`)"
+            )
+        secret = value.get_secret_value()
+        if secret.lower() in KNOWN_SECRETS or len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"must be a random string of at least {MIN_SECRET_CHARS} characters, "
+                "not a placeholder"
+            )
+        return value
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.api_max_body_mb * 1024 * 1024)
