@@ -9,6 +9,7 @@ from streetlight.domain.alarms import (
     Severity,
 )
 from streetlight.domain.model import (
+    ADDRESS_PATTERN,
     ID_PATTERN,
     AssetKind,
     Cabinet,
@@ -26,11 +27,13 @@ from streetlight.domain.model import (
     Site,
     SiteCategory,
     Subdistrict,
+    check_address,
     check_id,
 )
 from streetlight.domain.power import STANDBY_W, lamp_power_w, power_factor
 
 __all__ = [
+    "ADDRESS_PATTERN",
     "ASSET_KINDS",
     "ID_PATTERN",
     "REPAIR_DEADLINE",
@@ -55,6 +58,7 @@ __all__ = [
     "Site",
     "SiteCategory",
     "Subdistrict",
+    "check_address",
     "check_id",
     "lamp_power_w",
     "power_factor",

@@ -107,6 +107,7 @@ def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
                     "lon": c.location.lon,
                     "profile": c.profile,
                     "nominal_voltage_v": c.nominal_voltage_v,
+                    "device_address": c.device_address,
                 }
                 for c in inventory.cabinets.values()
             ],
@@ -131,6 +132,7 @@ def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
                     "profile": lamp.profile,
                     "installed_on": lamp.installed_on,
                     "project": lamp.project,
+                    "device_address": lamp.device_address,
                 }
                 for lamp in inventory.lamps.values()
             ],
@@ -215,6 +217,7 @@ async def read_inventory(session: AsyncSession) -> Inventory | None:
                     c.id for c in sorted(circuit_ids.get(r.id, []), key=lambda c: c.number)
                 ),
                 nominal_voltage_v=r.nominal_voltage_v,
+                device_address=r.device_address,
             )
             for r in await all_of(CabinetRow)
         },
@@ -229,6 +232,7 @@ async def read_inventory(session: AsyncSession) -> Inventory | None:
                 profile=r.profile,
                 installed_on=r.installed_on,
                 project=r.project,
+                device_address=r.device_address,
             )
             for r in await all_of(LampRow)
         },

@@ -91,6 +91,7 @@ class CabinetRow(Base):
     lon: Mapped[float] = mapped_column(Float)
     profile: Mapped[str] = mapped_column(ID)
     nominal_voltage_v: Mapped[float] = mapped_column(Float)
+    device_address: Mapped[str | None] = mapped_column(ID, index=True, unique=True)
 
 
 class CircuitRow(Base):
@@ -114,6 +115,7 @@ class LampRow(Base):
     profile: Mapped[str] = mapped_column(ID)
     installed_on: Mapped[date | None] = mapped_column(Date)
     project: Mapped[str | None] = mapped_column(NAME)
+    device_address: Mapped[str | None] = mapped_column(ID, index=True, unique=True)
 
 
 class InventoryLoadRow(Base):
