@@ -74,9 +74,9 @@ async def test_every_report_lands_in_influxdb_with_its_values_and_simulated_time
     for report in vendor:  # the values and the device's own (simulated) time
         row = by_key[(report["devId"], report["ts"] * 1_000_000_000)]
         data = report["data"]
-        assert row["voltage_v"] == data["U"] * 0.1
-        assert row["power_w"] == data["P"] * 0.1
-        assert row["current_a"] == data["I"] * 0.001
+        assert row["voltage_v"] == data["U"] / 10  # 0.1 V, exactly: 2214 is 221.4
+        assert row["power_w"] == data["P"] / 10
+        assert row["current_a"] == data["I"] / 1000
         assert row["dim_pct"] == data["dim"]
         assert row["relay_on"] is bool(data["sw"])
         assert row["faults"] == ""
@@ -134,3 +134,4 @@ async def test_health_goes_to_the_bus_and_influxdb(
     assert rows
     assert rows[-1]["gateway"] == "gw-test"
     assert rows[-1]["messages_in"] > 0
+
