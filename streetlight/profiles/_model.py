@@ -4,8 +4,8 @@ A Modbus profile maps canonical field names to registers (table, address, data t
 byte order, scale). A field of a repeated group (a lamp's slot behind a concentrator, a phase,
 a circuit) has a `stride`: the address of member `i` (from 0) is ``address + i * stride``.
 
-An MQTT profile gives the vendor's topics and where each canonical field sits in its JSON,
-with the scale from the vendor's integer units, and the meaning of its fault bits.
+MQTT profiles are in `_mqtt.py`: the vendor's topics, and where each canonical field sits in
+its JSON and how to read it.
 
 The simulator encodes with the same profile the gateway decodes with, so the two cannot drift.
 """
