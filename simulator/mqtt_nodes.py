@@ -28,7 +28,7 @@ import aiomqtt
 from simulator import noise
 from simulator.devices import LampState
 from simulator.timeline import Periodic, Timeline
-from simulator.world import World
+from simulator.world import SimulatorError, World
 from streetlight.backoff import LinkState
 from streetlight.contract import LampFault
 from streetlight.mqtt import make_client, publish, run_connected
@@ -64,7 +64,7 @@ class VendorFormat:
         self.root = root
         report = profile.report
         if report.device.pattern is not None:
-            raise ValueError(
+            raise SimulatorError(
                 f"profile {profile.id}: report.device.pattern: the simulator cannot write a "
                 f"device name through a pattern"
             )
@@ -77,7 +77,7 @@ class VendorFormat:
             paths["report.faults.path"] = report.faults.path
         for key, path in paths.items():
             if not compiled(path).writable:
-                raise ValueError(
+                raise SimulatorError(
                     f"profile {profile.id}: {key}: the simulator writes only chains of keys "
                     f"and indexes, not {path!r}"
                 )
@@ -97,7 +97,10 @@ class VendorFormat:
         if self.profile.devices_named_by == "device_address":
             address = lamp.lamp.device_address
             if address is None:
-                raise ValueError(f"lamp {lamp.lamp.id}: {self.profile.id} needs a device_address")
+                raise SimulatorError(
+                    f"lamp {lamp.lamp.id}: {self.profile.id} names devices by address, and the "
+                    f"lamp has no device_address"
+                )
             return address
         return lamp.lamp.id
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,21 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.config import GatewayConfig
+from simulator.app import Simulator
+from simulator.scenario import Scenario
+from simulator.world import SimulatorError
 from streetlight.clock import ManualClock
-from streetlight.contract import TelemetryBatch, Topics, decode
+from streetlight.contract import (
+    AckOutcome,
+    Command,
+    CommandAck,
+    Target,
+    TargetKind,
+    TelemetryBatch,
+    Topics,
+    decode,
+    encode,
+)
 from streetlight.domain import Inventory
 from streetlight.influx import InfluxClient
 from streetlight.mqtt import make_client
@@ -159,3 +173,113 @@ async def test_every_sample_lands_in_influxdb_exactly_and_on_the_bus(
         # a reading without the device's own time says so
         assert copy.ts_source == ("gateway" if profile_id == "lwm2m-ipso-light" else None)
     assert sorted(rows) == sorted(lamps)
+
+
+def _ctwing_district() -> Inventory:
+    """The back street, its first three lamps on the AEP platform's nodes, by IMEI."""
+    base = subset((MQTT_SITE,))
+    lamps = dict(base.lamps)
+    for index, lamp_id in enumerate(sorted(lamps)[:3]):
+        lamps[lamp_id] = dataclasses.replace(
+            lamps[lamp_id], profile="ctwing-nbiot-push", device_address=f"86997503123450{index}"
+        )
+    return dataclasses.replace(base, lamps=lamps)
+
+
+async def test_the_simulator_plays_an_example_profile_and_obeys_its_commands(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    """The AEP push profile both ways: IMEIs in the body and one topic for every report, ON/OFF,
+    mA and kWh from the simulated nodes; a command in the platform's nested body, answered
+    SUCCESS, switches the node."""
+    every = {**profiles(), **load_profiles(EXAMPLE_PROFILES)}
+    inventory = _ctwing_district()
+    simulator = Simulator(
+        inventory,
+        every,
+        Scenario(),
+        ManualClock(NIGHT),
+        mqtt_url=MqttUrl.parse(service_state.mqtt_url),
+        field_root=topics.root,
+    )
+    ctwing = sorted(i for i, lamp in inventory.lamps.items() if lamp.profile == "ctwing-nbiot-push")
+    config = GatewayConfig.model_validate(
+        {
+            "id": "gw-ctwing",
+            "mqtt": {"profiles": ["ctwing-nbiot-push", "slc-mqtt-a"]},
+            "spool": {"dir": str(tmp_path / "spool"), "max_mb": 8},
+            "commands": {"timeout_s": 2.0, "attempts": 2},
+            "health_interval_s": 3600,
+            "influx_flush_s": 0.1,
+        }
+    )
+    gateway = Gateway(
+        config,
+        config_dir=tmp_path,
+        settings=role_settings(service_state, topics, influx, "gateway"),
+        inventory=inventory,
+        profiles=every,
+        clock=simulator.world.clock,
+    )
+    acks = f"{topics.root}/v1/ack/#"
+    async with (
+        simulator,
+        Listener(MqttUrl.parse(service_state.mqtt_url), [acks]) as seen,
+        running_role("gateway", gateway.run, gateway.ready),
+    ):
+        await eventually(lambda: all(link.connected for link in simulator.nodes.links))
+        clock = simulator.world.clock
+        assert isinstance(clock, ManualClock)
+        await clock.advance(60)
+        rows: dict[str, dict[str, Any]] = {}
+        for _ in range(100):
+            rows = await _rows(influx)
+            if set(ctwing) <= set(rows):
+                break
+            await asyncio.sleep(0.1)
+        command = Command(
+            id="c-ctwing-1",
+            target=Target(kind=TargetKind.LAMP, id=ctwing[0]),
+            on=False,
+            issued_at=clock.now(),
+            origin="controller",
+        )
+        controller = MqttUrl.parse(service_state.url_for("controller"))
+        async with make_client(controller, identifier="example-controller") as client:
+            await client.publish(topics.command(TargetKind.LAMP, ctwing[0]), encode(command), qos=1)
+        await eventually(lambda: bool(seen.on("/ack/")), within=15, what="the command's ack")
+        errors = dict(gateway.health.errors)
+    assert errors == {}
+    for lamp in ctwing:  # the simulated node's own reading, through the profile both ways
+        state = simulator.world.lamps[lamp]
+        assert rows[lamp]["relay_on"] is True
+        assert 200 < rows[lamp]["voltage_v"] < 240
+        assert rows[lamp]["energy_wh"] > 0
+        assert rows[lamp]["dim_pct"] == state.level
+    ack = decode(CommandAck, json.dumps(seen.on("/ack/")[0]).encode())
+    assert (ack.command_id, ack.outcome) == ("c-ctwing-1", AckOutcome.DONE)
+    assert simulator.world.lamps[ctwing[0]].relay is False
+
+
+def test_the_simulator_refuses_a_profile_it_cannot_write() -> None:
+    """SenML's records are found by a filter: readable, not writable."""
+    every = {**profiles(), **load_profiles(EXAMPLE_PROFILES)}
+    base = subset((MQTT_SITE,))
+    lamp = min(base.lamps)
+    lamps = {
+        **base.lamps,
+        lamp: dataclasses.replace(
+            base.lamps[lamp], profile="senml-lorawan-node", device_address="70b3d59ba0000123"
+        ),
+    }
+    with pytest.raises(
+        SimulatorError,
+        match=r"senml-lorawan-node: report.device.pattern: the simulator cannot write",
+    ):
+        Simulator(
+            dataclasses.replace(base, lamps=lamps),
+            every,
+            Scenario(),
+            ManualClock(NIGHT),
+            mqtt_url=MqttUrl.parse("mqtt://127.0.0.1:1"),
+        )
