@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "examples" / "xunyang"))
 import generate  # noqa: E402
 
 from bench._common import write_results  # noqa: E402
-from gateway.normalize import MqttDecoder  # noqa: E402
+from gateway.normalize import MqttDecoder, device_names  # noqa: E402
 from streetlight.contract import (  # noqa: E402
     Command,
     CommandAck,
@@ -226,7 +226,7 @@ async def _ceiling(
     loop (same batch size, same requests in flight): what this InfluxDB takes at most."""
     profile = load_profiles(ROOT / "profiles")["slc-mqtt-a"]
     assert isinstance(profile, MqttLampProfile)
-    decoder = MqttDecoder(profile, dict.fromkeys(inventory.lamps))
+    decoder = MqttDecoder(profile, device_names(profile, inventory))
     lines = TelemetryLines(inventory)
     encoded = [lines.lamp(decoder.decode(payload)) for _, payload in messages]
     # uncompressed, as the gateway sends to an InfluxDB on the same host (STREETLIGHT_INFLUX_GZIP)

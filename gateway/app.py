@@ -21,7 +21,7 @@ from gateway.commands import CommandRouter, ModbusPlace
 from gateway.config import GatewayConfig, GatewayConfigError
 from gateway.modbus_link import Coordinator
 from gateway.modbus_poller import Poller, cabinet_unit
-from gateway.normalize import MqttDecoder, Reading, Rejected
+from gateway.normalize import MqttDecoder, Reading, Rejected, device_names
 from gateway.outputs import Health, Outputs
 from streetlight.clock import Clock
 from streetlight.contract import Channel, DeviceStatus, Target, TargetKind, Topics, encode
@@ -105,7 +105,9 @@ class Gateway:
                 if self.inventory.lamps[lamp].profile == profile_id
             }
             lamps.update(dict.fromkeys(known, profile))
-            decoder = MqttDecoder(profile, dict.fromkeys(self.inventory.lamps))
+            decoder = MqttDecoder(
+                profile, device_names(profile, self.inventory), now=self.clock.now
+            )
             for kind, template in (
                 ("report", profile.topics.report),
                 ("ack", profile.topics.ack),
@@ -314,35 +316,42 @@ class Gateway:
             match = route.pattern.match(message.topic)
             if match is None:
                 continue
+            device = match.groupdict().get("device")
             if route.kind == "report":
-                return self._report(outputs, route, message.payload, match.group("device"))
+                return self._report(outputs, route, message.payload, device)
             if route.kind == "ack":
-                router.vendor_ack(route.profile, match.group("device"), message.payload)
+                lamp = self._lamp_of(outputs, route, device)
+                if lamp is not None:
+                    router.vendor_ack(route.profile, lamp, message.payload)
             else:
-                self._link_status(outputs, match.group("link"), message.payload)
+                self._link_status(outputs, route, match.group("link"), message.payload)
             return None
         return None
 
+    @staticmethod
+    def _lamp_of(outputs: Outputs, route: _Route, device: str | None) -> str | None:
+        """The lamp a device name of a topic stands for; None (counted) if none."""
+        try:
+            return route.decoder.lamp(route.decoder.device(device, "the topic"))
+        except Rejected as exc:
+            outputs.bad_input(exc.kind, exc.device or str(device), str(exc))
+            return None
+
     def _report(
-        self, outputs: Outputs, route: _Route, payload: bytes, device: str
+        self, outputs: Outputs, route: _Route, payload: bytes, device: str | None
     ) -> Reading | None:
         self.health.reports_in += 1
         try:
-            reading = route.decoder.decode(payload)
+            reading = route.decoder.decode(payload, device)
         except Rejected as exc:
-            outputs.bad_input(exc.kind, exc.device or device, str(exc))
-            return None
-        if reading.lamp != device:
-            outputs.bad_input(
-                "unmapped", device, f"report on {device}'s topic names {reading.lamp}"
-            )
+            outputs.bad_input(exc.kind, exc.device or device or "a report", str(exc))
             return None
         if reading.lamp not in self.served_lamps:
             return None  # another gateway's lamp
         outputs.device_status("lamp", reading.lamp, online=True)
         return reading
 
-    def _link_status(self, outputs: Outputs, link: str, payload: bytes) -> None:
+    def _link_status(self, outputs: Outputs, route: _Route, link: str, payload: bytes) -> None:
         try:
             status = orjson.loads(payload) if payload else {}
         except orjson.JSONDecodeError:
@@ -355,10 +364,12 @@ class Gateway:
             )
             return
         for device in devices:
-            if isinstance(device, str) and device in self.served_lamps:
-                outputs.device_status(
-                    "lamp", device, online=status["online"], reason=f"link {link}"
-                )
+            try:
+                lamp = route.decoder.lamp(route.decoder.device(device, "the link status"))
+            except Rejected:
+                continue  # a device this gateway does not know: another's, or not yet in
+            if lamp in self.served_lamps:
+                outputs.device_status("lamp", lamp, online=status["online"], reason=f"link {link}")
 
     @staticmethod
     def _ack(bus: ThreadedClient, message: Received) -> None:

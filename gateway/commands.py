@@ -53,6 +53,8 @@ from streetlight.profiles import (
     ModbusLampProfile,
     MqttLampProfile,
     RegisterSpec,
+    command_body,
+    read_ack,
 )
 from streetlight.profiles import (
     encode as encode_value,
@@ -174,22 +176,21 @@ class CommandRouter:
             detail=f"command_overflow: the gateway has {waiting} commands waiting",
         )
 
-    def vendor_ack(self, profile: MqttLampProfile, device: str, payload: bytes) -> None:
+    def vendor_ack(self, profile: MqttLampProfile, lamp: str, payload: bytes) -> None:
+        """A node's acknowledgement, from the ack topic of `lamp` (the gateway resolved it)."""
         try:
             document = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            self.outputs.bad_input("malformed", device, "an acknowledgement that is not JSON")
+            self.outputs.bad_input("malformed", lamp, "an acknowledgement that is not JSON")
             return
-        if not isinstance(document, dict):
-            self.outputs.bad_input("malformed", device, "an acknowledgement that is not an object")
+        ack = read_ack(profile.ack, document)
+        if ack is None:
+            self.outputs.bad_input("malformed", lamp, "an acknowledgement without a command id")
             return
-        spec = profile.ack
-        future = self._waiting.get((device, str(document.get(spec.id))))
+        command_id, ok, code = ack
+        future = self._waiting.get((lamp, command_id))
         if future is not None and not future.done():
-            code = document.get(spec.code)
-            future.set_result(
-                (document.get(spec.ok) is True, code if isinstance(code, int) else -1)
-            )
+            future.set_result((ok, code))
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -387,9 +388,8 @@ class CommandRouter:
 
         A retry goes to each node that stayed silent, on its own topic."""
         profile = self.mqtt_lamps[lamps[0]]
-        spec = profile.command
         level = command.level_pct if command.on and command.level_pct is not None else 0
-        body = orjson.dumps({spec.id: command.id, spec.relay: int(command.on), spec.level: level})
+        body = command_body(profile.command, command.id, command.on, level)
         topics = profile.topics
         pending = {lamp: self._expect(lamp, command.id) for lamp in lamps}
         try:
@@ -405,7 +405,10 @@ class CommandRouter:
                 else:
                     for lamp in silent:
                         self.outputs.publish(
-                            topics.command.format(root=self.field_root, device=lamp), body
+                            topics.command.format(
+                                root=self.field_root, device=self._device_name(profile, lamp)
+                            ),
+                            body,
                         )
                 await asyncio.wait([pending[lamp] for lamp in silent], timeout=self.timeout_s)
             for lamp, future in pending.items():
@@ -417,6 +420,12 @@ class CommandRouter:
         finally:
             for lamp in lamps:
                 self._waiting.pop((lamp, command.id), None)
+
+    def _device_name(self, profile: MqttLampProfile, lamp: str) -> str:
+        """What the lamp's node is called on its topics: its id, or its device address."""
+        if profile.devices_named_by == "device_address":
+            return self.inventory.lamps[lamp].device_address or lamp
+        return lamp
 
     def _expect(self, lamp: str, command_id: str) -> asyncio.Future[tuple[bool, int]]:
         future: asyncio.Future[tuple[bool, int]] = asyncio.get_running_loop().create_future()

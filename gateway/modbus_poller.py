@@ -4,8 +4,10 @@ The cabinets behind one endpoint share its `Coordinator` (gateway/modbus_link.py
 cabinet (one unit id) is polled on its own schedule: its meter and sensors every
 `cabinet_interval_s`, its concentrator's lamps every `lamp_interval_s`, both in the clock's
 time; when both are due, the lamps first. Reads of adjacent registers are merged into one
-request up to the profile's limit, and lamp slots are read whole. A cabinet that fails
-`offline_after` polls in a row is reported offline once; its first good poll reports it back.
+request up to the profile's limit, and lamp slots are read whole. A cabinet is reported online
+by its first good poll (its state is unknown until then), offline once it fails
+`offline_after` polls in a row, and online again by its next good poll. A lamp is reported
+online when first read, offline when the concentrator loses it, online when it is back.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class CabinetUnit:
     lamp_requests: list[tuple[Request, int, int]]  # request, first slot index, slots in it
     slots: dict[int, str]  # slot index (from 0) -> lamp id
     failures: int = 0
-    online: bool = True
+    online: bool | None = None  # not known until the first poll answers or fails enough
     next_cabinet: float = 0.0
     next_lamps: float = 0.0
     lamps_offline: set[str] = field(default_factory=set)
@@ -173,15 +175,16 @@ class Poller:
         except Rejected as exc:
             self.sink.bad_input(exc.kind, exc.device or unit.endpoint.cabinet, str(exc))
         else:
-            if not unit.online:
+            if unit.online is not True:
+                if unit.online is False:
+                    logger.info("cabinet %s answers again", unit.endpoint.cabinet)
                 unit.online = True
-                logger.info("cabinet %s answers again", unit.endpoint.cabinet)
                 self.sink.device_status("cabinet", unit.endpoint.cabinet, online=True)
             unit.failures = 0
 
     def _failed(self, unit: CabinetUnit, reason: str) -> None:
         unit.failures += 1
-        if unit.online and unit.failures >= self.offline_after:
+        if unit.online is not False and unit.failures >= self.offline_after:
             unit.online = False
             logger.warning("cabinet %s does not answer: %s", unit.endpoint.cabinet, reason)
             self.sink.device_status("cabinet", unit.endpoint.cabinet, online=False, reason=reason)
@@ -218,9 +221,8 @@ class Poller:
                             "lamp", lamp_id, online=False, reason="concentrator lost it"
                         )
                     continue
-                if lamp_id in unit.lamps_offline:
-                    unit.lamps_offline.discard(lamp_id)
-                    self.sink.device_status("lamp", lamp_id, online=True)
+                unit.lamps_offline.discard(lamp_id)
+                self.sink.device_status("lamp", lamp_id, online=True)  # published once a change
                 readings.append(reading)
             await self.sink.lamps(readings)
 

@@ -8,7 +8,8 @@ so what is accepted here always validates against the contract's schema.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,13 +18,19 @@ import annotated_types
 import orjson
 
 from streetlight.contract import CabinetTelemetry, CircuitReading, LampTelemetry, PhaseReading
-from streetlight.domain import Cabinet, Phase
+from streetlight.domain import Cabinet, Inventory, Phase
 from streetlight.profiles import (
     CodecError,
+    FaultSpec,
+    JsonField,
+    JsonPath,
+    JsonTime,
     ModbusCabinetProfile,
     ModbusLampProfile,
     MqttLampProfile,
     RegisterSpec,
+    compiled,
+    conversion,
     decode,
     faults_of,
 )
@@ -86,6 +93,7 @@ class Reading:
     driver_temp_c: float | None = None
     burning_hours: float | None = None
     faults: list[str] = field(default_factory=list)
+    ts_source: str | None = None  # "gateway": the device sent no time; ts is the receipt's
 
     def document(self) -> dict[str, Any]:
         """The contract's `lamp_telemetry` object (for a `telemetry_batch`), to serialise with
@@ -101,6 +109,8 @@ class Reading:
             if value is not None:
                 document[name] = value
         document["faults"] = self.faults
+        if self.ts_source is not None:
+            document["ts_source"] = self.ts_source
         return document
 
 
@@ -111,87 +121,245 @@ def _checked(name: str, value: float, device: str) -> float:
     return value
 
 
-def _get(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = document
-    for key in path:
-        if not isinstance(node, Mapping) or key not in node:
-            return _MISSING
-        node = node[key]
-    return node
+NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*\Z")
+Reader = Callable[[Any, str], Any]  # raw JSON value, device -> canonical value
 
 
-_MISSING = object()
+def _number(name: str, raw: Any, device: str) -> float:
+    """A JSON number, or a string that is a decimal number ("221.4")."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and NUMBER.match(raw):
+        return float(raw)
+    raise Rejected(WRONG_TYPE, f"{name} {raw!r} is not a number", device)
+
+
+def _scaler(scale: float) -> Callable[[float], float]:
+    """raw * scale; a scale of 0.1 or 0.001 divides by 10 or 1000 instead, which gives the
+    float nearest the decimal (2217 -> 221.7, where 2217 * 0.1 is 221.70000000000002)."""
+    inverse = 1 / scale
+    if scale < 1 and abs(inverse - round(inverse)) < 1e-9:
+        divisor = float(round(inverse))
+        return lambda value: value / divisor
+    return lambda value: value * scale
+
+
+def _number_reader(name: str, spec: JsonField) -> Reader:
+    scaled = _scaler(spec.scale)
+    convert = conversion(name, spec.unit)
+    plain = spec.scale == 1.0 and convert.identity
+
+    def read(raw: Any, device: str) -> float:
+        value = _number(name, raw, device)
+        if not plain:
+            value = convert.to_canonical(scaled(value))
+        return _checked(name, float(value), device)
+
+    def read_dim(raw: Any, device: str) -> int:
+        value = _number(name, raw, device)
+        if not plain:
+            value = round(convert.to_canonical(scaled(value)), 6)
+        if value != int(value):
+            raise Rejected(WRONG_TYPE, f"dim_pct {value!r} is not a whole number", device)
+        return int(_checked(name, value, device))
+
+    return read_dim if name == "dim_pct" else read
+
+
+def _state_reader(name: str, given: Mapping[str, bool]) -> Reader:
+    """An on/off state: JSON true/false, 0/1, or one of the words (compared without case)."""
+    words = {word.lower(): state for word, state in given.items()}
+
+    def read(raw: Any, device: str) -> bool:
+        if raw is True or raw is False:
+            return raw
+        if raw in (0, 1) and not isinstance(raw, float):
+            return bool(raw)
+        if isinstance(raw, str):
+            state = words.get(raw.strip().lower())
+            if state is not None:
+                return state
+        raise Rejected(
+            WRONG_TYPE, f"{name} {raw!r} is not one of {', '.join(given)} (nor 0/1)", device
+        )
+
+    return read
+
+
+def _time_reader(spec: JsonTime) -> Callable[[Any, str], datetime]:
+    if spec.format == "iso8601":
+
+        def iso(raw: Any, device: str) -> datetime:
+            try:
+                moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+            except ValueError:
+                moment = None
+            if moment is None:
+                raise Rejected(WRONG_TYPE, f"time {raw!r} is not ISO 8601", device)
+            if moment.tzinfo is None:
+                raise Rejected(WRONG_TYPE, f"time {raw!r} has no UTC offset", device)
+            return moment
+
+        return iso
+    divisor = 1000.0 if spec.format == "epoch_ms" else 1.0
+
+    def epoch(raw: Any, device: str) -> datetime:
+        seconds = _number("time", raw, device) / divisor
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise Rejected(OUT_OF_RANGE, f"time {raw!r} is not a date", device) from exc
+
+    return epoch
+
+
+def _fault_reader(spec: FaultSpec) -> Callable[[Any, str], list[str]]:
+    if spec.bits is not None:
+        bits = sorted(spec.bits.items())
+
+        def word(raw: Any, device: str) -> list[str]:
+            value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+            if isinstance(raw, str) and raw.strip().isdigit():
+                value = int(raw)
+            if value is None:
+                raise Rejected(WRONG_TYPE, f"fault word {raw!r} is not an integer", device)
+            return [flag.value for bit, flag in bits if value >> bit & 1]
+
+        return word
+    words = {word.lower(): flag for word, flag in (spec.words or {}).items()}
+
+    def named(raw: Any, device: str) -> list[str]:
+        given = [raw] if isinstance(raw, str) else raw
+        if not isinstance(given, list) or not all(isinstance(w, str) for w in given):
+            raise Rejected(WRONG_TYPE, f"faults {raw!r} are not words", device)
+        flags = {words.get(w.strip().lower()) for w in given}
+        return sorted(flag.value for flag in flags if flag is not None)
+
+    return named
+
+
+def device_names(profile: MqttLampProfile, inventory: Inventory) -> dict[str, str]:
+    """What a device of this profile may call itself -> its lamp: any lamp id, or (for a
+    profile whose devices go by address) any lamp's device address, in lower case, as they are
+    compared without case."""
+    if profile.devices_named_by == "lamp_id":
+        return {lamp: lamp for lamp in inventory.lamps}
+    return {
+        lamp.device_address.casefold(): lamp.id
+        for lamp in inventory.lamps.values()
+        if lamp.device_address
+    }
 
 
 class MqttDecoder:
-    """Decodes one MQTT profile's reports."""
+    """Decodes one MQTT profile's reports, its paths compiled once.
 
-    def __init__(self, profile: MqttLampProfile, known: Mapping[str, object]) -> None:
+    `devices` maps what a device calls itself (see `device_names`) to its lamp; `now` is the
+    time of receipt, for a profile whose reports carry no time."""
+
+    def __init__(
+        self,
+        profile: MqttLampProfile,
+        devices: Mapping[str, str],
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         report = profile.report
         self.profile = profile
-        self._known = known
-        self._device = tuple(report.device.split("."))
-        self._time = tuple(report.time.path.split("."))
-        self._time_scale = report.time.scale
-        self._fields = [
-            (name, tuple(spec.path.split(".")), spec.type, spec.scale)
+        self._devices = devices
+        self._fold = profile.devices_named_by == "device_address"
+        self._now = now or (lambda: datetime.now(UTC))
+        self._device = compiled(report.device.path) if report.device.path else None
+        self._pattern = re.compile(report.device.pattern) if report.device.pattern else None
+        self._time = (
+            (compiled(report.time.path), _time_reader(report.time)) if report.time else None
+        )
+        self._fields: list[tuple[str, JsonPath, Reader]] = [
+            (
+                name,
+                compiled(spec.path),
+                _state_reader(name, spec.words)
+                if spec.type == "bool"
+                else _number_reader(name, spec),
+            )
             for name, spec in report.fields.items()
         ]
-        self._faults = (
-            (tuple(report.faults.path.split(".")), sorted(report.faults.bits.items()))
-            if report.faults
-            else None
+        faults = report.faults
+        self._faults = (compiled(faults.path), _fault_reader(faults)) if faults else None
+        # a report is a JSON object, or an array (SenML) where the profile's paths start at one
+        paths = [path for _, path, _ in self._fields]
+        self._shape: type = (
+            list if any(p.expression.lstrip().startswith("[") for p in paths) else dict
         )
 
-    def decode(self, payload: bytes) -> Reading:
+    def device(self, value: Any, where: str, *, in_payload: bool = False) -> str:
+        """The device name a value gives: the part the profile's pattern picks, if it has one
+        (of the payload's value when the report names its device there, else of the topic's)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # an IMEI sent as a JSON number
+        if not isinstance(value, str) or not value:
+            raise Rejected(UNMAPPED, f"no device at {where}")
+        if self._pattern is not None and in_payload == (self._device is not None):
+            match = self._pattern.search(value)
+            if match is None:
+                raise Rejected(UNMAPPED, f"device {value!r} does not match the profile's pattern")
+            return str(match.group(1))
+        return value
+
+    def lamp(self, name: str) -> str:
+        """The lamp a device name stands for; Rejected when the inventory has none."""
+        lamp = self._devices.get(self._key(name))
+        if lamp is None:
+            what = "device address" if self._fold else "device"
+            raise Rejected(UNKNOWN_DEVICE, f"unknown {what} {name!r}", name)
+        return lamp
+
+    def _name(self, document: Any, topic_device: str | None) -> str:
+        """The device name a report gives, in its payload or its topic (which must agree)."""
+        if self._device is None:
+            return self.device(topic_device, "the topic")
+        name = self.device(self._device.get(document), self._device.expression, in_payload=True)
+        if topic_device is not None:
+            on_topic = self.device(topic_device, "the topic")
+            if self._key(on_topic) != self._key(name):
+                raise Rejected(
+                    UNMAPPED, f"a report on {topic_device}'s topic names {name}", topic_device
+                )
+        return name
+
+    def _key(self, name: str) -> str:
+        return name.casefold() if self._fold else name
+
+    def decode(self, payload: bytes, topic_device: str | None = None) -> Reading:
+        """The reading of a report (that came on `topic_device`'s topic, if its topic names one)."""
         try:
             document = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
             raise Rejected(MALFORMED, f"not JSON: {exc}") from exc
-        if not isinstance(document, dict):
-            raise Rejected(MALFORMED, "not a JSON object")
-        device = _get(document, self._device)
-        if not isinstance(device, str):
-            raise Rejected(UNMAPPED, f"no device id at {'.'.join(self._device)}")
-        if device not in self._known:
-            raise Rejected(UNKNOWN_DEVICE, f"unknown device {device!r}", device)
-        raw_time = _get(document, self._time)
-        if not isinstance(raw_time, int | float) or isinstance(raw_time, bool):
-            raise Rejected(UNMAPPED, f"no time at {'.'.join(self._time)}", device)
-        try:
-            ts = datetime.fromtimestamp(raw_time * self._time_scale, UTC)
-        except (OverflowError, OSError, ValueError) as exc:
-            raise Rejected(OUT_OF_RANGE, f"time {raw_time!r} is not a date", device) from exc
+        if not isinstance(document, self._shape):
+            raise Rejected(MALFORMED, f"not a JSON {'array' if self._shape is list else 'object'}")
+        lamp = self.lamp(self._name(document, topic_device))
+        ts_source = None
+        if self._time is None:
+            ts, ts_source = self._now(), "gateway"
+        else:
+            raw_time = self._time[0].get(document)
+            if raw_time is None:
+                raise Rejected(UNMAPPED, f"no time at {self._time[0].expression}", lamp)
+            ts = self._time[1](raw_time, lamp)
         values: dict[str, Any] = {}
-        for name, path, kind, scale in self._fields:
-            raw = _get(document, path)
-            if raw is _MISSING or raw is None:
-                if name in ("relay_on", "dim_pct"):
-                    raise Rejected(UNMAPPED, f"{name} missing at {'.'.join(path)}", device)
+        for field_name, path, read in self._fields:
+            raw = path.get(document)
+            if raw is None:
+                if field_name in ("relay_on", "dim_pct"):
+                    raise Rejected(UNMAPPED, f"{field_name} missing at {path.expression}", lamp)
                 continue
-            values[name] = self._value(name, raw, kind, scale, device)
+            values[field_name] = read(raw, lamp)
         faults: list[str] = []
         if self._faults is not None:
-            word = _get(document, self._faults[0])
-            if isinstance(word, int) and not isinstance(word, bool):
-                faults = [flag.value for bit, flag in self._faults[1] if word >> bit & 1]
-            elif word is not _MISSING:
-                raise Rejected(WRONG_TYPE, f"fault word {word!r} is not an integer", device)
-        return Reading(lamp=device, ts=ts, faults=faults, **values)
-
-    @staticmethod
-    def _value(name: str, raw: Any, kind: str, scale: float, device: str) -> Any:
-        if kind == "bool":
-            if raw in (0, 1) and not isinstance(raw, float):
-                return bool(raw)
-            raise Rejected(WRONG_TYPE, f"{name} {raw!r} is not 0 or 1", device)
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise Rejected(WRONG_TYPE, f"{name} {raw!r} is not a number", device)
-        if name == "dim_pct":
-            if raw != int(raw):
-                raise Rejected(WRONG_TYPE, f"dim_pct {raw!r} is not a whole number", device)
-            return int(_checked(name, raw, device))
-        return _checked(name, float(raw) * scale, device)
+            raw_faults = self._faults[0].get(document)
+            if raw_faults is not None:
+                faults = self._faults[1](raw_faults, lamp)
+        return Reading(lamp=lamp, ts=ts, faults=faults, ts_source=ts_source, **values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,19 @@ import aiomqtt
 from simulator import noise
 from simulator.devices import LampState
 from simulator.timeline import Periodic, Timeline
-from simulator.world import World
+from simulator.world import SimulatorError, World
 from streetlight.backoff import LinkState
+from streetlight.contract import LampFault
 from streetlight.mqtt import make_client, publish, run_connected
-from streetlight.profiles import MqttLampProfile
+from streetlight.profiles import (
+    FaultSpec,
+    JsonField,
+    MqttLampProfile,
+    ack_body,
+    compiled,
+    conversion,
+    read_command,
+)
 from streetlight.settings import MqttUrl
 
 logger = logging.getLogger(__name__)
@@ -43,21 +53,56 @@ TOPICS_PER_SUBSCRIBE = 50
 
 
 class VendorFormat:
-    """Encodes reports and reads commands in one MQTT profile's vendor JSON."""
+    """Encodes reports and reads commands in one MQTT profile's vendor JSON.
+
+    Every path the simulator writes must be a chain of keys and indexes (a filter such as
+    SenML's `[?n=='voltage'].v | [0]` can be read, not written); a profile with another is
+    refused with the key and path, as is a device name behind a `pattern`."""
 
     def __init__(self, profile: MqttLampProfile, root: str) -> None:
         self.profile = profile
         self.root = root
         report = profile.report
+        if report.device.pattern is not None:
+            raise SimulatorError(
+                f"profile {profile.id}: report.device.pattern: the simulator cannot write a "
+                f"device name through a pattern"
+            )
+        paths = {f"report.fields.{name}.path": spec.path for name, spec in report.fields.items()}
+        if report.device.path is not None:
+            paths["report.device.path"] = report.device.path
+        if report.time is not None:
+            paths["report.time.path"] = report.time.path
+        if report.faults is not None:
+            paths["report.faults.path"] = report.faults.path
+        for key, path in paths.items():
+            if not compiled(path).writable:
+                raise SimulatorError(
+                    f"profile {profile.id}: {key}: the simulator writes only chains of keys "
+                    f"and indexes, not {path!r}"
+                )
+        self._as_list = any(isinstance(compiled(p).steps[0], int) for p in paths.values())  # type: ignore[index]
+        self._device = compiled(report.device.path) if report.device.path else None
+        self._time = report.time
         self._fields = [
-            (name, spec.path.split("."), spec.scale, spec.type)
+            (name, compiled(spec.path), spec, conversion(name, spec.unit))
             for name, spec in report.fields.items()
         ]
-        self._time_path = report.time.path.split(".")
-        self._time_scale = report.time.scale
         self._faults = report.faults
         self._command_pattern = _topic_regex(profile.topics.command, root)
         self._group_pattern = _topic_regex(profile.topics.group_command, root)
+
+    def name(self, lamp: LampState) -> str:
+        """What the lamp's node calls itself: its id, or its device address."""
+        if self.profile.devices_named_by == "device_address":
+            address = lamp.lamp.device_address
+            if address is None:
+                raise SimulatorError(
+                    f"lamp {lamp.lamp.id}: {self.profile.id} names devices by address, and the "
+                    f"lamp has no device_address"
+                )
+            return address
+        return lamp.lamp.id
 
     def topic(self, name: str, **values: str) -> str:
         template: str = getattr(self.profile.topics, name)
@@ -65,25 +110,34 @@ class VendorFormat:
 
     def report(self, lamp: LampState, at: float) -> bytes:
         reading = lamp.reading(at)
-        document: dict[str, Any] = {}
-        _put(document, self.profile.report.device.split("."), lamp.lamp.id)
-        _put(document, self._time_path, int(at / self._time_scale))
-        for name, path, scale, kind in self._fields:
+        document: Any = [] if self._as_list else {}
+        if self._device is not None:
+            self._device.put(document, self.name(lamp))
+        if self._time is not None:
+            self._put_time(document, at)
+        for name, path, spec, convert in self._fields:
             value = getattr(reading, name)
-            if kind == "bool":
-                _put(document, path, 1 if value else 0)
-            elif kind == "int":
-                _put(document, path, round(value / scale))
-            else:
-                _put(document, path, value / scale)
+            if spec.type == "bool":
+                path.put(document, _state_word(spec, bool(value)))
+                continue
+            vendor = convert.to_vendor(float(value)) / spec.scale
+            path.put(document, round(vendor) if spec.type == "int" else vendor)
         if self._faults is not None:
-            spec_bits = self._faults.bits
-            word = sum(1 << bit for bit, flag in spec_bits.items() if flag in reading.faults)
-            _put(document, self._faults.path.split("."), word)
+            compiled(self._faults.path).put(document, _fault_value(self._faults, reading.faults))
         return json.dumps(document, separators=(",", ":")).encode()
 
+    def _put_time(self, document: Any, at: float) -> None:
+        assert self._time is not None
+        path = compiled(self._time.path)
+        if self._time.format == "epoch_s":
+            path.put(document, int(at))
+        elif self._time.format == "epoch_ms":
+            path.put(document, int(at * 1000))
+        else:
+            path.put(document, datetime.fromtimestamp(at, UTC).isoformat())
+
     def command_target(self, topic: str) -> tuple[str, str] | None:
-        """("device", id) or ("group", id) for a command topic of this profile."""
+        """("device", name) or ("group", id) for a command topic of this profile."""
         if match := self._command_pattern.match(topic):
             return "device", match.group("device")
         if match := self._group_pattern.match(topic):
@@ -92,33 +146,33 @@ class VendorFormat:
 
     def parse_command(self, payload: bytes) -> tuple[str | None, bool, int] | str:
         """(command id, on, level), or the reason it cannot be carried out."""
-        spec = self.profile.command
         try:
             document = json.loads(payload)
         except (ValueError, UnicodeDecodeError):
             return "not JSON"
-        if not isinstance(document, dict):
-            return "not a JSON object"
-        command_id = document.get(spec.id)
-        relay, level = document.get(spec.relay), document.get(spec.level)
-        if relay not in (0, 1) or isinstance(relay, bool):
-            return f"{spec.relay} must be 0 or 1"
-        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 100:
-            return f"{spec.level} must be an integer 0-100"
-        return (str(command_id) if command_id is not None else None), relay == 1, level
+        return read_command(self.profile.command, document)
 
     def ack(self, command_id: str | None, ok: bool, code: int, at: float) -> bytes:
-        spec = self.profile.ack
-        return json.dumps(
-            {spec.id: command_id, spec.ok: ok, spec.code: code, "ts": int(at)}
-        ).encode()
+        return ack_body(self.profile.ack, command_id, ok, code, at)
 
 
-def _put(document: dict[str, Any], path: list[str], value: object) -> None:
-    node = document
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = value
+def _state_word(spec: JsonField, on: bool) -> object:
+    """How the vendor says on or off: 1/0, or the profile's first word for it."""
+    if spec.states is None:
+        return 1 if on else 0
+    return next((word for word, value in spec.states.items() if value is on), on)
+
+
+def _fault_value(spec: FaultSpec, faults: Iterable[LampFault]) -> object:
+    """A fault word with the flags' bits, or the list of the flags' first words."""
+    if spec.bits is not None:
+        return sum(1 << bit for bit, flag in spec.bits.items() if flag in faults)
+    words = spec.words or {}
+    return [word for flag in faults for word in [_first(words, flag)] if word is not None]
+
+
+def _first(words: dict[str, LampFault | None], flag: LampFault) -> str | None:
+    return next((word for word, mapped in words.items() if mapped == flag), None)
 
 
 def _topic_regex(template: str, root: str) -> re.Pattern[str]:
@@ -144,6 +198,7 @@ class Link:
         self.id = link_id
         self._starting = starting or asyncio.Semaphore(1)
         self.lamps = {lamp.lamp.id: lamp for lamp in lamps}
+        self.names = {vendor.name(lamp): lamp for lamp in lamps}  # as the nodes call themselves
         self.groups: dict[str, list[LampState]] = {}
         for lamp in lamps:
             self.groups.setdefault(lamp.lamp.circuit_id, []).append(lamp)
@@ -166,7 +221,7 @@ class Link:
 
     def _status(self, online: bool) -> bytes:
         return json.dumps(
-            {"link": self.id, "online": online, "devices": sorted(self.lamps)}
+            {"link": self.id, "online": online, "devices": sorted(self.names)}
         ).encode()
 
     def _any_reachable(self) -> bool:
@@ -189,7 +244,7 @@ class Link:
         async def session(client: aiomqtt.Client) -> None:
             async with self._starting:
                 await client.publish(status_topic, self._status(True), qos=1, retain=True)
-                topics = [self.vendor.topic("command", device=lamp) for lamp in self.lamps]
+                topics = [self.vendor.topic("command", device=name) for name in self.names]
                 topics += [self.vendor.topic("group_command", group=g) for g in self.groups]
                 for first in range(0, len(topics), TOPICS_PER_SUBSCRIBE):
                     chunk = topics[first : first + TOPICS_PER_SUBSCRIBE]
@@ -254,8 +309,8 @@ class Link:
             return
         kind, target_id = target
         lamps: Iterable[LampState] = (
-            [self.lamps[target_id]]
-            if kind == "device" and target_id in self.lamps
+            [self.names[target_id]]
+            if kind == "device" and target_id in self.names
             else self.groups.get(target_id, [])
         )
         parsed = self.vendor.parse_command(payload)
@@ -263,7 +318,7 @@ class Link:
         for lamp in lamps:
             if not lamp.reachable:
                 continue  # a node without supply hears nothing
-            ack_topic = self.vendor.topic("ack", device=lamp.lamp.id)
+            ack_topic = self.vendor.topic("ack", device=self.vendor.name(lamp))
             if isinstance(parsed, str):
                 world.stats.commands_refused += 1
                 logger.info("node %s refused a command: %s", lamp.lamp.id, parsed)
@@ -280,7 +335,7 @@ def _command_id(payload: bytes, vendor: VendorFormat) -> str | None:
         document = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         return None
-    value = document.get(vendor.profile.command.id) if isinstance(document, dict) else None
+    value = compiled(vendor.profile.command.id).get(document)
     return str(value) if value is not None else None
 
 
@@ -306,7 +361,7 @@ class _NodeReport:
             stats.note_lag(max(0.0, link.world.now - at))
             vendor = link.vendor
             report = vendor.report(lamp, max(at, lamp.t))
-            link.send(vendor.topic("report", device=lamp.lamp.id), report, report=True)
+            link.send(vendor.topic("report", device=vendor.name(lamp)), report, report=True)
         # every interval, give or take two seconds, so reports do not arrive in lockstep
         return at + self.interval + 2.0 * noise.signed(lamp.key, int(at))
 

@@ -20,18 +20,27 @@ import pytest_asyncio
 
 from streetlight.contract import Topics
 from streetlight.influx import InfluxClient, InfluxError, RetryPolicy, quote_ident
-from streetlight.services import LocalServices, Postgres, ServiceState, broker_auth
+from streetlight.profiles import MqttLampProfile, load_profiles
+from streetlight.services import BrokerAuth, LocalServices, Postgres, ServiceState
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_INVENTORY = ROOT / "examples" / "xunyang" / "inventory.geojson"
+EXAMPLE_PROFILES = ROOT / "examples" / "profiles"
 FAST_RETRY = RetryPolicy(attempts=2, initial_delay=0.05, max_delay=0.1)
 
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices]:
     """The session's servers; the broker closed to all but the project's identities, for any
-    topic root (each test has its own)."""
-    auth = broker_auth(bus_root="+", field_root="+", profiles_dir=ROOT / "profiles")
+    topic root (each test has its own); the device classes of the project's profiles and of the
+    example vendor profiles."""
+    classes = {
+        profile_id: profile
+        for directory in (ROOT / "profiles", EXAMPLE_PROFILES)
+        for profile_id, profile in load_profiles(directory).items()
+        if isinstance(profile, MqttLampProfile)
+    }
+    auth = BrokerAuth(bus_root="+", field_root="+", device_classes=classes)
     local = LocalServices(tmp_path_factory.mktemp("servers"), auth=auth)
     local.start()
     try:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
-from streetlight.cli._contract import schema_text
+from streetlight.cli._contract import all_schemas, schema_text
 from streetlight.contract import (
     MEASUREMENTS,
     PAYLOADS,
@@ -40,10 +40,10 @@ def _examples() -> dict[str, str]:
     return dict(pattern.findall(CONTRACT))
 
 
-@pytest.mark.parametrize("name", sorted(PAYLOADS))
+@pytest.mark.parametrize("name", [*sorted(PAYLOADS), "profile"])
 def test_checked_in_schema_is_the_generated_one(name: str) -> None:
     path = SCHEMAS / f"{name}.schema.json"
-    assert path.read_text() == schema_text(json_schemas()[name]), (
+    assert path.read_text() == schema_text(all_schemas()[name]), (
         f"{path} is stale: run 'streetlight contract schemas --write docs/schemas'"
     )
 

@@ -74,9 +74,9 @@ async def test_every_report_lands_in_influxdb_with_its_values_and_simulated_time
     for report in vendor:  # the values and the device's own (simulated) time
         row = by_key[(report["devId"], report["ts"] * 1_000_000_000)]
         data = report["data"]
-        assert row["voltage_v"] == data["U"] * 0.1
-        assert row["power_w"] == data["P"] * 0.1
-        assert row["current_a"] == data["I"] * 0.001
+        assert row["voltage_v"] == data["U"] / 10  # 0.1 V, exactly: 2214 is 221.4
+        assert row["power_w"] == data["P"] / 10
+        assert row["current_a"] == data["I"] / 1000
         assert row["dim_pct"] == data["dim"]
         assert row["relay_on"] is bool(data["sw"])
         assert row["faults"] == ""
@@ -134,3 +134,33 @@ async def test_health_goes_to_the_bus_and_influxdb(
     assert rows
     assert rows[-1]["gateway"] == "gw-test"
     assert rows[-1]["messages_in"] > 0
+
+
+async def test_a_modbus_cabinet_that_answers_is_published_online_and_counted(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    """Nothing is assumed: a cabinet is online once it has answered a poll, and says so."""
+    settings = role_settings(service_state, topics, influx, "gateway")
+    status = f"{topics.root}/v1/status/#"
+    async with (
+        running(service_state, topics.root, sites=(MODBUS_A_SITE,)) as sim,
+        Listener(MqttUrl.parse(service_state.mqtt_url), [status]) as seen,
+        running_gateway(sim, settings, config_for(sim, tmp_path / "spool")) as gateway,
+    ):
+        cabinets = set(sim.world.cabinets)
+        lamps = {lamp.lamp.id for lamps in sim.world.modbus_lamps.values() for lamp in lamps}
+
+        def online(kind: str) -> set[str]:
+            return {
+                s["device"]["id"]
+                for s in seen.on(f"/status/{kind}/")
+                if s["online"] and s["device"]["kind"] == kind
+            }
+
+        await clock_of(sim).advance(60)
+        await eventually(lambda: online("cabinet") == cabinets, what="cabinets online")
+        await eventually(lambda: online("lamp") == lamps, what="lamps online")
+        assert gateway.outputs is not None
+        report = gateway.outputs.health_report(sim.world.clock.now())
+    assert report.devices_online == len(cabinets) + len(lamps)
+    assert report.devices_offline == 0

@@ -117,6 +117,8 @@ BAD_CELLS = [
     ("circuit", "NO-SUCH-CIRCUIT", "circuit 'NO-SUCH-CIRCUIT' is not in cabinet"),
     ("road_class", "main", "road_class 'main' conflicts with"),
     ("timezone", "Mars/Olympus", "timezone 'Mars/Olympus' conflicts with"),
+    ("device_address", "imei 8699", "device_address: String should match pattern"),
+    ("device_address", "a/b", "device_address: String should match pattern"),
 ]
 
 
@@ -153,6 +155,39 @@ def test_duplicate_lamp_names_both_rows(tmp_path: Path) -> None:
         InventoryError, match=rf"row {len(rows) + 1}: lamp .* already given at row {first + 2}"
     ):
         load_inventory(path)
+
+
+def test_device_addresses_load_and_round_trip(tmp_path: Path) -> None:
+    rows = _csv_rows(_small())
+    lamp_row = _first_lamp_row(rows)
+    cabinet_row = next(i for i, row in enumerate(rows) if row["kind"] == "cabinet")
+    rows[lamp_row]["device_address"] = "urn:imei:869975031234567"
+    rows[cabinet_row]["device_address"] = "70B3D59BA0000123"
+    inventory = load_inventory(_write_csv(tmp_path, rows))
+    lamp_id, cabinet_id = rows[lamp_row]["id"], rows[cabinet_row]["id"]
+    assert inventory.lamps[lamp_id].device_address == "urn:imei:869975031234567"
+    assert inventory.by_address("URN:IMEI:869975031234567") == ("lamp", lamp_id)
+    assert inventory.by_address("70b3d59ba0000123") == ("cabinet", cabinet_id)
+    path = tmp_path / "again.geojson"
+    path.write_text(json.dumps(dump_geojson(inventory)))
+    assert load_inventory(path) == inventory
+    again = tmp_path / "again.csv"
+    again.write_text(dump_csv(inventory))
+    assert load_inventory(again) == inventory
+
+
+def test_a_device_address_given_twice_names_both_rows(tmp_path: Path) -> None:
+    """Addresses are compared without case: a DevEUI is the same in capitals."""
+    rows = _csv_rows(_small())
+    first = _first_lamp_row(rows)
+    rows[first]["device_address"] = "70b3d59ba0000123"
+    rows[first + 1]["device_address"] = "70B3D59BA0000123"
+    with pytest.raises(
+        InventoryError,
+        match=rf"row {first + 3}: lamp .*: device_address '70B3D59BA0000123' is already "
+        rf"lamp .*'s at row {first + 2}",
+    ):
+        load_inventory(_write_csv(tmp_path, rows))
 
 
 def test_unknown_column_is_refused_but_x_columns_are_kept_out(tmp_path: Path) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +14,7 @@ import yaml
 
 from simulator.world import SimulatorError, World
 from streetlight.clock import ManualClock
-from streetlight.profiles import ModbusLampProfile, ProfileError, load_profile
+from streetlight.profiles import ModbusLampProfile, ProfileError, load_profile, load_profiles
 from tests.conftest import ROOT
 from tests.helpers import subset
 from tests.simulation import MODBUS_B_SITE, NIGHT, profiles
@@ -100,3 +104,155 @@ def test_a_broadcast_on_the_cabinets_registers_is_refused_by_the_simulator() -> 
     clash = {**profiles(), "slc-modbus-b": lamp_profile.model_copy(update={"broadcast": moved})}
     with pytest.raises(SimulatorError, match=r"broadcast\.dim_pct of slc-modbus-b overlaps"):
         World(subset((MODBUS_B_SITE,)), clash, ManualClock(NIGHT))
+
+
+# --- profiles refused by the onboarding check and by the gateway, naming file, key, reason ---
+
+BAD_PROFILES: dict[str, tuple[str, Any, str]] = {
+    # file: (key to change, its new value, the line expected)
+    "wrong-type": (
+        "report.fields.voltage_v.scale",
+        "ten",
+        "report.fields.voltage_v.scale: Input should be a valid number",
+    ),
+    "bad-path": (
+        "report.fields.voltage_v.path",
+        "data.[U",
+        "report.fields.voltage_v.path: not a JMESPath expression",
+    ),
+    "missing-key": ("report.device", None, "report.device: Field required"),
+    "bad-unit": (
+        "report.fields.driver_temp_c.unit",
+        "furlongs",
+        "report.fields.driver_temp_c.unit: unit 'furlongs' cannot become driver_temp_c's Cel",
+    ),
+}
+
+
+def _write_bad_profiles(directory: Path) -> None:
+    """The four broken MQTT profiles above, and a Modbus cabinet with an overlap."""
+    directory.mkdir()
+    for name, (key, value, _) in BAD_PROFILES.items():
+        document = yaml.safe_load((ROOT / "profiles" / "slc-mqtt-a.yaml").read_text())
+        document["id"] = name
+        *parents, last = key.split(".")
+        node = document
+        for part in parents:
+            node = node[part]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+        (directory / f"{name}.yaml").write_text(yaml.safe_dump(document))
+    cabinet = yaml.safe_load((ROOT / "profiles" / "cabinet-modbus-a.yaml").read_text())
+    cabinet["id"] = "overlap"
+    cabinet["fields"]["leakage_ma"]["address"] = 2  # phase A's power_w
+    (directory / "overlap.yaml").write_text(yaml.safe_dump(cabinet))
+    (directory / "good.yaml").write_text(
+        (ROOT / "profiles" / "slc-mqtt-a.yaml").read_text().replace("id: slc-mqtt-a", "id: good")
+    )
+
+
+EXPECTED_LINES = [
+    *(f"{name}.yaml: {line}" for name, (_, _, line) in BAD_PROFILES.items()),
+    "overlap.yaml: fields.leakage_ma and phases.power_w overlap at input address 2",
+]
+
+
+def _streetlight(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "streetlight", *args],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _errors(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if ": error: " in line]
+
+
+def test_every_problem_of_every_profile_is_refused_by_name(tmp_path: Path) -> None:
+    directory = tmp_path / "profiles"
+    _write_bad_profiles(directory)
+    with pytest.raises(ProfileError) as caught:
+        load_profiles(directory)
+    problems = caught.value.problems
+    for expected in EXPECTED_LINES:
+        assert any(expected in line and line.startswith(str(directory)) for line in problems), (
+            expected,
+            problems,
+        )
+    assert not any("good.yaml" in line for line in problems)
+
+
+def test_the_onboarding_check_reads_the_profiles_dir_and_fails_on_a_broken_one(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "profiles"
+    _write_bad_profiles(directory)
+    result = _streetlight("contract", "profiles", env={"STREETLIGHT_PROFILES_DIR": str(directory)})
+    assert result.returncode == 2, result.stdout
+    errors = _errors(result)
+    for expected in EXPECTED_LINES:
+        assert any(f"{directory}/{expected}" in line for line in errors), (expected, errors)
+    assert "#### `good`" in result.stdout  # the good one is still shown
+    assert "1 of 6 profiles good" in result.stderr
+
+    fine = _streetlight(
+        "contract", "profiles", env={"STREETLIGHT_PROFILES_DIR": str(ROOT / "examples/profiles")}
+    )
+    assert fine.returncode == 0, fine.stderr
+    assert "4 profiles, all good" in fine.stdout
+    assert "#### `slc-mqtt-a`" not in fine.stdout  # not ./profiles, whatever the directory
+
+
+def test_the_gateway_refuses_broken_profiles_naming_each(tmp_path: Path) -> None:
+    directory = tmp_path / "profiles"
+    _write_bad_profiles(directory)
+    config = tmp_path / "gateway.yaml"
+    config.write_text("id: gw-1\ninventory: " + str(ROOT / "examples/xunyang/inventory.geojson"))
+    result = _streetlight(
+        "gateway", "--config", str(config), env={"STREETLIGHT_PROFILES_DIR": str(directory)}
+    )
+    assert result.returncode == 2
+    errors = _errors(result)
+    assert all(line.startswith("streetlight gateway: error: ") for line in errors)
+    for expected in EXPECTED_LINES:
+        assert any(f"{directory}/{expected}" in line for line in errors), (expected, errors)
+
+
+def test_a_recorded_sample_is_decoded_to_canonical_telemetry() -> None:
+    env = {"STREETLIGHT_PROFILES_DIR": str(ROOT / "examples/profiles")}
+    sample = ROOT / "examples/profiles/samples/ctwing-nbiot-push.json"
+    result = _streetlight(
+        "contract", "profiles", "--sample", str(sample), "--profile", "ctwing-nbiot-push", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    telemetry = json.loads(result.stdout)
+    assert telemetry["voltage_v"] == 221.7
+    assert telemetry["energy_wh"] == 18335.0
+    assert telemetry["lamp"] == "869975031234568"  # no --inventory: the device as it names itself
+    wrong = _streetlight(
+        "contract", "profiles", "--sample", str(sample), "--profile", "senml-lorawan-node", env=env
+    )
+    assert wrong.returncode == 2
+    (line,) = _errors(wrong)
+    assert "malformed: not a JSON array" in line
+
+
+def test_inventory_check_refuses_a_profile_that_does_not_exist(tmp_path: Path) -> None:
+    document = json.loads((ROOT / "examples/xunyang/inventory.geojson").read_text())
+    lamp = next(f for f in document["features"] if f["properties"]["kind"] == "lamp")
+    lamp["properties"]["profile"] = "slc-nowhere"
+    path = tmp_path / "inventory.geojson"
+    path.write_text(json.dumps(document))
+    result = _streetlight("inventory", "check", str(path), env={})
+    assert result.returncode == 2
+    (line,) = _errors(result)
+    lamp_id = lamp["properties"]["id"]
+    assert f"lamp {lamp_id!r}: profile 'slc-nowhere' does not exist" in line

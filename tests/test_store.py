@@ -60,6 +60,28 @@ async def test_inventory_saves_and_reads_back(tmp_path: Path) -> None:
         await engine.dispose()
 
 
+async def test_device_addresses_save_and_read_back(tmp_path: Path) -> None:
+    inventory = load_inventory(SAMPLE_INVENTORY)
+    lamp = next(iter(inventory.lamps.values()))
+    cabinet = next(iter(inventory.cabinets.values()))
+    addressed = dataclasses.replace(
+        inventory,
+        lamps={**inventory.lamps, lamp.id: dataclasses.replace(lamp, device_address="86997503")},
+        cabinets={
+            **inventory.cabinets,
+            cabinet.id: dataclasses.replace(cabinet, device_address="urn:dev:mac:0024befffe80"),
+        },
+    )
+    engine = await open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        async with sessions(engine)() as session, session.begin():
+            await save_inventory(session, addressed, "addressed")
+        async with sessions(engine)() as session:
+            assert await read_inventory(session) == addressed
+    finally:
+        await engine.dispose()
+
+
 async def test_empty_store_has_no_inventory(tmp_path: Path) -> None:
     engine = await open_engine(f"sqlite:///{tmp_path / 'store.db'}")
     try:

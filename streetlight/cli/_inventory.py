@@ -1,4 +1,7 @@
-"""`streetlight inventory check|load PATH`: validate an inventory, or load it into the store."""
+"""`streetlight inventory check|load PATH`: validate an inventory, or load it into the store.
+
+Both refuse an inventory whose lamps or cabinets name a profile that STREETLIGHT_PROFILES_DIR
+does not hold (or one of the wrong kind), one line per asset."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from typing import Any
 
 from streetlight.cli._common import settings_and_logging
 from streetlight.domain import Inventory
-from streetlight.inventory import load_inventory
+from streetlight.inventory import InventoryError, load_inventory
+from streetlight.profiles import inventory_problems, read_profiles
 from streetlight.settings import CommonSettings
 from streetlight.store import LoadReport, open_store, save_inventory, sessions
 
@@ -24,7 +28,14 @@ def add_parser(roles: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_and_logging(CommonSettings)
     inventory = load_inventory(args.path)
-    print(f"{args.path}: {inventory.summary()}")
+    profiles, broken = read_profiles(settings.profiles_dir)
+    problems = inventory_problems(inventory, profiles)
+    if problems:
+        raise InventoryError(
+            [f"{args.path}: {problem}" for problem in problems]
+            + [f"{settings.profiles_dir} (STREETLIGHT_PROFILES_DIR): {line}" for line in broken]
+        )
+    print(f"{args.path}: {inventory.summary()}; every profile found in {settings.profiles_dir}")
     if args.action == "load":
         report = asyncio.run(load_into_store(settings, inventory, str(args.path)))
         print(f"store: {report.summary()}")

@@ -58,6 +58,11 @@ class LampTelemetry(_Payload):
     burning_hours: float | None = Field(default=None, ge=0)
     faults: list[LampFault] = Field(default_factory=list)
     source: Id | None = Field(default=None, description="the gateway that read it")
+    ts_source: Literal["device", "gateway"] | None = Field(
+        default=None,
+        description="absent or device: ts is the device's; gateway: the device sends no time, "
+        "ts is when the gateway received the report",
+    )
 
 
 class PhaseReading(BaseModel):

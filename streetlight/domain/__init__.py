@@ -19,6 +19,7 @@ from streetlight.domain.kpi import (
 )
 from streetlight.domain.lighting import Level, agrees
 from streetlight.domain.model import (
+    ADDRESS_PATTERN,
     ID_PATTERN,
     AssetKind,
     Cabinet,
@@ -37,11 +38,13 @@ from streetlight.domain.model import (
     Site,
     SiteCategory,
     Subdistrict,
+    check_address,
     check_id,
 )
 from streetlight.domain.power import STANDBY_W, lamp_power_w, power_factor
 
 __all__ = [
+    "ADDRESS_PATTERN",
     "ASSET_KINDS",
     "DEFAULT_LIGHTING_TARGETS",
     "ID_PATTERN",
@@ -74,6 +77,7 @@ __all__ = [
     "SiteCategory",
     "Subdistrict",
     "agrees",
+    "check_address",
     "check_id",
     "lamp_power_w",
     "power_factor",

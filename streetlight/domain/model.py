@@ -16,6 +16,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# a device's own address (IMEI, DevEUI, serial, URN): one MQTT topic level, no wildcards
+ADDRESS_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 MAX_CIRCUITS_PER_CABINET = 32
 
 
@@ -24,6 +26,15 @@ def check_id(kind: str, value: str) -> None:
     if not ID_PATTERN.match(value):
         raise ValueError(
             f"{kind} id must be 1-64 letters, digits, '.', '_' or '-' "
+            f"starting with a letter or digit, got {value!r}"
+        )
+
+
+def check_address(value: str) -> None:
+    """Raise ValueError unless `value` is a well-formed device address."""
+    if not ADDRESS_PATTERN.match(value):
+        raise ValueError(
+            f"device_address must be 1-64 letters, digits, '.', '_', ':' or '-' "
             f"starting with a letter or digit, got {value!r}"
         )
 
@@ -175,10 +186,13 @@ class Cabinet:
     profile: str
     circuit_ids: tuple[str, ...]
     nominal_voltage_v: float = 220.0
+    device_address: str | None = None  # its controller's own address, where it has one
 
     def __post_init__(self) -> None:
         check_id("cabinet", self.id)
         check_id("profile", self.profile)
+        if self.device_address is not None:
+            check_address(self.device_address)
         if not 1 <= len(self.circuit_ids) <= MAX_CIRCUITS_PER_CABINET:
             raise ValueError(
                 f"a cabinet has 1..{MAX_CIRCUITS_PER_CABINET} circuits, got {len(self.circuit_ids)}"
@@ -217,10 +231,13 @@ class Lamp:
     profile: str
     installed_on: date | None = None
     project: str | None = None
+    device_address: str | None = None  # its node's IMEI, DevEUI or serial, where not its id
 
     def __post_init__(self) -> None:
         check_id("lamp", self.id)
         check_id("profile", self.profile)
+        if self.device_address is not None:
+            check_address(self.device_address)
         if not 1.0 <= self.rated_power_w <= 1000.0:
             raise ValueError(f"rated power must be 1..1000 W, got {self.rated_power_w}")
 
@@ -251,9 +268,25 @@ class Inventory:
     circuits: dict[str, Circuit]
     lamps: dict[str, Lamp]
     _lamps_by_circuit: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _addresses: dict[str, tuple[AssetKind, str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._check_references()
+        addresses: dict[str, tuple[AssetKind, str]] = {}
+        devices = [
+            *((AssetKind.CABINET, c.id, c.device_address) for c in self.cabinets.values()),
+            *((AssetKind.LAMP, lamp.id, lamp.device_address) for lamp in self.lamps.values()),
+        ]
+        for kind, asset_id, address in devices:
+            if address is None:
+                continue
+            other = addresses.setdefault(address.casefold(), (kind, asset_id))
+            if other != (kind, asset_id):
+                raise ValueError(
+                    f"{kind.value} {asset_id!r}: device_address {address!r} is already "
+                    f"{other[0].value} {other[1]!r}'s"
+                )
+        object.__setattr__(self, "_addresses", addresses)
         by_circuit: dict[str, list[str]] = {circuit_id: [] for circuit_id in self.circuits}
         for lamp in self.lamps.values():
             by_circuit[lamp.circuit_id].append(lamp.id)
@@ -300,6 +333,10 @@ class Inventory:
             subdistrict_id=community.subdistrict_id,
             district_id=self.district.id,
         )
+
+    def by_address(self, address: str) -> tuple[AssetKind, str] | None:
+        """The lamp or cabinet whose device_address this is (compared without case)."""
+        return self._addresses.get(address.casefold())
 
     def lamps_on_circuit(self, circuit_id: str) -> tuple[str, ...]:
         return self._lamps_by_circuit[circuit_id]

@@ -109,6 +109,7 @@ class _Collector:
             profile=sys.intern(rec.profile),
             installed_on=rec.installed_on,
             project=sys.intern(rec.project) if rec.project else None,
+            device_address=rec.device_address,
         )
         self.lamps[rec.id] = (where, lamp, sys.intern(rec.cabinet), sys.intern(rec.site))
 
@@ -273,6 +274,7 @@ def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass pe
             profile=rec.profile,
             circuit_ids=tuple(sys.intern(circuit) for circuit in rec.circuits),
             nominal_voltage_v=rec.nominal_voltage_v,
+            device_address=rec.device_address,
         )
         if cabinet is None:
             continue
@@ -302,6 +304,7 @@ def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass pe
             )
             continue
         lamps[lamp_id] = lamp
+    _check_addresses(c, cabinets, lamps)
     if c.problems:
         return None
     try:
@@ -318,3 +321,21 @@ def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass pe
     except ValueError as exc:  # a reference between nodes that no row can be blamed for alone
         c.problem("file", str(exc))
         return None
+
+
+def _check_addresses(c: _Collector, cabinets: dict[str, Cabinet], lamps: dict[str, Lamp]) -> None:
+    """Each device address once, compared without case, naming both records."""
+    seen: dict[str, tuple[str, str]] = {}  # address -> where, what
+    devices = [
+        *((c.cabinets[k][0], f"cabinet {k!r}", x.device_address) for k, x in cabinets.items()),
+        *((c.lamps[k][0], f"lamp {k!r}", x.device_address) for k, x in lamps.items()),
+    ]
+    for where, what, address in devices:
+        if address is None:
+            continue
+        first = seen.setdefault(address.casefold(), (where, what))
+        if first != (where, what):
+            c.problem(
+                where,
+                f"{what}: device_address {address!r} is already {first[1]}'s at {first[0]}",
+            )

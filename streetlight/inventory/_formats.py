@@ -47,6 +47,7 @@ CSV_COLUMNS = (
     "installed_on",
     "project",
     "nominal_voltage_v",
+    "device_address",
 )
 
 
@@ -161,6 +162,7 @@ def _records(inventory: Inventory) -> Iterator[dict[str, Any]]:
             "profile": cabinet.profile,
             "circuits": list(cabinet.circuit_ids),
             "nominal_voltage_v": cabinet.nominal_voltage_v,
+            "device_address": cabinet.device_address,
         }
     for lamp in inventory.lamps.values():
         place = inventory.place(lamp.id)
@@ -177,6 +179,7 @@ def _records(inventory: Inventory) -> Iterator[dict[str, Any]]:
             "profile": lamp.profile,
             "installed_on": lamp.installed_on.isoformat() if lamp.installed_on else None,
             "project": lamp.project,
+            "device_address": lamp.device_address,
         }
 
 

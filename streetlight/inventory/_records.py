@@ -7,10 +7,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from streetlight.domain import ID_PATTERN, MaintainerKind, Phase, RoadClass, SiteCategory
+from streetlight.domain import (
+    ADDRESS_PATTERN,
+    ID_PATTERN,
+    MaintainerKind,
+    Phase,
+    RoadClass,
+    SiteCategory,
+)
 
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+Address = Annotated[str, Field(pattern=ADDRESS_PATTERN.pattern)]
 
 
 def _split_list(value: Any) -> Any:
@@ -53,6 +61,7 @@ class LampRecord(_Hierarchy):
     profile: Id
     installed_on: date | None = None
     project: Name | None = None
+    device_address: Address | None = None
 
 
 class CabinetRecord(_Hierarchy):
@@ -61,6 +70,7 @@ class CabinetRecord(_Hierarchy):
     profile: Id
     circuits: Annotated[list[Id], BeforeValidator(_split_list), Field(min_length=1, max_length=32)]
     nominal_voltage_v: float = Field(default=220.0, ge=100, le=400)
+    device_address: Address | None = None
 
 
 Record = LampRecord | CabinetRecord

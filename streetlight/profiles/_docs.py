@@ -5,10 +5,10 @@ from __future__ import annotations
 from streetlight.profiles._model import (
     ModbusCabinetProfile,
     ModbusLampProfile,
-    MqttLampProfile,
     Profile,
     RegisterSpec,
 )
+from streetlight.profiles._mqtt import JsonField, MqttLampProfile
 
 _HEADER = (
     "| group | field | table | address | stride | type | scale | unit | access |\n"
@@ -44,18 +44,7 @@ def register_table(profile: ModbusLampProfile | ModbusCabinetProfile) -> str:
 def profile_section(profile: Profile) -> str:
     """The Markdown of one profile: a heading line, its order and the table (or JSON map)."""
     if isinstance(profile, MqttLampProfile):
-        lines = [
-            f"#### `{profile.id}` ({profile.description})",
-            "",
-            "| field | JSON path | vendor unit (x scale) |",
-            "|---|---|---|",
-        ]
-        for name, spec in profile.report.fields.items():
-            lines.append(f"| `{name}` | `{spec.path}` | {spec.type} x {spec.scale:g} |")
-        if profile.report.faults:
-            bits = ", ".join(f"{b} {f.value}" for b, f in profile.report.faults.bits.items())
-            lines.append(f"| `faults` | `{profile.report.faults.path}` | bits: {bits} |")
-        return "\n".join(lines)
+        return _mqtt_section(profile)
     order = f"32-bit word order {profile.word_order}, byte order {profile.byte_order}"
     extra = (
         f", {profile.slots} slots"
@@ -65,3 +54,52 @@ def profile_section(profile: Profile) -> str:
     return (
         f"#### `{profile.id}` ({profile.description}; {order}{extra})\n\n{register_table(profile)}"
     )
+
+
+def _reading(spec: JsonField) -> str:
+    if spec.type == "bool":
+        words = spec.words
+        on = "/".join(word for word, value in words.items() if value)
+        off = "/".join(word for word, value in words.items() if not value)
+        return f"bool: {on} on, {off} off"
+    unit = f" {spec.unit}" if spec.unit else ""
+    return f"{spec.type} x {spec.scale:g}{unit}"
+
+
+def _mqtt_section(profile: MqttLampProfile) -> str:
+    report = profile.report
+    device = report.device
+    named = "device address" if profile.devices_named_by == "device_address" else "lamp id"
+    where = f"`{device.path}`" if device.path else "the topic's {device}"
+    pattern = f" (matching `{device.pattern}`)" if device.pattern else ""
+    time = (
+        f"`{report.time.path}` ({report.time.format})" if report.time else "absent: time of receipt"
+    )
+    lines = [
+        f"#### `{profile.id}` ({profile.description})",
+        "",
+        f"Device ({named}): {where}{pattern}; time: {time}.",
+        "",
+        "| field | JSON path | read as |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{name}` | `{_cell(spec.path)}` | {_reading(spec)} |"
+        for name, spec in report.fields.items()
+    ]
+    faults = report.faults
+    if faults is not None:
+        if faults.bits is not None:
+            meaning = "bits: " + ", ".join(f"{b} {f.value}" for b, f in faults.bits.items())
+        else:
+            words = faults.words or {}
+            meaning = "words: " + ", ".join(
+                f"{w} {f.value if f else '(none)'}" for w, f in words.items()
+            )
+        lines.append(f"| `faults` | `{_cell(faults.path)}` | {meaning} |")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a path's `|` (a JMESPath pipe) escaped."""
+    return text.replace("|", "\\|")

@@ -4,21 +4,21 @@ A Modbus profile maps canonical field names to registers (table, address, data t
 byte order, scale). A field of a repeated group (a lamp's slot behind a concentrator, a phase,
 a circuit) has a `stride`: the address of member `i` (from 0) is ``address + i * stride``.
 
-An MQTT profile gives the vendor's topics and where each canonical field sits in its JSON,
-with the scale from the vendor's integer units, and the meaning of its fault bits.
+MQTT profiles are in `_mqtt.py`: the vendor's topics, and where each canonical field sits in
+its JSON and how to read it.
 
 The simulator encodes with the same profile the gateway decodes with, so the two cannot drift.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from streetlight.contract.payloads import LampFault
-from streetlight.domain import ID_PATTERN
+from streetlight.profiles._common import LAMP_FIELDS, ProfileId, Strict
+from streetlight.profiles._mqtt import MqttLampProfile
 
 Table = Literal["coil", "discrete", "holding", "input"]
 DataType = Literal["bool", "u16", "i16", "u32", "i32", "f32"]
@@ -28,32 +28,13 @@ REGISTER_TABLES = ("holding", "input")
 BIT_TABLES = ("coil", "discrete")
 WIDTH = {"bool": 1, "u16": 1, "i16": 1, "u32": 2, "i32": 2, "f32": 2}
 
-LAMP_FIELDS = frozenset(
-    {
-        "voltage_v",
-        "current_a",
-        "power_w",
-        "power_factor",
-        "energy_wh",
-        "dim_pct",
-        "relay_on",
-        "driver_temp_c",
-        "burning_hours",
-        "faults",
-        "online",  # the concentrator still hears the lamp (1) or lost it (0)
-    }
-)
 PHASE_FIELDS = frozenset({"voltage_v", "current_a", "power_w", "power_factor", "energy_wh"})
 BROADCAST_FIELDS = frozenset({"dim_pct", "relay_on"})
 CIRCUIT_FIELDS = frozenset({"contactor_on", "current_a"})
 CABINET_FIELDS = frozenset({"leakage_ma", "door_open", "lux", "supply_on"})
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RegisterSpec(_Strict):
+class RegisterSpec(Strict):
     """One value of a Modbus device."""
 
     table: Table
@@ -89,10 +70,10 @@ class RegisterSpec(_Strict):
         return WIDTH[self.type]
 
 
-class ModbusProfile(_Strict):
+class ModbusProfile(Strict):
     """Fields common to Modbus profiles."""
 
-    id: Annotated[str, Field(pattern=ID_PATTERN.pattern)]
+    id: ProfileId
     transport: Literal["modbus"]
     description: str = ""
     word_order: WordOrder = "big"
@@ -192,92 +173,6 @@ def _check_layout(groups: list[tuple[str, dict[str, RegisterSpec], int]]) -> Non
                         raise ValueError(
                             f"{label} and {other[0]} overlap at {spec.table} address {address}"
                         )
-
-
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-class MqttTopics(_Strict):
-    """Vendor topics; placeholders {root}, {device}, {group}, {link}."""
-
-    report: str
-    command: str
-    ack: str
-    group_command: str
-    link_status: str
-
-    @model_validator(mode="after")
-    def _placeholders(self) -> Self:
-        need = {
-            "report": {"root", "device"},
-            "command": {"root", "device"},
-            "ack": {"root", "device"},
-            "group_command": {"root", "group"},
-            "link_status": {"root", "link"},
-        }
-        for name, required in need.items():
-            template = getattr(self, name)
-            found = set(_PLACEHOLDER.findall(template))
-            if found != required:
-                raise ValueError(f"{name}: needs exactly the placeholders {sorted(required)}")
-            if "+" in template or "#" in template:
-                raise ValueError(f"{name}: no MQTT wildcards in a topic template")
-        return self
-
-
-class JsonField(_Strict):
-    """Where a value sits in the vendor's JSON, and its scale from the vendor's units."""
-
-    path: str = Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
-    type: Literal["number", "int", "bool"] = "number"
-    scale: float = Field(default=1.0, gt=0, description="engineering value = raw * scale")
-
-
-class FaultWord(_Strict):
-    path: str = Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
-    bits: dict[int, LampFault]
-
-
-class MqttReport(_Strict):
-    device: str = Field(description="path of the device id")
-    time: JsonField = Field(description="epoch seconds (scale 1) or milliseconds (0.001)")
-    fields: dict[str, JsonField]
-    faults: FaultWord | None = None
-
-    @model_validator(mode="after")
-    def _fields(self) -> Self:
-        unknown = sorted(set(self.fields) - (LAMP_FIELDS - {"faults", "online"}))
-        if unknown:
-            raise ValueError(f"fields: unknown {unknown}")
-        for required in ("relay_on", "dim_pct"):
-            if required not in self.fields:
-                raise ValueError(f"fields.{required}: required")
-        return self
-
-
-class MqttCommand(_Strict):
-    id: str = Field(description="key of the command id")
-    relay: str = Field(description="key of the relay state, 0 or 1")
-    level: str = Field(description="key of the dim level, 0-100")
-
-
-class MqttAck(_Strict):
-    id: str
-    ok: str = Field(description="key of the success flag")
-    code: str = Field(description="key of the vendor's error code")
-
-
-class MqttLampProfile(_Strict):
-    """A lamp node that speaks JSON over MQTT."""
-
-    id: Annotated[str, Field(pattern=ID_PATTERN.pattern)]
-    device: Literal["lamp"]
-    transport: Literal["mqtt"]
-    description: str = ""
-    topics: MqttTopics
-    report: MqttReport
-    command: MqttCommand
-    ack: MqttAck
 
 
 Profile = ModbusLampProfile | ModbusCabinetProfile | MqttLampProfile

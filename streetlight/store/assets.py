@@ -112,6 +112,7 @@ def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
                     "lon": c.location.lon,
                     "profile": c.profile,
                     "nominal_voltage_v": c.nominal_voltage_v,
+                    "device_address": c.device_address,
                 }
                 for c in inventory.cabinets.values()
             ],
@@ -136,6 +137,7 @@ def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
                     "profile": lamp.profile,
                     "installed_on": lamp.installed_on,
                     "project": lamp.project,
+                    "device_address": lamp.device_address,
                 }
                 for lamp in inventory.lamps.values()
             ],
@@ -221,6 +223,7 @@ async def read_inventory(session: AsyncSession) -> Inventory | None:
                     c.id for c in sorted(circuit_ids.get(r.id, []), key=lambda c: c.number)
                 ),
                 nominal_voltage_v=r.nominal_voltage_v,
+                device_address=r.device_address,
             )
             for r in await all_of(CabinetRow)
         },
@@ -235,6 +238,7 @@ async def read_inventory(session: AsyncSession) -> Inventory | None:
                 profile=r.profile,
                 installed_on=r.installed_on,
                 project=r.project,
+                device_address=r.device_address,
             )
             for r in await all_of(LampRow)
             if r.status == LampStatus.INSTALLED

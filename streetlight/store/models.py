@@ -91,6 +91,7 @@ class CabinetRow(Base):
     lon: Mapped[float] = mapped_column(Float)
     profile: Mapped[str] = mapped_column(ID)
     nominal_voltage_v: Mapped[float] = mapped_column(Float)
+    device_address: Mapped[str | None] = mapped_column(ID, index=True, unique=True)
 
 
 class CircuitRow(Base):
@@ -116,6 +117,7 @@ class LampRow(Base):
     project: Mapped[str | None] = mapped_column(NAME)
     # streetlight.domain.LampStatus: the processes' inventory holds installed lamps only
     status: Mapped[str] = mapped_column(String(16), default="installed", server_default="installed")
+    device_address: Mapped[str | None] = mapped_column(ID, index=True, unique=True)
 
 
 class InventoryLoadRow(Base):

@@ -1,14 +1,14 @@
 """The API's users, keys, revoked tokens and audit log; a lamp's status.
 
-Revision ID: 0005_api
-Revises: 0004_handovers
+Revision ID: 0006_api
+Revises: 0005_device_address
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_api"
-down_revision = "0004_handovers"
+revision = "0006_api"
+down_revision = "0005_device_address"
 branch_labels = None
 depends_on = None
 
