@@ -10,7 +10,9 @@ COPY simulator ./simulator
 COPY dashboards ./dashboards
 COPY examples ./examples
 COPY profiles ./profiles
-RUN pip install --no-cache-dir -c constraints.txt .
+# urllib3-future from source without its override of urllib3 (see the Makefile)
+RUN URLLIB3_NO_OVERRIDE=1 pip install --no-cache-dir --no-binary urllib3-future \
+    -c constraints.txt .
 RUN useradd --system --uid 1000 streetlight && mkdir -p /app/var && chown streetlight /app/var
 USER streetlight
 ENV STREETLIGHT_VAR_DIR=/app/var

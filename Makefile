@@ -14,7 +14,10 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	# grafana-client's niquests brings urllib3-future, whose wheel overwrites urllib3 at every
+	# start (and breaks requests); built from source without that, both live side by side
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install --quiet --disable-pip-version-check \
+		--no-binary urllib3-future -c constraints.txt -e '.[dev]'
 	@touch $@
 
 lint: install

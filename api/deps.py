@@ -22,12 +22,16 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _settings(request: Request) -> ApiSettings:
+# dependencies are coroutines: FastAPI would run plain functions in a thread pool, a hop per
+# request that the latency targets cannot spare
+
+
+async def _settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
     now: datetime = request.app.state.clock.now()
     return now
 
@@ -50,17 +54,9 @@ class Page(BaseModel, Generic[T]):
 class Paging:
     """`limit` (at most `api_page_max`) and an opaque `cursor` from the previous page."""
 
-    def __init__(
-        self,
-        request: Request,
-        limit: Annotated[int, Query(ge=1, le=100_000, description="items per page")] = 100,
-        cursor: Annotated[str | None, Query(max_length=500)] = None,
-    ) -> None:
-        page_max = request.app.state.settings.api_page_max
-        if limit > page_max:
-            raise ApiError(422, "invalid", f"limit is at most {page_max}", "query.limit")
+    def __init__(self, limit: int, after: Any) -> None:
         self.limit = limit
-        self.after: Any = decode_cursor(cursor) if cursor else None
+        self.after = after
 
     def page(self, items: list[T], key: Any) -> Page[T]:
         """`items` fetched with one more than `limit`: the page, and a cursor after its last
@@ -68,6 +64,20 @@ class Paging:
         more = len(items) > self.limit
         shown = items[: self.limit]
         return Page(items=shown, next=encode_cursor(key(shown[-1])) if more and shown else None)
+
+
+async def _paging(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="items per page")] = 100,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Paging:
+    page_max = request.app.state.settings.api_page_max
+    if limit > page_max:
+        raise ApiError(422, "invalid", f"limit is at most {page_max}", "query.limit")
+    return Paging(limit, decode_cursor(cursor) if cursor else None)
+
+
+Pages = Annotated[Paging, Depends(_paging)]
 
 
 def encode_cursor(position: Any) -> str:

@@ -21,6 +21,7 @@ import uvicorn
 from api.app import create_app
 from api.security import passwords
 from api.settings import ApiSettings
+from streetlight.clock import Clock
 from streetlight.contract import Topics
 from streetlight.domain import Inventory
 from streetlight.influx import InfluxClient
@@ -100,9 +101,9 @@ class Api:
 
 
 @asynccontextmanager
-async def running_api(settings: ApiSettings) -> AsyncIterator[Api]:
-    """The API on a free loopback port until the block ends."""
-    app = create_app(settings)
+async def running_api(settings: ApiSettings, clock: Clock | None = None) -> AsyncIterator[Api]:
+    """The API on a free loopback port until the block ends (on `clock`: the simulator's)."""
+    app = create_app(settings, clock)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
                             access_log=False)  # fmt: skip

@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel
 
-from api.deps import Page, Paging, Session
+from api.deps import Page, Pages, Session
 from api.security import Admin
 from streetlight.store.times import from_store
 from streetlight.store.users import read_audit
@@ -31,7 +31,7 @@ class AuditEntry(BaseModel):
 async def audit_log(
     _who: Admin,
     session: Session,
-    paging: Annotated[Paging, Depends()],
+    paging: Pages,
     actor: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     since: AwareDatetime | None = None,
