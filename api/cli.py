@@ -2,6 +2,7 @@
 
     streetlight api [--host 127.0.0.1] [--port 8000]
     streetlight api user add --name NAME --role admin [--maintainer ID] [--password-stdin]
+    streetlight api user password --name NAME [--password-stdin]
 
 There is no default account: the first admin is made with `user add`, whose password comes on
 standard input or is made up and printed once.
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import secrets
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -23,7 +25,7 @@ from api.settings import ApiSettings
 from streetlight.cli import run_until_signal, settings_and_logging
 from streetlight.errors import ConfigError
 from streetlight.store import open_store, sessions
-from streetlight.store.users import Role, add_user, audit
+from streetlight.store.users import Role, add_user, audit, update_user
 
 GENERATED_PASSWORD_BYTES = 15  # 20 characters of base64
 
@@ -42,6 +44,12 @@ def add_parser(roles: Any) -> None:
     add.add_argument("--maintainer", help="for a maintainer: the maintainer id whose sites")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(handler=user_add)
+    password = verbs.add_parser(
+        "password", help="set a new password (from stdin, or made up); older tokens are refused"
+    )
+    password.add_argument("--name", required=True)
+    password.add_argument("--password-stdin", action="store_true")
+    password.set_defaults(handler=user_password)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +97,26 @@ def user_add(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     print(f"user {args.name} ({role.value}) added")
+    if made_up:
+        print(f"password: {password}  (shown once: keep it now)")
+    return 0
+
+
+def user_password(args: argparse.Namespace) -> int:
+    settings = settings_and_logging(ApiSettings)
+    made_up = not args.password_stdin
+    password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if made_up else _stdin_password()
+
+    async def main() -> None:
+        async with open_store(settings) as engine, sessions(engine)() as session, session.begin():
+            now = settings.clock().now()
+            await update_user(session, args.name, password_hash=passwords.hash(password),
+                              tokens_after=datetime.now(UTC), at=now)  # fmt: skip
+            await audit(session, actor="cli", action="user.password", target=f"user:{args.name}",
+                        after={"password_changed": True}, at=now)  # fmt: skip
+
+    asyncio.run(main())
+    print(f"user {args.name}: new password set")
     if made_up:
         print(f"password: {password}  (shown once: keep it now)")
     return 0

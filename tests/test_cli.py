@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -202,9 +203,10 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
         assert "press Ctrl-C" in text, text + (demo.stderr.read() if demo.stderr else "")
         started = [line.split() for line in output if line.split()[1:2] == ["pid"]]
         pids = {words[0]: int(words[2]) for words in started}
-        assert set(pids) >= {"mosquitto", "influxd", "simulator", "gateway", "controller"}
+        assert set(pids) >= {"mosquitto", "influxd", "simulator", "gateway", "controller", "api"}
         assert all(pid_alive(pid) for pid in pids.values())
         assert "2305 lamps" in text
+        _the_demo_api_serves_its_admin(output)
         log = tmp_path / "demo" / "logs" / "simulator.log"
         deadline = time.monotonic() + 30
         while "simulating 5 subdistricts" not in log.read_text() and time.monotonic() < deadline:
@@ -239,6 +241,26 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
             if stream:
                 stream.close()
     assert not any(pid_alive(pid) for pid in pids.values())
+
+
+def _the_demo_api_serves_its_admin(output: list[str]) -> None:
+    """The API the demo printed answers, and its demo admin logs in with the printed password."""
+    docs = next(word for line in output for word in line.split() if word.endswith("/v1/docs"))
+    base = docs.removesuffix("/api/v1/docs")
+    login = next(line.split() for line in output if "log in as" in line)
+    name, password = login[3], login[5]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                break
+        time.sleep(0.5)
+    login_form = {"username": name, "password": password}
+    token = httpx.post(f"{base}/api/v1/auth/token", data=login_form).json()["access_token"]
+    district = httpx.get(f"{base}/api/v1/district/state", timeout=10,
+                         headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+    assert len(district["lamps"]["id"]) == 2305
+    assert httpx.get(f"{base}/api/v1/docs").status_code == 200
 
 
 def _told(output: list[str], alarm: tuple[str, str]) -> list[str]:

@@ -3,10 +3,10 @@
 Starts its own Mosquitto (closed: one identity per role and device class) and InfluxDB on
 free loopback ports, loads the sample inventory and schedule into the store and creates the
 InfluxDB database, then runs each role as its own process, as a deployment does
-(`streetlight simulate`, `streetlight gateway`, `streetlight controller`, and the roles that
-have landed), each with its own broker identity and all on one simulated clock
-(`STREETLIGHT_CLOCK_*`: the scenario's start and speed), with their logs in
-`<var>/demo/logs/`. On Ctrl-C or SIGTERM, or when a role stops by
+(`streetlight simulate`, `streetlight gateway`, `streetlight controller`, and
+`streetlight api` with a demo admin whose password is made up and printed), each with its own
+broker identity and all on one simulated clock (`STREETLIGHT_CLOCK_*`: the scenario's start and
+speed), with their logs in `<var>/demo/logs/`. On Ctrl-C or SIGTERM, or when a role stops by
 itself, it stops every process it started, by PID.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shlex
 import signal
 import subprocess
@@ -36,7 +37,14 @@ from streetlight.influx import InfluxClient
 from streetlight.inventory import load_inventory
 from streetlight.scenario import load_scenario
 from streetlight.schedule import Groups, load_schedule_file
-from streetlight.services import LocalServices, ServiceState, broker_auth, die_with_parent
+from streetlight.services import (
+    LocalServices,
+    ServiceError,
+    ServiceState,
+    broker_auth,
+    die_with_parent,
+    free_port,
+)
 from streetlight.settings import ENV_PREFIX, CommonSettings, load_settings
 from streetlight.store import open_store, save_inventory, sessions
 from streetlight.store.schedules import save_schedule
@@ -45,6 +53,7 @@ EXAMPLES = Path("examples/xunyang")
 STOP_GRACE_S = 15.0
 ENDPOINTS_WAIT_S = 120.0  # for the simulator to open its Modbus ports
 GATEWAY_ID = "gw-demo"
+DEMO_ADMIN = "demo-admin"
 TELEMETRY_QUERY = "SELECT count(power_w), mean(power_w) FROM lamp GROUP BY subdistrict"
 
 
@@ -181,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
         )
         roles.append(controller)
         _start(controller)
+        roles.append(_start_api(settings, state, logs))
         print(f"fault truth {var_dir / 'truth.jsonl'}")
         print(f"crews       webhook receiver {receiver.url}, bodies in {receiver.out}")
         operator = _operator_env(settings, state, var_dir)
@@ -199,6 +209,34 @@ def run(args: argparse.Namespace) -> int:
         receiver.stop()
         servers.stop()
         print("demo stopped; every process it started is stopped")
+
+
+def _start_api(settings: CommonSettings, state: ServiceState, logs: Path) -> Role:
+    """The API, with a secret and a demo admin made up for this run; says where it is."""
+    env = {**_role_env(settings, state, "api"), "STREETLIGHT_API_SECRET": secrets.token_urlsafe(48)}
+    password = _demo_admin(env)
+    port = free_port()
+    api = Role("api", ["api", "--port", str(port)], logs / "api.log", env=env)
+    _start(api)
+    print(f"api         http://127.0.0.1:{port}/api/v1/docs")
+    print(f"console     http://127.0.0.1:{port}/")
+    print(f"            log in as {DEMO_ADMIN} with {password}  (made up for this run)")
+    return api
+
+
+def _demo_admin(env: dict[str, str]) -> str:
+    """The demo's admin account, with a password made up for this run (set again if the
+    demo's store already has the account)."""
+    password = secrets.token_urlsafe(15)
+    for verb in (["add", "--role", "admin"], ["password"]):
+        result = subprocess.run(  # noqa: S603 - our own command
+            [sys.executable, "-m", "streetlight", "api", "user", verb[0], "--name", DEMO_ADMIN,
+             *verb[1:], "--password-stdin"],
+            input=password + "\n", env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode == 0:
+            return password
+    raise ServiceError(f"cannot make the demo's admin: {result.stderr.strip()}")
 
 
 def _say(line: str) -> None:
