@@ -24,6 +24,7 @@ from api.lighting import Lighting
 from api.limits import BodyLimit
 from api.live import LiveState, load_assets
 from api.routes import audit, auth, health, state, users
+from api.security import Recognised
 from api.settings import ApiSettings
 from streetlight.clock import Clock
 from streetlight.influx import InfluxClient
@@ -48,6 +49,7 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
             state.secret = secrets.token_urlsafe(48)
             logger.warning("no STREETLIGHT_API_SECRET: development secret, made up for this run")
         state.login_limiter = auth.limiter(settings)
+        state.recognised = Recognised(settings.api_auth_cache_s)
         async with open_store(settings) as engine, InfluxClient.from_settings(settings) as influx:
             state.engine = engine
             state.sessions = sessions(engine)
@@ -73,6 +75,9 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
         redoc_url=f"{PREFIX}/redoc",
         responses=errors.ERROR_RESPONSES,
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry hooks cost a fraction of a millisecond a request even
+        # with no exporter; /metrics (prometheus-client) is this service's telemetry
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

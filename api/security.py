@@ -7,7 +7,8 @@ not guessable the way a password is, and a slow hash on every request of a machi
 what the latency targets cannot pay). A token is refused once expired, revoked (logged out),
 issued before its user's `tokens_after`, or when its user is disabled; a key once revoked.
 Failed logins are limited per name and address (`api_login_attempts` per
-`api_login_window_s`).
+`api_login_window_s`). A caller recognised once is held for `api_auth_cache_s` (2 s), so a
+revocation made through another process holds within that time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -117,12 +119,57 @@ async def principal(
 ) -> Principal:
     """The caller, from its token or key; 401 without one that holds."""
     state = request.app.state
+    credential = key if key is not None else token
+    if credential is None:
+        raise unauthenticated("log in (POST /api/v1/auth/token) or send X-API-Key")
+    recognised: Recognised = state.recognised
+    known = recognised.get(credential)
+    if known is not None:
+        return known
     async with state.sessions() as session:
         if key is not None:
-            return await _by_key(session, key)
-        if token is None:
-            raise unauthenticated("log in (POST /api/v1/auth/token) or send X-API-Key")
-        return await _by_token(session, token, state.secret)
+            who = await _by_key(session, key)
+        else:
+            who = await _by_token(session, credential, state.secret)
+    recognised.put(credential, who)
+    return who
+
+
+class Recognised:
+    """Callers recognised in the last `ttl_s` seconds, by their credential, so a burst of
+    requests costs one look in the store, not one each. A revocation through this process
+    forgets them all at once; one through another (a second API process, the CLI) holds
+    within `ttl_s`. A token is never held past its own expiry."""
+
+    def __init__(self, ttl_s: float, size: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._seen: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, credential: str) -> Principal | None:
+        found = self._seen.get(credential)
+        if found is None:
+            return None
+        until, who = found
+        if time.monotonic() >= until:
+            del self._seen[credential]
+            return None
+        return who
+
+    def put(self, credential: str, who: Principal) -> None:
+        if self.ttl_s <= 0:
+            return
+        if len(self._seen) >= self.size:
+            self._seen.clear()  # a flood of new credentials: start over rather than grow
+        until = time.monotonic() + self.ttl_s
+        if who.expires_at is not None:
+            until = min(
+                until, time.monotonic() + (who.expires_at - datetime.now(UTC)).total_seconds()
+            )
+        self._seen[credential] = (until, who)
+
+    def forget(self) -> None:
+        self._seen.clear()
 
 
 async def _by_key(session: Any, key: str) -> Principal:

@@ -22,6 +22,9 @@ class ApiSettings(CommonSettings):
     api_token_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
     api_login_attempts: int = Field(default=5, ge=1, le=1000)  # per name and address ...
     api_login_window_s: float = Field(default=300.0, gt=0)  # ... in this window
+    # a caller recognised once is held this long: a revocation through another process holds
+    # within it (one through this process, at once)
+    api_auth_cache_s: float = Field(default=2.0, ge=0, le=60)
     api_max_body_mb: float = Field(default=32.0, gt=0, le=1024)
     api_page_max: int = Field(default=1000, ge=1, le=100_000)
     api_history_points_max: int = Field(default=5000, ge=10, le=1_000_000)

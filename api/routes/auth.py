@@ -80,6 +80,7 @@ async def me(who: Reader) -> Me:
     summary="Revoke this token (or, everywhere, every one of the user's)",
 )
 async def logout(
+    request: Request,
     who: Annotated[Principal, Depends(principal)],
     session: Session,
     now: Now,
@@ -100,3 +101,4 @@ async def logout(
             after={"everywhere": everywhere},
             at=now,
         )
+    request.app.state.recognised.forget()  # this process refuses it at once

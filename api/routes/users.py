@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from api.deps import Now, Session
@@ -130,7 +130,7 @@ async def create_user(body: UserIn, who: Admin, session: Session, now: Now) -> U
 
 @router.patch("/users/{name}", summary="Change a password, disable, or revoke its tokens")
 async def change_user(
-    name: UserName, body: UserChange, who: Admin, session: Session, now: Now
+    name: UserName, body: UserChange, request: Request, who: Admin, session: Session, now: Now
 ) -> UserOut:
     async with session.begin():
         before = await user_by_name(session, name)
@@ -162,6 +162,7 @@ async def change_user(
             },
             at=now,
         )
+    request.app.state.recognised.forget()  # a disabled user or revoked tokens, refused at once
     return out
 
 
@@ -194,7 +195,11 @@ async def create_key(name: UserName, body: KeyIn, who: Admin, session: Session, 
 
 @router.delete("/keys/{key_id}", summary="Revoke a key")
 async def delete_key(
-    key_id: Annotated[int, Path(ge=1, le=2**31)], who: Admin, session: Session, now: Now
+    key_id: Annotated[int, Path(ge=1, le=2**31)],
+    request: Request,
+    who: Admin,
+    session: Session,
+    now: Now,
 ) -> KeyOut:
     async with session.begin():
         try:
@@ -210,4 +215,5 @@ async def delete_key(
             after=out.model_dump(),
             at=now,
         )
+    request.app.state.recognised.forget()
     return out

@@ -1,0 +1,291 @@
+"""The API under a paced load, with 100,000 lamps in the store and one uvicorn worker.
+
+For each backend (SQLite, then PostgreSQL):
+1. a district of about 100,000 lamps (the sample's recipe, examples/xunyang/generate.py, at
+   scale) with its schedule and 2,000 alarms goes into a fresh store;
+2. `streetlight api` starts as its own process (one worker), and a report of every lamp is
+   published on the bus, so its live state is full;
+3. a load of `--rate` requests a second (default 500), paced (open loop: each request leaves
+   at its own time whether the ones before have answered or not, so a slow server cannot
+   slow the load and hide its own latency), for `--seconds` each: a lamp's state (random
+   lamps) and the alarm list; latency is counted from the moment a request was due;
+4. the district's state (every lamp in columns) one call after another, `--district` times.
+
+Prints requests/s, p50 and p99 per call, and the API's memory, and writes
+bench/results/api_load.json. Targets (issue 16): p99 <= 25 ms for single reads at 500/s,
+the district's state <= 200 ms.
+
+    .venv/bin/python bench/api_load.py [--lamps 100000] [--rate 500] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import importlib
+import math
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "examples" / "xunyang"))
+
+from bench._common import local_servers, run_directory, write_results  # noqa: E402
+from streetlight.contract import (  # noqa: E402
+    LampTelemetry,
+    TargetKind,
+    TelemetryBatch,
+    Topics,
+    encode,
+)
+from streetlight.domain import SEVERITY, AlarmChange, AlarmState, AlarmType, Inventory  # noqa: E402
+from streetlight.mqtt import make_client, publish  # noqa: E402
+from streetlight.schedule import Groups, load_schedule_file  # noqa: E402
+from streetlight.services import Postgres, ServiceState, free_port  # noqa: E402
+from streetlight.settings import MqttUrl  # noqa: E402
+from streetlight.store import open_engine, save_inventory, sessions  # noqa: E402
+from streetlight.store.alarms import Transition, write_transitions  # noqa: E402
+from streetlight.store.schedules import save_schedule  # noqa: E402
+from streetlight.store.users import Role, add_key  # noqa: E402
+from streetlight.store.users import add_user as add_account  # noqa: E402
+
+SCHEDULE = ROOT / "examples" / "xunyang" / "schedule.yaml"
+LAMPS_PER_SCALE = 2305
+ALARMS = 2000
+BUS = "benchapi"
+START_WAIT_S = 300.0
+
+
+def _generate(lamps: int) -> Inventory:
+    inventory: Inventory = importlib.import_module("generate").generate(
+        scale=math.ceil(lamps / LAMPS_PER_SCALE)
+    )
+    return inventory
+
+
+async def _fill(db_url: str, inventory: Inventory) -> str:
+    """The district, its schedule, alarms and a machine key in a fresh store; the key."""
+    engine = await open_engine(db_url)
+    now = datetime.now(UTC)
+    try:
+        async with sessions(engine)() as session, session.begin():
+            await save_inventory(session, inventory, "bench")
+            await save_schedule(session, load_schedule_file(SCHEDULE), Groups(inventory),
+                                by="bench", at=now)  # fmt: skip
+        lamps = sorted(inventory.lamps)
+        site_of = {lamp: inventory.place(lamp).site_id for lamp in lamps}
+        transitions = [
+            Transition(i + 1, AlarmType.LAMP_FAILURE, f"lamp:{lamp}",
+                       SEVERITY[AlarmType.LAMP_FAILURE], site_of[lamp], now, "bench",
+                       AlarmChange.RAISED, now - timedelta(seconds=i), AlarmState.RAISED, None,
+                       None, "")
+            for i, lamp in enumerate(lamps[:: max(1, len(lamps) // ALARMS)][:ALARMS])
+        ]  # fmt: skip
+        async with sessions(engine)() as session, session.begin():
+            await write_transitions(session, transitions)
+        key = f"slk_bench0001_{secrets.token_urlsafe(32)}"
+        async with sessions(engine)() as session, session.begin():
+            await add_account(session, name="bench", role=Role.VIEWER, password_hash=None,
+                              maintainer_id=None, by="bench", at=now)  # fmt: skip
+            await add_key(session, "bench", name="bench", prefix="bench0001",
+                          digest=hashlib.sha256(key.encode()).hexdigest(), at=now)  # fmt: skip
+    finally:
+        await engine.dispose()
+    return key
+
+
+async def _report_every_lamp(url: MqttUrl, inventory: Inventory) -> None:
+    topic = Topics(BUS).telemetry(TargetKind.GATEWAY, "gw-bench")
+    now = datetime.now(UTC)
+    lamps = sorted(inventory.lamps)
+    async with make_client(url, identifier="bench-api-reports") as client:
+        for first in range(0, len(lamps), 1000):
+            batch = TelemetryBatch(
+                source="gw-bench",
+                lamps=[LampTelemetry(lamp=lamp, ts=now, relay_on=True, dim_pct=100,
+                                     power_w=inventory.lamps[lamp].rated_power_w)
+                       for lamp in lamps[first : first + 1000]],
+            )  # fmt: skip
+            await publish(client, topic, encode(batch))
+
+
+def _start_api(db_url: str, state: ServiceState, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
+    env |= {
+        "STREETLIGHT_DB_URL": db_url,
+        "STREETLIGHT_MQTT_URL": state.mqtt_url,
+        "STREETLIGHT_MQTT_ROOT": BUS,
+        "STREETLIGHT_INFLUX_URL": state.influx_url,
+        "STREETLIGHT_API_SECRET": secrets.token_urlsafe(48),
+        "STREETLIGHT_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(  # noqa: S603 - our own command
+        [sys.executable, "-m", "streetlight", "api", "--port", str(port)],
+        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+async def _paced(
+    call: Callable[[httpx.AsyncClient], Awaitable[int]],
+    client: httpx.AsyncClient,
+    rate: float,
+    seconds: float,
+) -> dict[str, float]:
+    """`rate` calls a second for `seconds`, each due at its own time; latencies from then."""
+    latencies: list[float] = []
+    errors = 0
+    start = time.perf_counter() + 0.2
+    total = int(rate * seconds)
+
+    async def one(due: float) -> None:
+        nonlocal errors
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        try:
+            status = await call(client)
+        except httpx.HTTPError:
+            status = 0
+        if status != 200:
+            errors += 1
+        latencies.append(time.perf_counter() - due)
+
+    await asyncio.gather(*(one(start + i / rate) for i in range(total)))
+    elapsed = time.perf_counter() - start
+    return _figures(latencies, total / elapsed, errors)
+
+
+def _figures(latencies: list[float], rate: float, errors: int) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "requests": len(ordered),
+        "requests_per_s": round(rate, 1),
+        "p50_ms": round(1000 * statistics.median(ordered), 2),
+        "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
+        "max_ms": round(1000 * ordered[-1], 2),
+        "errors": errors,
+    }
+
+
+async def _measure(
+    base: str, key: str, lamps: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    headers = {"X-API-Key": key}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
+                                 timeout=30) as client:  # fmt: skip
+        paths = set((await client.get("/api/v1/openapi.json")).json()["paths"])
+
+        async def lamp_state(c: httpx.AsyncClient) -> int:
+            return (await c.get(f"/api/v1/lamps/{random.choice(lamps)}/state")).status_code
+
+        async def alarm_list(c: httpx.AsyncClient) -> int:
+            return (await c.get("/api/v1/alarms", params={"limit": 50})).status_code
+
+        figures: dict[str, Any] = {}
+        await _paced(lamp_state, client, 50, 2)  # warm up: connections, caches
+        figures["lamp_state"] = await _paced(lamp_state, client, args.rate, args.seconds)
+        if "/api/v1/alarms" in paths:
+            figures["alarm_list"] = await _paced(alarm_list, client, args.rate, args.seconds)
+        else:
+            figures["alarm_list"] = "no /api/v1/alarms route in this build"
+        district: list[float] = []
+        size = 0
+        for _ in range(args.district):
+            started = time.perf_counter()
+            response = await client.get("/api/v1/district/state")
+            district.append(time.perf_counter() - started)
+            size = len(response.content)
+        figures["district_state"] = {**_figures(district, len(district) / sum(district), 0),
+                                     "bytes": size}  # fmt: skip
+    return figures
+
+
+async def run_backend(
+    backend: str, inventory: Inventory, state: ServiceState, directory: Path,
+    args: argparse.Namespace,
+) -> dict[str, Any]:  # fmt: skip
+    postgres = None
+    if backend == "postgresql":
+        postgres = Postgres()
+        postgres.start()
+        db_url = postgres.create_database("bench")
+    else:
+        db_url = f"sqlite:///{directory / 'bench.db'}"
+    try:
+        filled = time.perf_counter()
+        key = await _fill(db_url, inventory)
+        print(f"{backend}: store filled in {time.perf_counter() - filled:.0f} s", flush=True)
+        port = free_port()
+        api = _start_api(db_url, state, port, directory / f"api-{backend}.log")
+        base = f"http://127.0.0.1:{port}"
+        try:
+            await _until_up(base, api)
+            await _report_every_lamp(MqttUrl.parse(state.mqtt_url), inventory)
+            await asyncio.sleep(3)  # the reports reach the live state
+            figures = await _measure(base, key, sorted(inventory.lamps), args)
+            figures["api_rss_mib"] = round(psutil.Process(api.pid).memory_info().rss / 2**20, 1)
+        finally:
+            api.terminate()
+            api.wait(30)
+    finally:
+        if postgres is not None:
+            postgres.remove()
+    return figures
+
+
+async def _until_up(base: str, api: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_WAIT_S
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() < deadline:
+            if api.poll() is not None:
+                raise SystemExit("the API stopped at start; see its log")
+            try:
+                if (await client.get(f"{base}/health")).status_code in (200, 503):
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+    raise SystemExit("the API did not answer in time")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lamps", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--district", type=int, default=30, help="district calls, in turn")
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--var", type=Path, help="keep the stores and logs here")
+    args = parser.parse_args()
+    inventory = _generate(args.lamps)
+    print(f"district: {len(inventory.lamps)} lamps, {ALARMS} alarms", flush=True)
+    results: dict[str, Any] = {"lamps": len(inventory.lamps), "rate": args.rate,
+                               "seconds": args.seconds}  # fmt: skip
+    with local_servers() as state, run_directory(args.var, "streetlight-api-") as directory:
+        for backend in args.backends:
+            figures = asyncio.run(run_backend(backend, inventory, state, directory, args))
+            results[backend] = figures
+            print(f"{backend}: {orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode()}")
+    path = write_results("api_load", results)
+    print(f"figures in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
