@@ -23,7 +23,7 @@ from api.events import Hub
 from api.lighting import Lighting
 from api.limits import BodyLimit
 from api.live import LiveState, load_assets
-from api.routes import alarms, audit, auth, health, state, users, workorders
+from api.routes import alarms, audit, auth, health, history, state, users, workorders
 from api.settings import ApiSettings
 from streetlight.clock import Clock
 from streetlight.influx import InfluxClient
@@ -82,6 +82,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(audit.router, prefix=PREFIX)
     app.include_router(alarms.router, prefix=PREFIX)
     app.include_router(workorders.router, prefix=PREFIX)
+    app.include_router(history.router, prefix=PREFIX)
     return app
 
 
