@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from api.deps import encode_cursor
 from api.security import new_key
 from streetlight.contract import Topics
 from streetlight.domain import AlarmChange, AlarmState, AlarmType, Severity
@@ -156,8 +157,15 @@ async def test_alarms_are_listed_shown_acknowledged_and_closed(
         assert (bad.status_code, bad.json()["field"]) == (422, "query.state")
         bad = await get("/api/v1/alarms?asset=PP-S04-L001", headers=operator)
         assert (bad.status_code, bad.json()["field"]) == (422, "query.asset")
-        bad = await get("/api/v1/alarms?cursor=garbage!", headers=operator)
-        assert (bad.status_code, bad.json()["field"]) == (422, "query.cursor")
+        for query, field in (
+            ("cursor=garbage!", "query.cursor"),
+            (f"cursor={encode_cursor(2**40)}", "query.cursor"),  # not one of ours
+            ("since=0001-01-01T00:00:00%2B05:00", "query.since"),  # no one's meaning
+            (f"since={_at(20).isoformat().replace('+', '%2B')}&until={T0.isoformat()[:19]}Z",
+             "query.until"),
+        ):  # fmt: skip
+            bad = await get(f"/api/v1/alarms?{query}", headers=operator)
+            assert (bad.status_code, bad.json()["field"]) == (422, field), query
 
         one = (await get("/api/v1/alarms/al-1", headers=operator)).json()
         assert (one["type"], one["asset"], one["state"], one["work_order"]) == (
@@ -204,8 +212,9 @@ async def test_alarms_are_listed_shown_acknowledged_and_closed(
         assert noted.status_code == 200, noted.text
         assert noted.json()["transitions"][-1]["change"] == "comment"
         assert noted.json()["state"] == "acknowledged"
-        empty = await post("/api/v1/alarms/al-1/comment", headers=operator, json={"note": ""})
-        assert (empty.status_code, empty.json()["field"]) == (422, "body.note")
+        for note in ("", "\x00", "x" * 501):
+            bad = await post("/api/v1/alarms/al-1/comment", headers=operator, json={"note": note})
+            assert (bad.status_code, bad.json()["field"]) == (422, "body.note")
 
         closed = (await post("/api/v1/alarms/al-5/close", headers=operator)).json()
         assert (closed["alarm"]["state"], closed["published"]) == ("closed", True)

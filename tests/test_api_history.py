@@ -131,6 +131,7 @@ async def test_a_lamps_a_circuits_and_a_cabinets_history(
             (f"lamps/PP-S04-L001/history?{_range(600, 0)}", 422, "query.to"),
             ("lamps/PP-S04-L001/history?from=yesterday", 422, "query.from"),
             ("lamps/PP-S04-L001/history?from=2026-12-21T10:00:00", 422, "query.from"),  # naive
+            ("lamps/PP-S04-L001/history?to=0001-01-01T00:00:00Z", 422, "query.to"),
         ):  # fmt: skip
             refused = await api.http.get(f"/api/v1/{path}", headers=viewer)
             assert (refused.status_code, refused.json().get("field")) == (status, field), path

@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.bus import Bus
 from api.deps import Now, Page, Paging, Session
 from api.errors import ApiError, not_found
+from api.inputs import TEXT_PATTERN, Moment
 from api.scope import scope
 from api.security import Crew, Principal, Reader
 from streetlight.contract import AlarmEvent, Target, TargetKind
@@ -87,13 +88,13 @@ class AlarmDetail(AlarmOut):
 class AlarmStepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(default="", max_length=500)
+    note: str = Field(default="", max_length=500, pattern=TEXT_PATTERN)
 
 
 class AlarmCommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(min_length=1, max_length=500)
+    note: str = Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)
 
 
 class AlarmStepOut(BaseModel):
@@ -166,8 +167,8 @@ async def list_alarms(
         str | None, Query(pattern=ID_PATTERN.pattern, description="whose sites, now")
     ] = None,
     asset: Annotated[str | None, Query(pattern=ASSET, description="kind:id")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="raised at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="raised before")] = None,
+    since: Annotated[Moment | None, Query(description="raised at or after")] = None,
+    until: Annotated[Moment | None, Query(description="raised before")] = None,
     roots: Annotated[bool, Query(description="only root causes (no parent)")] = False,
     newest_first: bool = False,
 ) -> Page[AlarmOut]:
@@ -192,7 +193,7 @@ async def list_alarms(
         roots_only=roots,
     )
     after = paging.after
-    if after is not None and not isinstance(after, int):
+    if after is not None and (not isinstance(after, int) or not 0 <= after < 2**31):
         raise ApiError(422, "invalid", "not a cursor this list gave", "query.cursor")
     rows = await find_alarms(session, query, after=after, limit=paging.limit + 1,
                              newest_first=newest_first)  # fmt: skip

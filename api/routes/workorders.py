@@ -14,11 +14,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Now, Page, Paging, Session
 from api.errors import ApiError, not_found
+from api.inputs import TEXT_PATTERN, Moment
 from api.scope import scope
 from api.security import Crew, Operator, Principal, Reader
 from streetlight.domain import ID_PATTERN, AlarmType, Severity
@@ -91,25 +92,29 @@ class OrderDetail(OrderOut):
 class OrderStepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(default="", max_length=400)
+    note: str = Field(default="", max_length=400, pattern=TEXT_PATTERN)
 
 
 class DispatchIn(OrderStepIn):
-    to: str = Field(min_length=1, max_length=80, description="the crew or person sent")
+    to: str = Field(
+        min_length=1, max_length=80, pattern=TEXT_PATTERN, description="the crew or person sent"
+    )
 
 
 class OrderCommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(min_length=1, max_length=500)
+    note: str = Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)
 
 
 class HandoverIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to: str = Field(min_length=1, max_length=200, description="the maintainer's id or name")
-    on: AwareDatetime | None = Field(default=None, description="from when (default: now)")
-    note: str = Field(default="", max_length=500)
+    to: str = Field(
+        min_length=1, max_length=200, pattern=TEXT_PATTERN, description="a maintainer's id or name"
+    )
+    on: Moment | None = Field(default=None, description="from when (default: now)")
+    note: str = Field(default="", max_length=500, pattern=TEXT_PATTERN)
 
 
 class HandoverOut(BaseModel):
@@ -175,7 +180,7 @@ async def list_orders(
     overdue: Annotated[bool | None, Query(description="past its deadline, not verified")] = None,
 ) -> Page[OrderOut]:
     after = paging.after
-    if after is not None and not isinstance(after, int):
+    if after is not None and (not isinstance(after, int) or not 0 <= after < 2**31):
         raise ApiError(422, "invalid", "not a cursor this list gave", "query.cursor")
     query = OrderQuery(
         states=STATES[state],
