@@ -23,7 +23,7 @@ from api.events import Hub
 from api.lighting import Lighting
 from api.limits import BodyLimit
 from api.live import LiveState, load_assets
-from api.routes import audit, auth, health, state, users
+from api.routes import alarms, audit, auth, health, history, state, users, workorders
 from api.security import Recognised
 from api.settings import ApiSettings
 from streetlight.clock import Clock
@@ -87,6 +87,9 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(users.router, prefix=PREFIX)
     app.include_router(state.router, prefix=PREFIX)
     app.include_router(audit.router, prefix=PREFIX)
+    app.include_router(alarms.router, prefix=PREFIX)
+    app.include_router(workorders.router, prefix=PREFIX)
+    app.include_router(history.router, prefix=PREFIX)
     return app
 
 

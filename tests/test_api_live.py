@@ -1,5 +1,7 @@
 """The API's live state against the simulator: a lamp the simulator fails shows as such in the
-lamp's state and on the event stream within 2 s (wall time) of its report reaching the bus.
+lamp's state and on the event stream within 2 s (wall time) of its report reaching the bus;
+the controller's alarm for it, acknowledged through the API, is acknowledged in the store and
+in its retained event on the bus.
 
 Simulator, gateway and controller run on one manual clock (tests/controller_rig.py); the API runs
 on the same clock, store and broker root, as a deployment's would.
@@ -105,6 +107,7 @@ async def test_a_failed_lamp_shows_in_its_state_and_on_the_stream_within_2_s(
                     reported = _dark_report(stamped)
                     assert reported is not None, "the failed lamp never reported dark"
                     seen = await _first_state(api, headers, events, reported)
+                    await _acknowledged_everywhere(api, district.sim, bus, topics)
                 finally:
                     reader.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -131,6 +134,37 @@ async def _first_state(
     streamed = _streamed(events, bad)
     assert streamed is not None
     return state_at - reported, streamed - reported
+
+
+async def _acknowledged_everywhere(api: Api, sim: Any, bus: MqttUrl, topics: Topics) -> None:
+    """The controller raises the failure; an operator acknowledges it through the API; the
+    store and the alarm's retained event on the bus say so."""
+    operator = await api.as_role(Role.OPERATOR)
+    alarms: list[dict[str, Any]] = []
+
+    async def raised() -> bool:
+        query = {"asset": f"lamp:{LAMP}", "state": "open"}
+        response = await api.http.get("/api/v1/alarms", headers=operator, params=query)
+        alarms[:] = response.json()["items"]
+        return bool(alarms)
+
+    deadline = time.monotonic() + 20
+    while not await raised() and time.monotonic() < deadline:
+        await clock_of(sim).advance(15)
+        await asyncio.sleep(0.1)
+    assert alarms, "the controller raised no alarm for the failed lamp"
+    alarm = alarms[0]
+    assert alarm["type"] == "lamp_failure"
+    answer = await api.http.post(f"/api/v1/alarms/{alarm['id']}/ack", headers=operator,
+                                 json={"note": "crew on its way"})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["published"] is True, answer.json()
+    stored = (await api.http.get(f"/api/v1/alarms/{alarm['id']}", headers=operator)).json()
+    assert stored["state"] == "acknowledged"
+    topic = f"{topics.base}/alarm/lamp/{LAMP}/lamp_failure"
+    async with Listener(bus, [topic], "test-live-alarm") as retained:  # retained: seen at once
+        await eventually(lambda: bool(retained.on(topic)), what="the retained alarm")
+        assert retained.on(topic)[-1]["state"] == "acknowledged"
 
 
 def _streamed(events: list[tuple[float, str, Any]], bad: set[str]) -> float | None:

@@ -100,6 +100,9 @@ async def test_roles_keep_to_their_channels(service_state: ServiceState) -> None
     assert not await _delivered(service_state, "controller", f"{root}/v1/telemetry/lamp/L1")
     assert not await _delivered(service_state, "controller", f"{root}/slc-a/L1/cmd")
     assert not await _delivered(service_state, "api", f"{root}/v1/command/lamp/L1")
+    # operators' acknowledgements and closures restate an alarm's retained event
+    assert await _delivered(service_state, "api", f"{root}/v1/alarm/lamp/L1/lamp_failure")
+    assert not await _delivered(service_state, "gateway", f"{root}/v1/alarm/lamp/L1/lamp_failure")
     # saved schedules are announced by the API and by operators' commands, by no one else
     assert await _delivered(service_state, "api", f"{root}/v1/schedule/api/api-1")
     assert await _delivered(service_state, "operator", f"{root}/v1/schedule/operator/cli")

@@ -30,6 +30,7 @@ class OrderState(StrEnum):
 
 
 ESCALATED = "escalated"  # a transition, not a state: the order went past its deadline
+COMMENT = "comment"  # a transition, not a state: a note, who wrote it, when
 STATES = tuple(OrderState)
 OPEN_STATES = (OrderState.REGISTERED, OrderState.DISPATCHED, OrderState.REPAIRED)
 # each step, the state it must be taken from

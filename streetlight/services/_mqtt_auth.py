@@ -60,6 +60,8 @@ def acl_text(bus_root: str, field_root: str, device_classes: dict[str, MqttLampP
             f"topic read {bus}/#",
             f"topic write {bus}/status/api/#",
             f"topic write {bus}/schedule/api/#",
+            # operators' acknowledgements and closures: the alarm's retained event, restated
+            f"topic write {bus}/alarm/#",
         ],
         "simulator": [f"topic readwrite {field_root}/simulator/#"],
         # people's commands (`streetlight controller override ...`): they only announce

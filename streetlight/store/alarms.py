@@ -1,9 +1,9 @@
 """Alarms in the relational store: written as they change, read by operators, exported.
 
 The controller writes every change of its alarm book (raised, suppressed under a root cause,
-surfaced, cleared) with the transition log; operators acknowledge and close alarms here too
-(`streetlight alarms ack|close`), by name. The controller's own restart state (open alarms
-linked to their roots, detection's debounce) is read and saved by the controller.
+surfaced, cleared) with the transition log; operators acknowledge, comment and close alarms
+here too (`streetlight alarms ack|close`, the API), by name. The controller's own restart state
+(open alarms linked to their roots, detection's debounce) is read and saved by the controller.
 """
 
 from __future__ import annotations
@@ -12,18 +12,28 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from streetlight.domain import AlarmChange, AlarmState, AlarmType, Severity
 from streetlight.domain.workorders import CONTROLLER
 from streetlight.errors import StreetlightError
-from streetlight.store.models import AlarmRow, AlarmTransitionRow
+from streetlight.store.models import (
+    AlarmRow,
+    AlarmTransitionRow,
+    CommunityRow,
+    SiteRow,
+    WorkOrderRow,
+)
 from streetlight.store.times import from_store, maybe_from_store, to_store
 
 
 class AlarmStoreError(StreetlightError):
     """An operator's request the store refuses; the message says why."""
+
+
+COMMENT = "comment"  # a transition that changes nothing: a note, who wrote it, when
+NOTE_LIMIT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +130,146 @@ async def operator_step(
         row.state = step.value
     session.add(
         AlarmTransitionRow(
-            alarm_id=alarm_id, change=step.value, at=to_store(at), by=by, detail=note or None
+            alarm_id=alarm_id, change=step.value, at=to_store(at), by=by,
+            detail=note[:NOTE_LIMIT] or None,
+        )
+    )  # fmt: skip
+    return row
+
+
+async def comment_alarm(
+    session: AsyncSession, alarm_id: int, *, by: str, at: datetime, note: str
+) -> AlarmRow:
+    """A note on an alarm, in its transition log; its state stays as it is."""
+    row = await session.get(AlarmRow, alarm_id)
+    if row is None:
+        raise AlarmStoreError(f"alarm al-{alarm_id}: no such alarm")
+    session.add(
+        AlarmTransitionRow(
+            alarm_id=alarm_id, change=COMMENT, at=to_store(at), by=by, detail=note[:NOTE_LIMIT]
         )
     )
     return row
+
+
+async def newer_alarm(session: AsyncSession, row: AlarmRow) -> int | None:
+    """A later alarm of the same type on the same asset, if there is one: the bus keeps one
+    retained message per asset and type, and that one is then the later alarm's."""
+    found: int | None = await session.scalar(
+        select(func.min(AlarmRow.id)).where(
+            AlarmRow.type == row.type,
+            AlarmRow.asset_kind == row.asset_kind,
+            AlarmRow.asset_id == row.asset_id,
+            AlarmRow.id > row.id,
+        )
+    )
+    return found
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+OPEN_STATES = frozenset({AlarmState.RAISED.value, AlarmState.ACKNOWLEDGED.value})
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmQuery:
+    """Which alarms to list; each None (or False) filter lets every alarm through."""
+
+    states: frozenset[str] | None = None
+    type: str | None = None
+    severity: str | None = None
+    site: str | None = None
+    sites: frozenset[str] | None = None  # a caller's scope, or a maintainer's sites
+    subdistrict: str | None = None
+    asset: tuple[str, str] | None = None  # (kind, id)
+    raised_since: datetime | None = None  # inclusive
+    raised_until: datetime | None = None  # exclusive
+    roots_only: bool = False
+
+
+def _with_order() -> Select[AlarmRow, int | None]:
+    """Alarms with the id of their work order (None: none)."""
+    return select(AlarmRow, WorkOrderRow.id).outerjoin(
+        WorkOrderRow, WorkOrderRow.alarm_id == AlarmRow.id
+    )
+
+
+def _filtered(
+    statement: Select[AlarmRow, int | None], query: AlarmQuery
+) -> Select[AlarmRow, int | None]:
+    if query.states is not None:
+        statement = statement.where(AlarmRow.state.in_(sorted(query.states)))
+    for column, value in (
+        (AlarmRow.type, query.type),
+        (AlarmRow.severity, query.severity),
+        (AlarmRow.site_id, query.site),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    if query.sites is not None:
+        statement = statement.where(AlarmRow.site_id.in_(sorted(query.sites)))
+    if query.subdistrict is not None:
+        sites = (
+            select(SiteRow.id)
+            .join(CommunityRow, CommunityRow.id == SiteRow.community_id)
+            .where(CommunityRow.subdistrict_id == query.subdistrict)
+        )
+        statement = statement.where(AlarmRow.site_id.in_(sites))
+    if query.asset is not None:
+        kind, ident = query.asset
+        statement = statement.where(AlarmRow.asset_kind == kind, AlarmRow.asset_id == ident)
+    if query.raised_since is not None:
+        statement = statement.where(AlarmRow.raised_at >= to_store(query.raised_since))
+    if query.raised_until is not None:
+        statement = statement.where(AlarmRow.raised_at < to_store(query.raised_until))
+    if query.roots_only:
+        statement = statement.where(AlarmRow.parent_id.is_(None))
+    return statement
+
+
+async def find_alarms(
+    session: AsyncSession,
+    query: AlarmQuery,
+    *,
+    after: int | None,
+    limit: int,
+    newest_first: bool = False,
+) -> list[tuple[AlarmRow, int | None]]:
+    """A page of the alarms `query` lets through, by id, after the alarm `after`."""
+    statement = _filtered(_with_order(), query)
+    if newest_first:
+        if after is not None:
+            statement = statement.where(AlarmRow.id < after)
+        statement = statement.order_by(AlarmRow.id.desc())
+    else:
+        if after is not None:
+            statement = statement.where(AlarmRow.id > after)
+        statement = statement.order_by(AlarmRow.id)
+    return [(row, order) for row, order in (await session.execute(statement.limit(limit))).all()]
+
+
+async def alarm_with_order(
+    session: AsyncSession, alarm_id: int
+) -> tuple[AlarmRow, int | None] | None:
+    found = (await session.execute(_with_order().where(AlarmRow.id == alarm_id))).first()
+    return None if found is None else (found[0], found[1])
+
+
+async def alarm_children(session: AsyncSession, alarm_id: int) -> list[tuple[AlarmRow, int | None]]:
+    """The alarms linked under `alarm_id` now (suppressed by it as their root cause)."""
+    statement = _with_order().where(AlarmRow.parent_id == alarm_id).order_by(AlarmRow.id)
+    return [(row, order) for row, order in (await session.execute(statement)).all()]
+
+
+async def alarm_transitions(session: AsyncSession, alarm_id: int) -> Sequence[AlarmTransitionRow]:
+    """Every change of an alarm and every note on it, oldest first."""
+    return (
+        await session.scalars(
+            select(AlarmTransitionRow)
+            .where(AlarmTransitionRow.alarm_id == alarm_id)
+            .order_by(AlarmTransitionRow.id)
+        )
+    ).all()
 
 
 # --- export --------------------------------------------------------------------------------------

@@ -270,3 +270,17 @@ async def inventory_from(
             f"'streetlight inventory load PATH'{or_else}"
         )
     return inventory
+
+
+_ROWS: dict[str, Any] = {
+    "site": SiteRow,
+    "cabinet": CabinetRow,
+    "circuit": CircuitRow,
+    "lamp": LampRow,
+}
+
+
+async def asset_exists(session: AsyncSession, kind: str, ident: str) -> bool:
+    """Whether the tree has the site, cabinet, circuit or lamp `ident` (retired lamps too)."""
+    row = _ROWS[kind]
+    return await session.scalar(select(row.id).where(row.id == ident)) is not None

@@ -9,15 +9,17 @@ is also a row of `work_order_transitions`, with who and when.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy import CursorResult, Update, and_, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from streetlight.domain import AlarmType, Severity
 from streetlight.domain.workorders import (
+    COMMENT,
     CONTROLLER,
     ESCALATED,
     OPEN_STATES,
@@ -130,6 +132,25 @@ async def sites_of(session: AsyncSession, maintainer: str, at: datetime) -> froz
     return frozenset(s for s, m in (await maintainers_at(session, at)).items() if m == maintainer)
 
 
+@dataclass(frozen=True, slots=True)
+class MaintainerScope:
+    """What one maintainer's people see and touch: the alarms and orders of the sites it
+    maintains now, and the orders registered to it (an order opened before a handover stays
+    with the maintainer it was registered for)."""
+
+    maintainer: str
+    sites: frozenset[str]
+
+
+async def scope_of(session: AsyncSession, maintainer: str, at: datetime) -> MaintainerScope:
+    return MaintainerScope(maintainer, await sites_of(session, maintainer, at))
+
+
+def in_scope(scope: MaintainerScope | None, order: WorkOrderRow, alarm: AlarmRow) -> bool:
+    """Whether an order is the scope's (None: every order is)."""
+    return scope is None or alarm.site_id in scope.sites or order.maintainer_id == scope.maintainer
+
+
 # --- the controller's steps ----------------------------------------------------------------------
 
 
@@ -240,6 +261,17 @@ async def mark_escalated(session: AsyncSession, order_id: int, at: datetime, not
 # --- people's steps ------------------------------------------------------------------------------
 
 
+async def comment_order(
+    session: AsyncSession, order_id: int, *, by: str, at: datetime, note: str
+) -> WorkOrderRow:
+    """A note on an order, in its transition log; its state stays as it is."""
+    row = await session.get(WorkOrderRow, order_id)
+    if row is None:
+        raise LedgerError(f"work order {order_label(order_id)}: no such work order")
+    session.add(_transition(order_id, COMMENT, at, by, note))
+    return row
+
+
 async def people_step(
     session: AsyncSession, order_id: int, step: OrderState, *, by: str, at: datetime, note: str
 ) -> WorkOrderRow:
@@ -287,6 +319,80 @@ async def list_orders(
     if maintainer is not None:
         query = query.where(WorkOrderRow.maintainer_id == maintainer)
     return [(order, alarm) for order, alarm in (await session.execute(query)).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    """Which orders to list; each None filter lets every order through."""
+
+    states: frozenset[str] | None = None
+    site: str | None = None
+    maintainer: str | None = None  # the order's maintainer
+    severity: str | None = None
+    overdue: bool | None = None  # past its deadline at `now` and not yet repaired and verified
+    now: datetime | None = None  # for `overdue`
+    scope: MaintainerScope | None = None  # a maintainer's people: only what is theirs
+
+
+async def find_orders(
+    session: AsyncSession, query: OrderQuery, *, after: int | None, limit: int
+) -> list[tuple[WorkOrderRow, AlarmRow]]:
+    """A page of the orders `query` lets through, oldest first, after the order `after`."""
+    statement = select(WorkOrderRow, AlarmRow).join(AlarmRow, AlarmRow.id == WorkOrderRow.alarm_id)
+    if query.states is not None:
+        statement = statement.where(WorkOrderRow.state.in_(sorted(query.states)))
+    for column, value in (
+        (AlarmRow.site_id, query.site),
+        (WorkOrderRow.maintainer_id, query.maintainer),
+        (WorkOrderRow.severity, query.severity),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    if query.overdue is not None:
+        if query.now is None:
+            raise ValueError("an overdue filter needs the moment it is judged at")
+        late = and_(
+            WorkOrderRow.deadline < to_store(query.now),
+            WorkOrderRow.state.in_([s.value for s in OPEN_STATES]),
+        )
+        statement = statement.where(late if query.overdue else not_(late))
+    if query.scope is not None:
+        statement = statement.where(
+            or_(
+                AlarmRow.site_id.in_(sorted(query.scope.sites)),
+                WorkOrderRow.maintainer_id == query.scope.maintainer,
+            )
+        )
+    if after is not None:
+        statement = statement.where(WorkOrderRow.id > after)
+    rows = await session.execute(statement.order_by(WorkOrderRow.id).limit(limit))
+    return [(order, alarm) for order, alarm in rows.all()]
+
+
+async def order_with_alarm(
+    session: AsyncSession, order_id: int
+) -> tuple[WorkOrderRow, AlarmRow] | None:
+    found = (
+        await session.execute(
+            select(WorkOrderRow, AlarmRow)
+            .join(AlarmRow, AlarmRow.id == WorkOrderRow.alarm_id)
+            .where(WorkOrderRow.id == order_id)
+        )
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
+async def order_transitions(
+    session: AsyncSession, order_id: int
+) -> Sequence[WorkOrderTransitionRow]:
+    """Every step of an order and every note on it, oldest first."""
+    return (
+        await session.scalars(
+            select(WorkOrderTransitionRow)
+            .where(WorkOrderTransitionRow.work_order_id == order_id)
+            .order_by(WorkOrderTransitionRow.id)
+        )
+    ).all()
 
 
 def order_record(order: WorkOrderRow, alarm: AlarmRow, now: datetime) -> dict[str, object]:
