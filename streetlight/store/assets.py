@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,8 +62,10 @@ class LoadReport:
         return text
 
 
-def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
-    """Rows per table, parents before children."""
+def _rows(
+    inventory: Inventory, status: Mapping[str, LampStatus]
+) -> list[tuple[type[Any], list[dict[str, Any]]]]:
+    """Rows per table, parents before children; a lamp's status only where `status` gives it."""
     d = inventory.district
     return [
         (DistrictRow, [{"id": d.id, "name": d.name, "timezone": d.timezone}]),
@@ -138,6 +141,7 @@ def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
                     "installed_on": lamp.installed_on,
                     "project": lamp.project,
                     "device_address": lamp.device_address,
+                    **({"status": status[lamp.id].value} if lamp.id in status else {}),
                 }
                 for lamp in inventory.lamps.values()
             ],
@@ -145,10 +149,20 @@ def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
     ]
 
 
-async def save_inventory(session: AsyncSession, inventory: Inventory, source: str) -> LoadReport:
-    """Insert new assets and update changed ones, in one transaction the caller commits."""
+async def save_inventory(
+    session: AsyncSession,
+    inventory: Inventory,
+    source: str,
+    *,
+    status: Mapping[str, LampStatus] | None = None,
+) -> LoadReport:
+    """Insert new assets and update changed ones, in one transaction the caller commits.
+
+    A lamp takes its status from `status` where given; else a new lamp is installed and a
+    known one keeps its status (a lamp retired in the store stays retired).
+    """
     report = LoadReport()
-    for model, rows in _rows(inventory):
+    for model, rows in _rows(inventory, status or {}):
         table = model.__tablename__
         existing = {row.id: row for row in (await session.scalars(select(model))).all()}
         added = updated = 0
