@@ -108,6 +108,10 @@ def parse_inventory(
             raise InventoryError.of_file(source, f"unknown inventory format {fmt!r}")
     except UnicodeDecodeError as exc:
         raise InventoryError.of_file(source, f"not UTF-8 text (byte {exc.start})") from exc
+    except csv.Error as exc:
+        raise InventoryError.of_file(source, f"not CSV: {exc}") from exc
+    except RecursionError as exc:
+        raise InventoryError.of_file(source, "not an inventory: JSON nested too deeply") from exc
     return builder.build_file()
 
 
