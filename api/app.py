@@ -23,6 +23,7 @@ from api.events import Hub
 from api.lighting import Lighting
 from api.limits import BodyLimit
 from api.live import LiveState, load_assets
+from api.reload import AssetReload
 from api.routes import audit, auth, health, state, users
 from api.settings import ApiSettings
 from streetlight.clock import Clock
@@ -53,6 +54,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             state.live, state.lighting, state.hub, state.bus = await _live(
                 settings, engine, state.clock
             )
+            state.reload_assets = AssetReload(engine, state.live, state.lighting, state.hub,
+                                              state.clock)  # fmt: skip
             stop = asyncio.Event()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(state.bus.run(stop), name="api-bus")
