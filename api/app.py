@@ -24,7 +24,7 @@ from api.lighting import Lighting
 from api.limits import BodyLimit
 from api.live import LiveState, load_assets
 from api.reload import AssetReload
-from api.routes import audit, auth, health, state, users
+from api.routes import assets, audit, auth, health, state, users
 from api.settings import ApiSettings
 from streetlight.clock import Clock
 from streetlight.influx import InfluxClient
@@ -83,6 +83,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(users.router, prefix=PREFIX)
     app.include_router(state.router, prefix=PREFIX)
     app.include_router(audit.router, prefix=PREFIX)
+    app.include_router(assets.router, prefix=PREFIX)
     return app
 
 
