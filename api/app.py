@@ -23,7 +23,8 @@ from api.events import Hub
 from api.lighting import Lighting
 from api.limits import BodyLimit
 from api.live import LiveState, load_assets
-from api.routes import alarms, audit, auth, health, history, state, users, workorders
+from api.reload import AssetReload
+from api.routes import alarms, assets, audit, auth, health, history, state, users, workorders
 from api.security import Recognised
 from api.settings import ApiSettings
 from streetlight.clock import Clock
@@ -57,6 +58,8 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
             state.live, state.lighting, state.hub, state.bus = await _live(
                 settings, engine, state.clock
             )
+            state.reload_assets = AssetReload(engine, state.live, state.lighting, state.hub,
+                                              state.clock)  # fmt: skip
             stop = asyncio.Event()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(state.bus.run(stop), name="api-bus")
@@ -87,6 +90,7 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(users.router, prefix=PREFIX)
     app.include_router(state.router, prefix=PREFIX)
     app.include_router(audit.router, prefix=PREFIX)
+    app.include_router(assets.router, prefix=PREFIX)
     app.include_router(alarms.router, prefix=PREFIX)
     app.include_router(workorders.router, prefix=PREFIX)
     app.include_router(history.router, prefix=PREFIX)

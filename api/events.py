@@ -72,6 +72,12 @@ class Hub:
         for subscriber in self.subscribers:
             subscriber.put("state", data)
 
+    def resync(self, why: str) -> None:
+        """Every stream ends with `resync`: what its page holds of the district is out of date
+        (the assets changed), so it fetches the district again and reconnects."""
+        for subscriber in self.subscribers:
+            subscriber.put("resync", {"why": why})
+
     def alarm(self, event: AlarmEvent, site: str | None) -> None:
         data = event.model_dump(mode="json", exclude_none=True)
         for subscriber in self.subscribers:

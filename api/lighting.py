@@ -56,14 +56,21 @@ class Lighting:
             self.lux.reading(reading.cabinet, reading.lux, reading.ts)
 
     async def reload(self) -> bool:
-        if self.inventory is None:
+        inventory = self.inventory
+        if inventory is None:
             return False
         async with sessions(self.engine)() as session:
-            evaluator = await read_evaluator(session, self.inventory, self.evaluator)
-        if evaluator is None:
-            return False
+            evaluator = await read_evaluator(session, inventory, self.evaluator)
+        if evaluator is None or inventory is not self.inventory:
+            return False  # the same; or the assets changed meanwhile, and their reload builds
         self.evaluator = evaluator
         return True
+
+    async def use_inventory(self, inventory: Inventory | None) -> None:
+        """The store's assets changed: evaluate their new inventory from now on."""
+        self.inventory, self.evaluator = inventory, None
+        await self.reload()
+        self.evaluate()
 
     def evaluate(self) -> None:
         now = self.clock.now()

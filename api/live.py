@@ -305,6 +305,42 @@ class LiveState:
                        for e in self.alarms_of(f"lamp:{lamp.id}")],
         }  # fmt: skip
 
+    # --- when the assets change ----------------------------------------------------------
+
+    def reassign(
+        self, lamps: Iterable[LampRef], cabinets: Iterable[CabinetRef], now: float
+    ) -> bool:
+        """The store's lamps and cabinets changed (an edit or import through the API): take the
+        new ones, keeping what the bus said of those that stay (readings, online, expected,
+        alarms), and derive every state again. The object stays the same, so the bus, the
+        schedule and the event stream keep theirs. True when the district's fixed columns (ids,
+        positions, sites) changed: what a map holds is out of date."""
+        fresh = LiveState(lamps, cabinets, self.stale_s)
+        for i, lamp in enumerate(fresh.lamps):
+            j = self.row.get(lamp.id)
+            if j is not None:
+                for name in ("relay", "level", "power", "reported_at", "heard_at", "online",
+                             "expected"):  # fmt: skip
+                    getattr(fresh, name)[i] = getattr(self, name)[j]
+        for i, cabinet in enumerate(fresh.cabinets):
+            j = self.cabinet_row.get(cabinet.id)
+            if j is not None:
+                fresh.cabinet_online[i] = self.cabinet_online[j]
+                fresh.cabinet_reported_at[i] = self.cabinet_reported_at[j]
+        fresh.alarms, fresh._faulty, fresh.listeners = self.alarms, self._faulty, self.listeners
+        moved = (fresh._static, fresh._cabinets_static) != (self._static, self._cabinets_static)
+        was = {lamp.id: self.state[i] for i, lamp in enumerate(self.lamps)}
+        was_c = {c.id: self.cabinet_state[j] for j, c in enumerate(self.cabinets)}
+        vars(self).update(vars(fresh))
+        self.state = [CODE[self._state_of(i, now)] for i in range(len(self.lamps))]
+        for j in range(len(self.cabinets)):
+            self._restate_cabinet(j)
+        self._tell(
+            [i for i, lamp in enumerate(self.lamps) if was.get(lamp.id) != self.state[i]],
+            [j for j, c in enumerate(self.cabinets) if was_c.get(c.id) != self.cabinet_state[j]],
+        )
+        return moved
+
     def alarms_of(self, asset: str) -> list[AlarmEvent]:
         return [e for (a, _t), e in self.alarms.items() if a == asset and e.state in OPEN]
 

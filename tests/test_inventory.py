@@ -14,8 +14,16 @@ from typing import Any
 
 import pytest
 
-from streetlight.domain import Inventory, SiteCategory
-from streetlight.inventory import InventoryError, dump_csv, dump_geojson, load_inventory
+from streetlight.domain import Inventory, LampStatus, SiteCategory
+from streetlight.inventory import (
+    MAX_PROBLEMS,
+    InventoryError,
+    dump_csv,
+    dump_geojson,
+    load_inventory,
+    load_inventory_file,
+    parse_inventory,
+)
 from tests.conftest import ROOT, SAMPLE_INVENTORY
 from tests.helpers import sample_district, subset
 
@@ -289,3 +297,79 @@ def test_district_member_may_follow_the_features(tmp_path: Path) -> None:
     path = tmp_path / "late.geojson"
     path.write_text(json.dumps(reordered))
     assert load_inventory(path) == inventory
+
+
+def test_every_bad_row_is_reported_with_its_property(tmp_path: Path) -> None:
+    """Rows refused one by one and what is wrong between rows, in one answer; a cabinet's own
+    bad row is reported, not again with each of its lamps."""
+    rows = _csv_rows(_small())
+    lamp = _first_lamp_row(rows)
+    cabinet = next(i for i, row in enumerate(rows) if row["kind"] == "cabinet")
+    rows[lamp]["rated_power_w"] = "-40"
+    rows[lamp]["phase"] = "D"
+    rows[lamp + 1]["cabinet"] = "NO-SUCH-CAB"
+    rows[lamp + 2]["device_address"] = "a/b"
+    rows[cabinet]["nominal_voltage_v"] = "1000"
+    path = _write_csv(tmp_path, rows)
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    found = {(d.where, d.field) for d in caught.value.details}
+    assert found == {
+        (f"row {lamp + 2}", "rated_power_w"),
+        (f"row {lamp + 2}", "phase"),
+        (f"row {lamp + 3}", "cabinet"),
+        (f"row {lamp + 4}", "device_address"),
+        (f"row {cabinet + 2}", "nominal_voltage_v"),
+    }
+    assert len(caught.value.problems) == 4  # one line per bad row, as the CLI prints them
+    assert all(d.source == str(path) for d in caught.value.details)
+    first = {d.id for d in caught.value.details if d.where == f"row {lamp + 2}"}
+    assert first == {rows[lamp]["id"]}
+
+
+def test_every_problem_is_kept_without_a_limit() -> None:
+    rows = _csv_rows(subset(list(sample_district().sites)[:3]))
+    for row in rows:
+        if row["kind"] == "lamp":
+            row["phase"] = "D"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    lamps = sum(row["kind"] == "lamp" for row in rows)
+    assert lamps > MAX_PROBLEMS
+    data = out.getvalue().encode()
+    with pytest.raises(InventoryError) as capped:
+        parse_inventory(io.BytesIO(data), "csv", "upload.csv")
+    assert len(capped.value.problems) == MAX_PROBLEMS + 1
+    assert capped.value.problems[-1] == f"upload.csv: stopped after {MAX_PROBLEMS} problems"
+    with pytest.raises(InventoryError) as every:
+        parse_inventory(io.BytesIO(data), "csv", "upload.csv", max_problems=None)
+    assert len(every.value.details) == lamps
+
+
+def test_lamps_status_loads_round_trips_and_stays_out_of_the_field(tmp_path: Path) -> None:
+    inventory = _small()
+    planned, retired = sorted(inventory.lamps)[:2]
+    status = {planned: LampStatus.PLANNED, retired: LampStatus.RETIRED}
+    for name, text in (
+        ("s.geojson", json.dumps(dump_geojson(inventory, status))),
+        ("s.csv", dump_csv(inventory, status)),
+    ):
+        path = tmp_path / name
+        path.write_text(text)
+        loaded = load_inventory_file(path)
+        assert loaded.inventory == inventory
+        assert loaded.status == status
+        assert set(load_inventory(path).lamps) == set(inventory.lamps) - {planned, retired}
+
+
+def test_a_check_refuses_records_by_property() -> None:
+    def check(kind: str, ident: str, profile: str, address: str | None) -> list[tuple[str, str]]:
+        return [("profile", f"profile {profile!r} does not exist")] if kind == "cabinet" else []
+
+    data = json.dumps(_feature_collection()).encode()
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(io.BytesIO(data), "geojson", "upload", check=check)
+    assert {d.field for d in caught.value.details} == {"profile"}  # lamps are not blamed
+    assert len(caught.value.details) == len(_small().cabinets)

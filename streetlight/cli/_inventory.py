@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from streetlight.cli._common import settings_and_logging
-from streetlight.domain import Inventory
-from streetlight.inventory import InventoryError, load_inventory
+from streetlight.inventory import InventoryError, InventoryFile, load_inventory_file
 from streetlight.profiles import inventory_problems, read_profiles
 from streetlight.settings import CommonSettings
 from streetlight.store import LoadReport, open_store, save_inventory, sessions
@@ -27,7 +26,8 @@ def add_parser(roles: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_and_logging(CommonSettings)
-    inventory = load_inventory(args.path)
+    loaded = load_inventory_file(args.path)
+    inventory = loaded.inventory
     profiles, broken = read_profiles(settings.profiles_dir)
     problems = inventory_problems(inventory, profiles)
     if problems:
@@ -37,14 +37,15 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"{args.path}: {inventory.summary()}; every profile found in {settings.profiles_dir}")
     if args.action == "load":
-        report = asyncio.run(load_into_store(settings, inventory, str(args.path)))
+        report = asyncio.run(load_into_store(settings, loaded, str(args.path)))
         print(f"store: {report.summary()}")
     return 0
 
 
 async def load_into_store(
-    settings: CommonSettings, inventory: Inventory, source: str
+    settings: CommonSettings, loaded: InventoryFile, source: str
 ) -> LoadReport:
-    """Save the inventory into the store (migrating it first) and commit."""
+    """Save the inventory, and the lamps' statuses it gives, into the store (migrating it
+    first) and commit."""
     async with open_store(settings) as engine, sessions(engine)() as session, session.begin():
-        return await save_inventory(session, inventory, source)
+        return await save_inventory(session, loaded.inventory, source, status=loaded.status)

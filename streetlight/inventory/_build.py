@@ -1,9 +1,16 @@
-"""Assemble validated records into an `Inventory`, reporting every problem with its row."""
+"""Assemble validated records into an `Inventory`, reporting every problem with its row.
+
+Every row is read and every problem reported (up to `max_problems`, if given): a row that
+does not validate, then what is wrong between rows (a lamp on a cabinet no row gives, a
+circuit of another cabinet, an address given twice). What a refused row's absence explains
+(the lamps of a cabinet whose own row is wrong) is not reported again.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,22 +22,90 @@ from streetlight.domain import (
     GeoPoint,
     Inventory,
     Lamp,
+    LampStatus,
     Maintainer,
     Site,
     Subdistrict,
 )
 from streetlight.errors import StreetlightError
-from streetlight.inventory._records import CabinetRecord, LampRecord, Record, parse_record
+from streetlight.inventory._records import (
+    CabinetRecord,
+    LampRecord,
+    Record,
+    RecordError,
+    parse_record,
+)
 
 MAX_PROBLEMS = 50
 
+# a check of one record besides its own validation (e.g. that its profile exists):
+# (kind, id, profile, device_address) -> (property, reason) per problem
+RecordCheck = Callable[[str, str, str, str | None], list[tuple[str, str]]]
+
+# the record property that carries each attribute of a tree node
+_PROPERTY = {
+    ("district", "name"): "district_name",
+    ("district", "timezone"): "timezone",
+    ("subdistrict", "name"): "subdistrict_name",
+    ("subdistrict", "parent"): "district",
+    ("community", "name"): "community_name",
+    ("community", "parent"): "subdistrict",
+    ("maintainer", "name"): "maintainer_name",
+    ("maintainer", "kind"): "maintainer_kind",
+    ("site", "name"): "site_name",
+    ("site", "parent"): "community",
+    ("site", "category"): "site_category",
+    ("site", "road_class"): "road_class",
+    ("site", "maintainer"): "maintainer",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem of an inventory file: where (`row 12`, `feature 3`, `file`), the record's id
+    when it has one, the property at fault when one is, and why."""
+
+    source: str
+    where: str
+    message: str
+    id: str | None = None
+    field: str | None = None
+
 
 class InventoryError(StreetlightError):
-    """An inventory file that cannot be loaded; `problems` holds one line per bad row."""
+    """An inventory file that cannot be loaded; `problems` holds one line per bad row,
+    `details` one `Problem` per wrong property."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], details: list[Problem] | None = None) -> None:
         self.problems = problems
+        self.details = (
+            details
+            if details is not None
+            else [Problem(source="", where="file", message=line) for line in problems]
+        )
         super().__init__("\n".join(problems))
+
+    @classmethod
+    def of_file(cls, source: str, message: str) -> InventoryError:
+        """The whole file is wrong (unreadable, not the format it claims)."""
+        return cls([f"{source}: {message}"], [Problem(source, "file", message)])
+
+
+@dataclass(frozen=True)
+class InventoryFile:
+    """What an inventory file holds: every lamp and cabinet, and the `status` of each lamp whose
+    record gives one (a lamp without is installed when new, and keeps its status in a store)."""
+
+    inventory: Inventory
+    status: Mapping[str, LampStatus] = field(default_factory=dict)
+
+    def in_field(self) -> Inventory:
+        """Without the lamps planned or retired: the lamps the processes work with."""
+        gone = {k for k, status in self.status.items() if status is not LampStatus.INSTALLED}
+        if not gone:
+            return self.inventory
+        lamps = {k: lamp for k, lamp in self.inventory.lamps.items() if k not in gone}
+        return dataclasses.replace(self.inventory, lamps=lamps)
 
 
 @dataclass
@@ -44,16 +119,34 @@ class _Entity:
 @dataclass
 class _Collector:
     source: str
-    problems: list[str] = field(default_factory=list)
+    check: RecordCheck | None = None
+    problems: list[str] = field(default_factory=list)  # one line per bad row
+    details: list[Problem] = field(default_factory=list)  # one per wrong property
+    line_ends: list[int] = field(default_factory=list)  # len(details) after each line
     nodes: dict[tuple[str, str], _Entity] = field(default_factory=dict)
     # a lamp is built as soon as its row is read (rows are not kept: districts are large)
     lamps: dict[str, tuple[str, Lamp, str, str]] = field(
         default_factory=dict
     )  # where, lamp, cabinet, site
     cabinets: dict[str, tuple[str, CabinetRecord]] = field(default_factory=dict)
+    status: dict[str, LampStatus] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)  # ids of records refused row by row
 
-    def problem(self, where: str, message: str) -> None:
+    def problem(self, where: str, message: str, field: str | None = None) -> None:
         self.problems.append(f"{self.source}: {where}: {message}")
+        self.details.append(Problem(self.source, where, message, field=field))
+        self.line_ends.append(len(self.details))
+
+    def refuse(
+        self, where: str, label: str | None, reasons: Sequence[tuple[str | None, str]]
+    ) -> None:
+        """A record refused: one line for its row, a detail per reason."""
+        if label is not None:
+            self.refused.add(label)
+        shown = f"{where} ({label})" if label is not None else where
+        self.problems.append(f"{self.source}: {shown}: {'; '.join(r for _f, r in reasons)}")
+        self.details.extend(Problem(self.source, where, r, label, f) for f, r in reasons)
+        self.line_ends.append(len(self.details))
 
     def describe(self, where: str, node_kind: str, node_id: str | None, **attrs: Any) -> None:
         """Record what this row says about a node; disagreements with earlier rows are problems."""
@@ -71,29 +164,39 @@ class _Collector:
                     where,
                     f"{node_kind} {node_id!r}: {key} {str(value)!r} conflicts with {str(known)!r} "
                     f"given at {entity.first_seen}",
+                    _PROPERTY.get((node_kind, key), key),
                 )
 
     def add(self, where: str, properties: dict[str, Any] | str) -> None:
         if isinstance(properties, str):
             self.problem(where, properties)
             return
+        label = properties.get("id")
+        label = label if isinstance(label, str) else None
         try:
             record = parse_record(properties)
-        except ValueError as exc:
-            label = properties.get("id")
-            self.problem(f"{where}" + (f" ({label})" if isinstance(label, str) else ""), str(exc))
+        except RecordError as exc:
+            self.refuse(where, label, exc.reasons)
             return
+        if self.check is not None:
+            device = record.device_address
+            found = self.check(record.kind, record.id, record.profile, device)
+            if found:
+                self.refuse(where, label, found)
+                return
         self._describe_tree(where, record)
         if isinstance(record, LampRecord):
             if record.id in self.lamps:
                 self.problem(
-                    where, f"lamp {record.id!r} already given at {self.lamps[record.id][0]}"
+                    where, f"lamp {record.id!r} already given at {self.lamps[record.id][0]}", "id"
                 )
             else:
                 self._add_lamp(where, record)
         elif record.id in self.cabinets:
             self.problem(
-                where, f"cabinet {record.id!r} already given at {self.cabinets[record.id][0]}"
+                where,
+                f"cabinet {record.id!r} already given at {self.cabinets[record.id][0]}",
+                "id",
             )
         else:
             self.cabinets[record.id] = (where, record)
@@ -112,6 +215,8 @@ class _Collector:
             device_address=rec.device_address,
         )
         self.lamps[rec.id] = (where, lamp, sys.intern(rec.cabinet), sys.intern(rec.site))
+        if rec.status is not None:
+            self.status[rec.id] = rec.status
 
     def _describe_tree(self, where: str, r: Record) -> None:
         self.describe(where, "district", r.district, name=r.district_name, timezone=r.timezone)
@@ -139,15 +244,20 @@ class _Collector:
     def ids(self, kind: str) -> list[str]:
         return [node_id for (k, node_id) in self.nodes if k == kind]
 
-    def require(self, kind: str, node_id: str, keys: Iterable[str]) -> dict[str, Any] | None:
-        """The complete attributes of a node, or None (with a problem) when some are missing."""
+    def require(
+        self, kind: str, node_id: str, keys: Iterable[str], *, quiet: bool = False
+    ) -> dict[str, Any] | None:
+        """The complete attributes of a node, or None (with a problem, unless `quiet`: a refused
+        row may have given them) when some are missing."""
         entity = self.node(kind, node_id)
         missing = [key for key in keys if key not in entity.attrs]
         if missing:
-            self.problem(
-                entity.first_seen,
-                f"{kind} {node_id!r}: {', '.join(missing)} given on no record",
-            )
+            if not quiet:
+                self.problem(
+                    entity.first_seen,
+                    f"{kind} {node_id!r}: {', '.join(missing)} given on no record",
+                    _PROPERTY.get((kind, missing[0]), missing[0]),
+                )
             return None
         return entity.attrs
 
@@ -161,15 +271,26 @@ def _build_node(collector: _Collector, where: str, factory: Any, **kwargs: Any) 
 
 
 class InventoryBuilder:
-    """Takes records one at a time (`add`) and builds the inventory at the end (`build`)."""
+    """Takes records one at a time (`add`) and builds the inventory at the end (`build`).
 
-    def __init__(self, source: str) -> None:
-        self._collector = _Collector(source)
+    `max_problems` (None: no limit) stops the reading once that many are found; `check` is
+    asked about every record that validates (its refusals are the record's problems).
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        max_problems: int | None = MAX_PROBLEMS,
+        check: RecordCheck | None = None,
+    ) -> None:
+        self._collector = _Collector(source, check)
+        self.max_problems = max_problems
 
     @property
     def full(self) -> bool:
         """Enough problems found to stop reading."""
-        return len(self._collector.problems) >= MAX_PROBLEMS
+        return self.max_problems is not None and len(self._collector.problems) >= self.max_problems
 
     def add(self, where: str, properties: dict[str, Any] | str) -> None:
         """One record, or (a string) the reason a row is not a record at all."""
@@ -187,16 +308,25 @@ class InventoryBuilder:
         )
 
     def build(self) -> Inventory:
-        """The inventory; raises `InventoryError` listing every bad row (up to MAX_PROBLEMS)."""
+        """The inventory (every lamp, whatever its status); raises `InventoryError` listing
+        every problem (up to `max_problems`)."""
+        return self.build_file().inventory
+
+    def build_file(self) -> InventoryFile:
+        """The inventory and the lamps' statuses; raises `InventoryError` as `build` does."""
         collector = self._collector
-        if not collector.problems:
-            inventory = _assemble(collector)
-            if inventory is not None and not collector.problems:
-                return inventory
-        problems = collector.problems[:MAX_PROBLEMS]
-        if len(collector.problems) >= MAX_PROBLEMS:
-            problems.append(f"{collector.source}: stopped after {MAX_PROBLEMS} problems")
-        raise InventoryError(problems)
+        inventory = _assemble(collector)
+        if inventory is not None and not collector.problems:
+            return InventoryFile(inventory, collector.status)
+        problems, details = collector.problems, collector.details
+        limit = self.max_problems
+        if limit is not None and len(problems) >= limit:
+            details = details[: collector.line_ends[limit - 1]]
+            problems = problems[:limit]
+            stopped = f"stopped after {limit} problems"
+            problems.append(f"{collector.source}: {stopped}")
+            details.append(Problem(collector.source, "file", stopped))
+        raise InventoryError(problems, details)
 
 
 def build_inventory(source: str, rows: Iterable[tuple[str, dict[str, Any] | str]]) -> Inventory:
@@ -213,43 +343,30 @@ def build_inventory(source: str, rows: Iterable[tuple[str, dict[str, Any] | str]
 
 
 def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass per tree level
-    districts = c.ids("district")
-    if len(districts) != 1:
-        c.problem("file", f"an inventory holds exactly one district, found {sorted(districts)}")
-        return None
-    district_attrs = c.require("district", districts[0], ("name", "timezone"))
-    if district_attrs is None:
-        return None
-    district = _build_node(
-        c,
-        c.node("district", districts[0]).first_seen,
-        District,
-        id=districts[0],
-        name=district_attrs["name"],
-        timezone=district_attrs["timezone"],
-    )
-    if district is None:
-        return None
+    # rows refused already: what their absence explains (a node's attributes given on no
+    # other row, a cabinet's lamps) is not reported again
+    quiet = bool(c.problems)
+    district = _district(c, quiet)
 
     subdistricts: dict[str, Subdistrict] = {}
     for sid in c.ids("subdistrict"):
-        attrs = c.require("subdistrict", sid, ("name",))
-        if attrs is not None:
+        attrs = c.require("subdistrict", sid, ("name",), quiet=quiet)
+        if attrs is not None and district is not None:
             subdistricts[sid] = Subdistrict(id=sid, name=attrs["name"], district_id=district.id)
     communities: dict[str, Community] = {}
     for cid in c.ids("community"):
-        attrs = c.require("community", cid, ("name", "parent"))
+        attrs = c.require("community", cid, ("name", "parent"), quiet=quiet)
         if attrs is not None:
             communities[cid] = Community(id=cid, name=attrs["name"], subdistrict_id=attrs["parent"])
     maintainers: dict[str, Maintainer] = {}
     for mid in c.ids("maintainer"):
-        attrs = c.require("maintainer", mid, ("name", "kind"))
+        attrs = c.require("maintainer", mid, ("name", "kind"), quiet=quiet)
         if attrs is not None:
             maintainers[mid] = Maintainer(id=mid, name=attrs["name"], kind=attrs["kind"])
     sites: dict[str, Site] = {}
     for site_id in c.ids("site"):
         keys = ("name", "parent", "category", "road_class", "maintainer")
-        attrs = c.require("site", site_id, keys)
+        attrs = c.require("site", site_id, keys, quiet=quiet)
         if attrs is not None:
             sites[site_id] = Site(
                 id=site_id,
@@ -281,19 +398,24 @@ def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass pe
         cabinets[cabinet_id] = cabinet
         for number, circuit_id in enumerate(rec.circuits, start=1):
             if circuit_id in circuits:
-                c.problem(where, f"circuit {circuit_id!r} already belongs to another cabinet")
+                c.problem(
+                    where, f"circuit {circuit_id!r} already belongs to another cabinet", "circuits"
+                )
             circuits[circuit_id] = Circuit(id=circuit_id, cabinet_id=cabinet_id, number=number)
 
     lamps: dict[str, Lamp] = {}
     for lamp_id, (where, lamp, cabinet_id, site_id) in c.lamps.items():
         if cabinet_id not in cabinets:
-            c.problem(where, f"lamp {lamp_id!r}: unknown cabinet {cabinet_id!r}")
+            # a cabinet whose own row was refused is reported there, not with each lamp
+            if cabinet_id not in c.cabinets and cabinet_id not in c.refused:
+                c.problem(where, f"lamp {lamp_id!r}: unknown cabinet {cabinet_id!r}", "cabinet")
             continue
         circuit = circuits.get(lamp.circuit_id)
         if circuit is None or circuit.cabinet_id != cabinet_id:
             c.problem(
                 where,
                 f"lamp {lamp_id!r}: circuit {lamp.circuit_id!r} is not in cabinet {cabinet_id!r}",
+                "circuit",
             )
             continue
         if cabinets[cabinet_id].site_id != site_id:
@@ -301,11 +423,12 @@ def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass pe
                 where,
                 f"lamp {lamp_id!r}: site {site_id!r} differs from its cabinet's "
                 f"{cabinets[cabinet_id].site_id!r}",
+                "site",
             )
             continue
         lamps[lamp_id] = lamp
     _check_addresses(c, cabinets, lamps)
-    if c.problems:
+    if c.problems or district is None:
         return None
     try:
         return Inventory(
@@ -323,6 +446,27 @@ def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass pe
         return None
 
 
+def _district(c: _Collector, quiet: bool) -> District | None:
+    districts = c.ids("district")
+    if len(districts) != 1:
+        if districts or not quiet:
+            found = sorted(districts)
+            c.problem("file", f"an inventory holds exactly one district, found {found}", "district")
+        return None
+    attrs = c.require("district", districts[0], ("name", "timezone"), quiet=quiet)
+    if attrs is None:
+        return None
+    district: District | None = _build_node(
+        c,
+        c.node("district", districts[0]).first_seen,
+        District,
+        id=districts[0],
+        name=attrs["name"],
+        timezone=attrs["timezone"],
+    )
+    return district
+
+
 def _check_addresses(c: _Collector, cabinets: dict[str, Cabinet], lamps: dict[str, Lamp]) -> None:
     """Each device address once, compared without case, naming both records."""
     seen: dict[str, tuple[str, str]] = {}  # address -> where, what
@@ -338,4 +482,5 @@ def _check_addresses(c: _Collector, cabinets: dict[str, Cabinet], lamps: dict[st
             c.problem(
                 where,
                 f"{what}: device_address {address!r} is already {first[1]}'s at {first[0]}",
+                "device_address",
             )

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from streetlight.domain import Inventory
-from streetlight.inventory._build import InventoryBuilder, InventoryError, build_inventory
+from streetlight.domain import Inventory, LampStatus
+from streetlight.inventory._build import (
+    MAX_PROBLEMS,
+    InventoryBuilder,
+    InventoryError,
+    InventoryFile,
+    RecordCheck,
+)
 from streetlight.inventory._json_stream import JsonStream, JsonStreamError, NotAnObjectError
 
 CSV_COLUMNS = (
@@ -46,33 +52,71 @@ CSV_COLUMNS = (
     "profile",
     "installed_on",
     "project",
+    "status",
     "nominal_voltage_v",
     "device_address",
 )
 
 
+FORMATS = {".geojson": "geojson", ".json": "geojson", ".csv": "csv"}
+
+
 def load_inventory(path: Path) -> Inventory:
-    """Load a `.geojson`/`.json` or `.csv` inventory; raises `InventoryError` naming bad rows."""
+    """Load a `.geojson`/`.json` or `.csv` inventory: the lamps in the field (a lamp whose record
+    says planned or retired is left out); raises `InventoryError` naming bad rows."""
+    return load_inventory_file(path).in_field()
+
+
+def load_inventory_file(
+    path: Path, *, max_problems: int | None = MAX_PROBLEMS, check: RecordCheck | None = None
+) -> InventoryFile:
+    """Every lamp and cabinet of an inventory file, with the lamps' statuses where given."""
     source = str(path)
     suffix = path.suffix.lower()
-    if suffix not in (".geojson", ".json", ".csv"):
-        raise InventoryError(
-            [f"{source}: unknown inventory format {suffix!r} (use .geojson or .csv)"]
+    fmt = FORMATS.get(suffix)
+    if fmt is None:
+        raise InventoryError.of_file(
+            source, f"unknown inventory format {suffix!r} (use .geojson or .csv)"
         )
     try:
-        if suffix == ".csv":
-            return build_inventory(source, _csv_rows(path.read_text(encoding="utf-8-sig")))
         with path.open("rb") as file:
-            return _load_geojson(source, file)
+            return parse_inventory(file, fmt, source, max_problems=max_problems, check=check)
     except OSError as exc:
-        raise InventoryError([f"{source}: cannot read: {exc.strerror}"]) from exc
+        raise InventoryError.of_file(source, f"cannot read: {exc.strerror}") from exc
+
+
+def parse_inventory(
+    file: IO[bytes],
+    fmt: str,
+    source: str,
+    *,
+    max_problems: int | None = MAX_PROBLEMS,
+    check: RecordCheck | None = None,
+) -> InventoryFile:
+    """An inventory in `fmt` (`geojson` or `csv`) read from `file`; `source` names it in
+    problems (a path, an upload's name). Raises `InventoryError` listing every problem."""
+    builder = InventoryBuilder(source, max_problems=max_problems, check=check)
+    try:
+        if fmt == "csv":
+            for where, properties in _csv_rows(file.read().decode("utf-8-sig")):
+                builder.add(where, properties)
+                if builder.full:
+                    break
+        elif fmt == "geojson":
+            _load_geojson(source, file, builder)
+        else:
+            raise InventoryError.of_file(source, f"unknown inventory format {fmt!r}")
     except UnicodeDecodeError as exc:
-        raise InventoryError([f"{source}: not UTF-8 text (byte {exc.start})"]) from exc
+        raise InventoryError.of_file(source, f"not UTF-8 text (byte {exc.start})") from exc
+    except csv.Error as exc:
+        raise InventoryError.of_file(source, f"not CSV: {exc}") from exc
+    except RecursionError as exc:
+        raise InventoryError.of_file(source, "not an inventory: JSON nested too deeply") from exc
+    return builder.build_file()
 
 
-def _load_geojson(source: str, file: IO[bytes]) -> Inventory:
+def _load_geojson(source: str, file: IO[bytes], builder: InventoryBuilder) -> None:
     """Read features one at a time (a district's file is large), building as they come."""
-    builder = InventoryBuilder(source)
     count = 0
 
     def on_feature(feature: Any) -> None:
@@ -83,17 +127,16 @@ def _load_geojson(source: str, file: IO[bytes]) -> Inventory:
     try:
         members = JsonStream(file).read_object("features", on_feature)
     except NotAnObjectError as exc:
-        raise InventoryError([f"{source}: not a GeoJSON FeatureCollection"]) from exc
+        raise InventoryError.of_file(source, "not a GeoJSON FeatureCollection") from exc
     except JsonStreamError as exc:
-        raise InventoryError([f"{source}: not JSON: {exc}"]) from exc
+        raise InventoryError.of_file(source, f"not JSON: {exc}") from exc
     if members.get("type") != "FeatureCollection" or members.get("features") is not True:
-        raise InventoryError([f"{source}: not a GeoJSON FeatureCollection with a features list"])
+        raise InventoryError.of_file(source, "not a GeoJSON FeatureCollection with a features list")
     district = members.get("district")
     if isinstance(district, dict):
         builder.describe_district("the collection's district", district)
     elif district is not None:
-        raise InventoryError([f"{source}: 'district' must be an object with id, name, timezone"])
-    return builder.build()
+        raise InventoryError.of_file(source, "'district' must be an object with id, name, timezone")
 
 
 def _feature_properties(feature: Any) -> dict[str, Any] | str:
@@ -125,9 +168,13 @@ def _csv_rows(text: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
         yield where, {key.strip(): value.strip() for key, value in row.items() if value is not None}
 
 
-def _records(inventory: Inventory) -> Iterator[dict[str, Any]]:
-    """Every lamp and cabinet as a flat record, with its full hierarchy."""
+def _records(
+    inventory: Inventory, status: Mapping[str, LampStatus] | None
+) -> Iterator[dict[str, Any]]:
+    """Every lamp and cabinet as a flat record, with its full hierarchy (a lamp's status only
+    where it is not installed)."""
     district = inventory.district
+    status = status or {}
 
     def hierarchy(site_id: str) -> dict[str, Any]:
         site = inventory.sites[site_id]
@@ -179,15 +226,22 @@ def _records(inventory: Inventory) -> Iterator[dict[str, Any]]:
             "profile": lamp.profile,
             "installed_on": lamp.installed_on.isoformat() if lamp.installed_on else None,
             "project": lamp.project,
+            "status": _status(status.get(lamp.id)),
             "device_address": lamp.device_address,
         }
 
 
-def dump_geojson(inventory: Inventory) -> dict[str, Any]:
+def _status(status: LampStatus | None) -> str | None:
+    return None if status is None or status is LampStatus.INSTALLED else status.value
+
+
+def dump_geojson(
+    inventory: Inventory, status: Mapping[str, LampStatus] | None = None
+) -> dict[str, Any]:
     """The inventory as a GeoJSON FeatureCollection; district fields go to the collection."""
     district_keys = ("district", "district_name", "timezone")
     features = []
-    for record in _records(inventory):
+    for record in _records(inventory, status):
         lon, lat = record.pop("lon"), record.pop("lat")
         properties = {
             key: value
@@ -212,12 +266,12 @@ def dump_geojson(inventory: Inventory) -> dict[str, Any]:
     }
 
 
-def dump_csv(inventory: Inventory) -> str:
+def dump_csv(inventory: Inventory, status: Mapping[str, LampStatus] | None = None) -> str:
     """The inventory as CSV, one row per cabinet and lamp, every column filled where it applies."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for record in _records(inventory):
+    for record in _records(inventory, status):
         if "circuits" in record:
             record["circuits"] = ";".join(record["circuits"])
         writer.writerow({key: "" if value is None else value for key, value in record.items()})

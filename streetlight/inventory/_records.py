@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from streetlight.domain import (
     ADDRESS_PATTERN,
     ID_PATTERN,
+    LampStatus,
     MaintainerKind,
     Phase,
     RoadClass,
@@ -61,6 +62,8 @@ class LampRecord(_Hierarchy):
     profile: Id
     installed_on: date | None = None
     project: Name | None = None
+    # None: not given (a new lamp is installed, a known one keeps its status in the store)
+    status: LampStatus | None = None
     device_address: Address | None = None
 
 
@@ -78,8 +81,17 @@ Record = LampRecord | CabinetRecord
 _EXTRA_PREFIX = "x_"  # properties a GIS tool adds for its own use; kept out of validation
 
 
+class RecordError(ValueError):
+    """A record that does not validate: `reasons` holds (property, reason) per wrong property;
+    the message joins the reasons in one line."""
+
+    def __init__(self, reasons: list[tuple[str, str]]) -> None:
+        self.reasons = reasons
+        super().__init__("; ".join(reason for _field, reason in reasons))
+
+
 def parse_record(properties: dict[str, Any]) -> Record:
-    """Validate one record's properties; raises ValueError with one readable reason."""
+    """Validate one record's properties; raises RecordError naming every wrong property."""
     props = {
         key: value
         for key, value in properties.items()
@@ -92,7 +104,7 @@ def parse_record(properties: dict[str, Any]) -> Record:
     elif kind == "cabinet":
         model = CabinetRecord
     else:
-        raise ValueError(f"kind must be 'lamp' or 'cabinet', got {kind!r}")
+        raise RecordError([("kind", f"kind must be 'lamp' or 'cabinet', got {kind!r}")])
     try:
         return model.model_validate(props)
     except ValidationError as exc:
@@ -104,5 +116,6 @@ def parse_record(properties: dict[str, Any]) -> Record:
                 message = f"unknown property (extra ones must start with '{_EXTRA_PREFIX}')"
             elif error["type"] != "missing":
                 message = f"{message}, got {error['input']!r}"
-            reasons.append(f"{where}: {message}")
-        raise ValueError("; ".join(reasons)) from exc
+            field = str(error["loc"][0]) if error["loc"] else "record"
+            reasons.append((field, f"{where}: {message}"))
+        raise RecordError(reasons) from exc

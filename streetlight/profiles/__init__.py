@@ -1,6 +1,6 @@
 """Device profiles (profiles/*.yaml): a new controller model is a new file, not new code."""
 
-from streetlight.profiles._check import inventory_problems
+from streetlight.profiles._check import inventory_problems, profile_check, profile_problem
 from streetlight.profiles._codec import CodecError, decode, encode, fault_word, faults_of
 from streetlight.profiles._commands import ack_body, command_body, read_ack, read_command
 from streetlight.profiles._json import JsonPath, compiled
@@ -63,7 +63,9 @@ __all__ = [
     "inventory_problems",
     "load_profile",
     "load_profiles",
+    "profile_check",
     "profile_json_schema",
+    "profile_problem",
     "read_ack",
     "read_command",
     "read_profiles",

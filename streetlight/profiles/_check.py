@@ -3,43 +3,58 @@ fits it, and every device a profile names by address has one."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from streetlight.domain import Inventory
 from streetlight.profiles._model import ModbusCabinetProfile, ModbusLampProfile, Profile
 from streetlight.profiles._mqtt import MqttLampProfile
 
 
+def profile_problem(
+    kind: str, profile_id: str, device_address: str | None, profiles: Mapping[str, Profile]
+) -> tuple[str, str] | None:
+    """What is wrong with a lamp's or cabinet's profile, as (the field at fault, why); None
+    when nothing is."""
+    profile = profiles.get(profile_id)
+    if profile is None:
+        known = ", ".join(sorted(profiles)) or "none"
+        return "profile", f"profile {profile_id!r} does not exist (profiles: {known})"
+    if kind == "cabinet" and not isinstance(profile, ModbusCabinetProfile):
+        return "profile", f"profile {profile_id!r} is not a cabinet profile"
+    if kind == "lamp" and not isinstance(profile, ModbusLampProfile | MqttLampProfile):
+        return "profile", f"profile {profile_id!r} is not a lamp profile"
+    if (
+        isinstance(profile, MqttLampProfile)
+        and profile.devices_named_by == "device_address"
+        and device_address is None
+    ):
+        return "device_address", (
+            f"profile {profile_id!r} names devices by address, and the lamp has no device_address"
+        )
+    return None
+
+
 def inventory_problems(inventory: Inventory, profiles: Mapping[str, Profile]) -> list[str]:
     """One line per lamp or cabinet whose profile is missing or of the wrong kind."""
     problems: list[str] = []
-    known = ", ".join(sorted(profiles)) or "none"
-    for cabinet in inventory.cabinets.values():
-        profile = profiles.get(cabinet.profile)
-        if profile is None:
-            problems.append(
-                f"cabinet {cabinet.id!r}: profile {cabinet.profile!r} does not exist "
-                f"(profiles: {known})"
-            )
-        elif not isinstance(profile, ModbusCabinetProfile):
-            problems.append(
-                f"cabinet {cabinet.id!r}: profile {cabinet.profile!r} is not a cabinet profile"
-            )
-    for lamp in inventory.lamps.values():
-        profile = profiles.get(lamp.profile)
-        if profile is None:
-            problems.append(
-                f"lamp {lamp.id!r}: profile {lamp.profile!r} does not exist (profiles: {known})"
-            )
-        elif not isinstance(profile, ModbusLampProfile | MqttLampProfile):
-            problems.append(f"lamp {lamp.id!r}: profile {lamp.profile!r} is not a lamp profile")
-        elif (
-            isinstance(profile, MqttLampProfile)
-            and profile.devices_named_by == "device_address"
-            and lamp.device_address is None
-        ):
-            problems.append(
-                f"lamp {lamp.id!r}: profile {lamp.profile!r} names devices by address, "
-                f"and the lamp has no device_address"
-            )
+    assets = [
+        *(("cabinet", c.id, c.profile, c.device_address) for c in inventory.cabinets.values()),
+        *(("lamp", x.id, x.profile, x.device_address) for x in inventory.lamps.values()),
+    ]
+    for kind, ident, profile_id, address in assets:
+        found = profile_problem(kind, profile_id, address, profiles)
+        if found is not None:
+            problems.append(f"{kind} {ident!r}: {found[1]}")
     return problems
+
+
+def profile_check(
+    profiles: Mapping[str, Profile],
+) -> Callable[[str, str, str, str | None], list[tuple[str, str]]]:
+    """`profile_problem` as an inventory loader's record check (streetlight.inventory)."""
+
+    def check(kind: str, _id: str, profile_id: str, address: str | None) -> list[tuple[str, str]]:
+        found = profile_problem(kind, profile_id, address, profiles)
+        return [] if found is None else [found]
+
+    return check

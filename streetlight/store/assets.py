@@ -1,13 +1,16 @@
-"""The asset tree in the store: saving an inventory file's content, reading it back."""
+"""The asset tree in the store: saving an inventory file's content, reading it back (the
+processes' inventory, or every lamp with its status for an export), importing a file whole."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import make_url, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from streetlight.domain import (
@@ -27,7 +30,7 @@ from streetlight.domain import (
     SiteCategory,
     Subdistrict,
 )
-from streetlight.inventory import load_inventory
+from streetlight.inventory import InventoryError, InventoryFile, Problem, load_inventory
 from streetlight.settings import CommonSettings
 from streetlight.store.engine import StoreError, open_store, sessions
 from streetlight.store.models import (
@@ -61,8 +64,10 @@ class LoadReport:
         return text
 
 
-def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
-    """Rows per table, parents before children."""
+def _rows(
+    inventory: Inventory, status: Mapping[str, LampStatus]
+) -> list[tuple[type[Any], list[dict[str, Any]]]]:
+    """Rows per table, parents before children; a lamp's status only where `status` gives it."""
     d = inventory.district
     return [
         (DistrictRow, [{"id": d.id, "name": d.name, "timezone": d.timezone}]),
@@ -138,6 +143,7 @@ def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
                     "installed_on": lamp.installed_on,
                     "project": lamp.project,
                     "device_address": lamp.device_address,
+                    **({"status": status[lamp.id].value} if lamp.id in status else {}),
                 }
                 for lamp in inventory.lamps.values()
             ],
@@ -145,10 +151,20 @@ def _rows(inventory: Inventory) -> list[tuple[type[Any], list[dict[str, Any]]]]:
     ]
 
 
-async def save_inventory(session: AsyncSession, inventory: Inventory, source: str) -> LoadReport:
-    """Insert new assets and update changed ones, in one transaction the caller commits."""
+async def save_inventory(
+    session: AsyncSession,
+    inventory: Inventory,
+    source: str,
+    *,
+    status: Mapping[str, LampStatus] | None = None,
+) -> LoadReport:
+    """Insert new assets and update changed ones, in one transaction the caller commits.
+
+    A lamp takes its status from `status` where given; else a new lamp is installed and a
+    known one keeps its status (a lamp retired in the store stays retired).
+    """
     report = LoadReport()
-    for model, rows in _rows(inventory):
+    for model, rows in _rows(inventory, status or {}):
         table = model.__tablename__
         existing = {row.id: row for row in (await session.scalars(select(model))).all()}
         added = updated = 0
@@ -175,6 +191,17 @@ async def save_inventory(session: AsyncSession, inventory: Inventory, source: st
 async def read_inventory(session: AsyncSession) -> Inventory | None:
     """The asset tree in the store, with the lamps in the field (not those planned or retired),
     or None when no inventory was ever loaded."""
+    found = await _read(session, every_lamp=False)
+    return None if found is None else found.inventory
+
+
+async def read_assets(session: AsyncSession) -> InventoryFile | None:
+    """The asset tree in the store with every lamp, whatever its status, and the status of
+    each lamp not installed (what an export writes); None when the store holds none."""
+    return await _read(session, every_lamp=True)
+
+
+async def _read(session: AsyncSession, *, every_lamp: bool) -> InventoryFile | None:
     districts = (await session.scalars(select(DistrictRow))).all()
     if not districts:
         return None
@@ -189,7 +216,8 @@ async def read_inventory(session: AsyncSession) -> Inventory | None:
     circuit_ids: dict[str, list[CircuitRow]] = {}
     for c in circuits:
         circuit_ids.setdefault(c.cabinet_id, []).append(c)
-    return Inventory(
+    lamp_rows = [r for r in await all_of(LampRow) if every_lamp or r.status == LampStatus.INSTALLED]
+    inventory = Inventory(
         district=District(d.id, d.name, d.timezone),
         subdistricts={
             r.id: Subdistrict(r.id, r.name, r.district_id) for r in await all_of(SubdistrictRow)
@@ -240,10 +268,39 @@ async def read_inventory(session: AsyncSession) -> Inventory | None:
                 project=r.project,
                 device_address=r.device_address,
             )
-            for r in await all_of(LampRow)
-            if r.status == LampStatus.INSTALLED
+            for r in lamp_rows
         },
     )
+    status = {r.id: LampStatus(r.status) for r in lamp_rows if r.status != LampStatus.INSTALLED}
+    return InventoryFile(inventory, status)
+
+
+async def import_inventory(session: AsyncSession, loaded: InventoryFile, source: str) -> LoadReport:
+    """Merge an inventory file into the store, whole or not at all: the file's district must
+    be the store's, and the store with it must read back as one valid inventory (what the store
+    keeps that the file does not list included). Raises `InventoryError` naming what does not
+    fit; the caller rolls back (nothing is saved) or commits."""
+    district = loaded.inventory.district.id
+    held = await session.scalar(select(DistrictRow.id).where(DistrictRow.id != district).limit(1))
+    if held is not None:
+        raise InventoryError(
+            [f"{source}: district {district!r}: the store holds district {held!r}"],
+            [Problem(source, "file", f"the store holds district {held!r}", field="district")],
+        )
+    try:
+        report = await save_inventory(session, loaded.inventory, source, status=loaded.status)
+        await session.flush()
+    except IntegrityError as exc:
+        raise InventoryError.of_file(
+            source,
+            "conflicts with what the store keeps and the file does not list "
+            "(a device_address, or a circuit number of a cabinet, given to another asset)",
+        ) from exc
+    try:
+        await read_assets(session)
+    except ValueError as exc:  # the file with what the store keeps: not one inventory
+        raise InventoryError.of_file(source, f"with what the store keeps: {exc}") from exc
+    return report
 
 
 async def inventory_from(
