@@ -23,7 +23,7 @@ from api.events import Hub
 from api.lighting import Lighting
 from api.limits import BodyLimit
 from api.live import LiveState, load_assets
-from api.routes import audit, auth, health, state, users
+from api.routes import audit, auth, health, lighting, state, users
 from api.settings import ApiSettings
 from streetlight.clock import Clock
 from streetlight.influx import InfluxClient
@@ -80,6 +80,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(users.router, prefix=PREFIX)
     app.include_router(state.router, prefix=PREFIX)
     app.include_router(audit.router, prefix=PREFIX)
+    app.include_router(lighting.router, prefix=PREFIX)
     return app
 
 
