@@ -300,6 +300,8 @@ async def test_overrides_are_set_listed_cancelled_once_and_told_on_the_bus(
             ({"group": "site:PP-S01", "level": "dim", "minutes": 5}, "body.level", "0-100"),
             ({"group": "site:PP-S01", "level": 5, "start": "2026-12-21T18:00:00", "minutes": 5},
              "body.start", "timezone"),
+            ({"group": "site:PP-S01", "level": 5, "start": "9999-12-31T23:00:00-05:00",
+              "until_cancelled": True}, "body.start", "not in the years"),
         ):  # fmt: skip
             refused = _refused(await post(**body), 422, words)
             assert refused["field"] == field, refused
@@ -398,8 +400,9 @@ async def test_the_plan_is_streetlight_plans(
         missing = await api.http.get(f"{V1}/sites/NOWHERE/plan", headers=viewer,
                                      params={"from": str(first), "to": str(last)})  # fmt: skip
         assert missing.status_code == 404
-        bad = await get(**{"from": "2026-13-01", "to": str(last)})
-        assert (bad.status_code, bad.json()["field"]) == (422, "query.from")
+        for day in ("2026-13-01", "9999-12-31"):  # not a date; a night without a morning
+            bad = await get(**{"from": day, "to": "9999-12-31"})
+            assert (bad.status_code, bad.json()["field"]) == (422, "query.from"), bad.text
 
 
 WRITES = (

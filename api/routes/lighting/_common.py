@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import Path, Request
@@ -35,6 +35,15 @@ T = TypeVar("T")
 Ident = Annotated[str, Path(pattern=ID_PATTERN.pattern, max_length=64)]
 GROUP_PATTERN = rf"^({'|'.join(SCOPES)}):[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"
 GROUP_EXAMPLE = "site:PP-S01"
+# the years a moment or a night may fall in: far enough either way, and clear of the calendar's
+# end, where a night's next morning cannot be reckoned
+YEARS = range(1970, 3000)
+
+
+def within_years(day: date, field: str) -> None:
+    if day.year not in YEARS:
+        raise ApiError(422, "invalid", f"{day.isoformat()} is not in the years "
+                       f"{YEARS.start}-{YEARS.stop - 1}", field)  # fmt: skip
 
 
 def _level(value: object) -> int | Literal["off"]:

@@ -18,6 +18,7 @@ from api.deps import Now, Page, Paging, Session
 from api.errors import ApiError, not_found
 from api.routes.lighting._common import (
     GROUP_PATTERN,
+    YEARS,
     Level,
     Told,
     group_ref,
@@ -59,9 +60,10 @@ class OverrideBody(BaseModel):
 
     @field_validator("start", "until")
     @classmethod
-    def _this_side_of_the_calendar(cls, value: datetime | None) -> datetime | None:
-        if value is not None and not 2000 <= value.year <= 2999:
-            raise ValueError(f"{value.isoformat()} is not a year 2000-2999")
+    def _within_years(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.year not in YEARS:
+            raise ValueError(f"{value.isoformat()} is not in the years {YEARS.start}-"
+                             f"{YEARS.stop - 1}")  # fmt: skip
         return value
 
 
@@ -145,7 +147,8 @@ async def overrides(
     paging: Annotated[Paging, Depends()],
     state: Annotated[OverrideState, Query(description="past: expired or cancelled")] = "all",
 ) -> Page[OverrideOut]:
-    below = paging.after if isinstance(paging.after, int) else None
+    after = paging.after
+    below = after if isinstance(after, int) and 0 < after < 2**31 else None
     records = await list_overrides(session, state=state, now=now, below_id=below,
                                    limit=paging.limit + 1)  # fmt: skip
     return paging.page([_out(r, now) for r in records], lambda o: o.id)

@@ -18,7 +18,14 @@ from pydantic import BaseModel, Field
 
 from api.deps import Session
 from api.errors import ApiError, not_found
-from api.routes.lighting._common import GROUP_PATTERN, Ident, Level, group_ref, groups_of
+from api.routes.lighting._common import (
+    GROUP_PATTERN,
+    Ident,
+    Level,
+    group_ref,
+    groups_of,
+    within_years,
+)
 from api.security import Reader
 from streetlight.schedule import Evaluator, GroupRef, Groups, Schedule, plan
 from streetlight.store.schedules import read_schedule
@@ -68,6 +75,8 @@ async def site_plan(
         Query(pattern=GROUP_PATTERN, max_length=80, description="default: the whole site"),
     ] = None,
 ) -> Plan:
+    within_years(first, "query.from")
+    within_years(last, "query.to")
     if last < first:
         raise ApiError(422, "invalid", f"to {last} is before from {first}", "query.to")
     if (last - first).days > MAX_DAYS:
