@@ -162,6 +162,8 @@ async def test_programs_calendars_special_days_and_assignments_are_saved_whole_a
         assert [c["id"] for c in calendars] == ["xunyang"]
         assert calendars[0]["rules"][2] == {"program": "weekend", "name": "weekend",
             "weekdays": ["fri", "sat"], "dates": None, "special_days": None}  # fmt: skip
+        xunyang = _ok(await http.get(f"{V1}/calendars/xunyang", headers=op))
+        assert (xunyang["default"], xunyang["saved_by"]) == ("evening", "test")
         quiet = f"{V1}/calendars/quiet"
         _ok(await http.put(quiet, headers=op, json={"default": "evening"}), 201)
         sunday = {"default": "evening", "rules": [{"weekdays": ["sun"], "program": "weekend"}]}
@@ -183,6 +185,8 @@ async def test_programs_calendars_special_days_and_assignments_are_saved_whole_a
         listed = _ok(await http.get(f"{V1}/special-days", headers=op))["items"]
         assert [d["name"] for d in listed] == ["dragon_boat", "national_day", "spring_festival"]
         assert listed[0]["days"] == sorted(days["days"])
+        national = _ok(await http.get(f"{V1}/special-days/national_day", headers=op))
+        assert national["days"][0] == "2026-10-01"
         _refused(await http.delete(f"{V1}/special-days/national_day", headers=op), 409, "xunyang")
         gone = _ok(await http.delete(f"{V1}/special-days/dragon_boat", headers=op))
         assert gone["deleted"] == "special_day:dragon_boat"

@@ -82,8 +82,11 @@ async def save_schedule(
     A program or calendar whose document is unchanged keeps its `saved_at` and `saved_by`.
 
     The check walks every day of the year for each program at its sites (about half a second):
-    it runs in a worker thread, so a server's event loop keeps answering meanwhile."""
+    it runs in a worker thread, so a server's event loop keeps answering meanwhile. It holds
+    the schedule's write lock (`lock_schedule`; a writer that read the schedule to change it
+    took it already) from here to the commit."""
     await asyncio.to_thread(check_schedule, schedule, groups, at.year)
+    await lock_schedule(session)
     stamps = {
         model: {
             row.id: (row.document, row.saved_at, row.saved_by)
@@ -127,8 +130,8 @@ async def lock_schedule(session: AsyncSession) -> None:
     """Hold the schedule's write lock for the rest of the caller's transaction; take it before
     reading the schedule to change it, so writers that read, change and save it whole follow
     one another and none loses another's change. PostgreSQL: a transaction-level advisory
-    lock. SQLite: its database write lock, taken by a write that changes nothing (another
-    writer waits the busy timeout)."""
+    lock (taken again by the same transaction, it holds at once). SQLite: its database write
+    lock, taken by a write that changes nothing (another writer waits the busy timeout)."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(select(func.pg_advisory_xact_lock(SCHEDULE_LOCK)))
     else:
