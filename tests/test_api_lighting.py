@@ -195,7 +195,17 @@ async def test_programs_calendars_special_days_and_assignments_are_saved_whole_a
                      "assignments/site:PP-S04"):  # fmt: skip
             assert (await http.get(f"{V1}/{path}", headers=op)).status_code == 404, path
             assert (await http.delete(f"{V1}/{path}", headers=op)).status_code == 404, path
+
+        # two writers at once each read, change and save the whole schedule: neither is lost
+        both = await asyncio.gather(
+            *(http.put(f"{V1}/programs/{p}", headers=op, json=LATE) for p in ("one", "two"))
+        )
+        assert [r.status_code for r in both] == [201, 201], [r.text for r in both]
+        programs = _ok(await http.get(f"{V1}/programs", headers=op))["items"]
+        assert [p["id"] for p in programs] == ["evening", "festive", "one", "two", "weekend"]
         audit = await _audit(api)
+    assert {row.target for row in audit[10:]} == {"program:one", "program:two"}
+    audit = audit[:10]
     assert [(row.action, row.target) for row in audit] == [
         ("program.save", "program:late"), ("program.save", "program:late"),
         ("program.delete", "program:late"), ("calendar.save", "calendar:quiet"),
