@@ -24,7 +24,18 @@ from api.lighting import Lighting
 from api.limits import BodyLimit
 from api.live import LiveState, load_assets
 from api.reload import AssetReload
-from api.routes import alarms, assets, audit, auth, health, history, state, users, workorders
+from api.routes import (
+    alarms,
+    assets,
+    audit,
+    auth,
+    health,
+    history,
+    lighting,
+    state,
+    users,
+    workorders,
+)
 from api.security import Recognised
 from api.settings import ApiSettings
 from streetlight.clock import Clock
@@ -91,6 +102,7 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(state.router, prefix=PREFIX)
     app.include_router(audit.router, prefix=PREFIX)
     app.include_router(assets.router, prefix=PREFIX)
+    app.include_router(lighting.router, prefix=PREFIX)
     app.include_router(alarms.router, prefix=PREFIX)
     app.include_router(workorders.router, prefix=PREFIX)
     app.include_router(history.router, prefix=PREFIX)

@@ -10,17 +10,20 @@ refusals become 404, 409 (the store's present state) or 422 (a value), naming th
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.asset_schemas import NULLABLE, LampOut
 from api.deps import Now, Page, Paging, Session
 from api.errors import ApiError
 from api.live import CODE, STATES, LiveState
-from api.security import Operator, Reader
+from api.security import Operator, Principal, Reader
 from streetlight.inventory import RecordCheck
 from streetlight.profiles import profile_check, read_profiles
 from streetlight.store.asset_edits import (
@@ -38,22 +41,35 @@ from streetlight.store.users import audit
 Out = TypeVar("Out", bound=BaseModel)
 
 
+@dataclass(frozen=True, slots=True)
 class Viewing:
     """A read: anyone's."""
 
-    def __init__(self, request: Request, _who: Reader, session: Session) -> None:
-        self.request, self.session = request, session
+    request: Request
+    session: AsyncSession
 
 
+@dataclass(frozen=True, slots=True)
 class Editing:
     """A change: an operator's or an admin's, audited at `now`."""
 
-    def __init__(self, request: Request, who: Operator, session: Session, now: Now) -> None:
-        self.request, self.session, self.who, self.now = request, session, who, now
+    request: Request
+    session: AsyncSession
+    who: Principal
+    now: datetime
 
 
-View = Annotated[Viewing, Depends()]
-Edit = Annotated[Editing, Depends()]
+# coroutines, not classes: FastAPI would build a class dependency in a thread pool
+async def _viewing(request: Request, _who: Reader, session: Session) -> Viewing:
+    return Viewing(request, session)
+
+
+async def _editing(request: Request, who: Operator, session: Session, now: Now) -> Editing:
+    return Editing(request, session, who, now)
+
+
+View = Annotated[Viewing, Depends(_viewing)]
+Edit = Annotated[Editing, Depends(_editing)]
 
 
 def _refused(exc: AssetError, where: str = "body") -> ApiError:

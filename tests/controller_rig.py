@@ -16,6 +16,7 @@ from controller.app import Controller, ControllerConfig
 from controller.notify import Notifier
 from simulator.app import Simulator
 from streetlight.contract import Topics
+from streetlight.domain import Level, agrees
 from streetlight.influx import InfluxClient
 from streetlight.scenario import Scenario
 from streetlight.schedule import Groups, load_schedule_file
@@ -95,6 +96,7 @@ async def running_district(
     scenario: Scenario | None = None,
     sites: tuple[str, ...] = SITES,
     notifier: Notifier | None = None,
+    config: ControllerConfig = TEST_CONFIG,
 ) -> AsyncIterator[District]:
     async with (
         running(state, topics.root, sites=sites, start=start, as_devices=True,
@@ -103,7 +105,7 @@ async def running_district(
         running_gateway(sim, role_settings(state, topics, influx, "gateway"),
                         config_for(sim, directory / "spool")),
         running_controller(sim, role_settings(state, topics, influx, "controller"),
-                           engine, notifier=notifier) as controller,
+                           engine, config, notifier=notifier) as controller,
     ):  # fmt: skip
         yield District(sim, engine, controller)
 
@@ -114,6 +116,20 @@ async def run_until(sim: Simulator, until: datetime, *, every: float = STEP_S) -
         await clock.advance(every)
         # about 150x: commands live 5 simulated minutes, which must be enough for their trip
         await asyncio.sleep(every / 150)
+
+
+def confirmed(controller: Controller, level: Level) -> int:
+    """The lamps the controller told `level` whose telemetry has since confirmed it (no command
+    on its way to them, and their last report at that level)."""
+    dispatcher = controller.dispatcher
+    return sum(
+        1
+        for lamp in controller.inventory.lamps
+        if dispatcher.asserted.get(lamp, ...) == level
+        and not dispatcher.pending(lamp)
+        and (reading := dispatcher.reported.get(lamp)) is not None
+        and agrees(level, reading)
+    )
 
 
 def local(hour: int, minute: int, day: int = 21) -> datetime:

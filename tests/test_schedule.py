@@ -23,7 +23,15 @@ from streetlight.schedule import (
 )
 from streetlight.schedule.file import load_schedule_file, parse_program, parse_schedule
 from streetlight.store import open_engine, save_inventory, sessions
-from streetlight.store.schedules import add_override, cancel_override, read_schedule, save_schedule
+from streetlight.store.schedules import (
+    add_override,
+    cancel_override,
+    list_overrides,
+    lock_schedule,
+    read_schedule,
+    save_schedule,
+    saved_programs,
+)
 from tests.conftest import ROOT
 from tests.helpers import sample_district
 
@@ -200,6 +208,76 @@ async def test_the_schedule_and_overrides_live_in_the_store(
     assert stored.overrides[0].cancelled_at == now + timedelta(minutes=5)
     assert not stored.overrides[0].active(now + timedelta(minutes=10))
     assert stored.overrides[1].active(now + timedelta(days=300))
+
+
+async def test_a_writer_changes_one_entry_and_the_rest_keep_who_saved_them(
+    tmp_path: Path, groups: Groups, schedule: Schedule
+) -> None:
+    engine = await open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    now = datetime(2026, 12, 21, 10, tzinfo=UTC)
+    later = now + timedelta(hours=1)
+    try:
+        async with sessions(engine)() as session, session.begin():
+            await save_inventory(session, groups.inventory, "sample")
+            await save_schedule(session, schedule, groups, by="first", at=now)
+        async with sessions(engine)() as session, session.begin():
+            await lock_schedule(session)
+            changed = await read_schedule(session)
+            changed.programs["evening"] = parse_program("evening", EVENING)
+            await save_schedule(session, changed, groups, by="second", at=later)
+        async with sessions(engine)() as session:
+            saved = {e.id: (e.saved_by, e.saved_at) for e in await saved_programs(session)}
+    finally:
+        await engine.dispose()
+    assert saved == {
+        "evening": ("second", later),
+        "festive": ("first", now),
+        "weekend": ("first", now),
+    }
+
+
+async def test_overrides_are_listed_by_state_and_cancelled_once(
+    tmp_path: Path, groups: Groups
+) -> None:
+    engine = await open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    now = datetime(2026, 12, 21, 10, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    spans = {"past": (now - 2 * hour, now - hour), "active": (now - hour, now + hour),
+             "upcoming": (now + hour, None), "cancelled": (now - hour, None)}  # fmt: skip
+    try:
+        async with sessions(engine)() as session, session.begin():
+            await save_inventory(session, groups.inventory, "sample")
+            ids = {}
+            for what, (starts, ends) in spans.items():
+                override = await add_override(
+                    session, groups, group=GroupRef("site", "PP-S01"), level=40, starts=starts,
+                    ends=ends, reason=what, by="operator", at=now - 3 * hour,
+                )  # fmt: skip
+                ids[what] = override.id
+            await cancel_override(session, ids["cancelled"], by="operator", at=now)
+        async with sessions(engine)() as session:
+            listed = {
+                state: [r.override.reason for r in await list_overrides(
+                    session, state=state, now=now, limit=10)]
+                for state in ("active", "upcoming", "past", "all")
+            }  # fmt: skip
+            below = await list_overrides(session, state="all", now=now, below_id=ids["active"],
+                                         limit=10)  # fmt: skip
+        with pytest.raises(ProgramError, match="already cancelled"):
+            async with sessions(engine)() as session, session.begin():
+                await cancel_override(session, ids["cancelled"], by="other", at=now + hour)
+        with pytest.raises(ProgramError, match="no such override"):
+            async with sessions(engine)() as session, session.begin():
+                await cancel_override(session, 999, by="other", at=now + hour)
+    finally:
+        await engine.dispose()
+    assert listed == {
+        "active": ["active"],
+        "upcoming": ["upcoming"],
+        "past": ["cancelled", "past"],
+        "all": ["cancelled", "upcoming", "active", "past"],
+    }
+    assert [r.override.reason for r in below] == ["past"]
 
 
 def _document(default: str = "p") -> dict[str, object]:
