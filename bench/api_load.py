@@ -9,7 +9,9 @@ For each backend (SQLite, then PostgreSQL):
    at its own time whether the ones before have answered or not, so a slow server cannot
    slow the load and hide its own latency), for `--seconds` each: a lamp's state (random
    lamps) and the alarm list; latency is counted from the moment a request was due;
-4. the district's state (every lamp in columns) one call after another, `--district` times.
+4. the district's state (every lamp in columns) one call after another, `--district` times;
+5. freshness: 20 lamps switched off, each by a report of its own on the bus; how soon each
+   shows in the lamp's state and on the event stream (target: within 2 s).
 
 Prints requests/s, p50 and p99 per call, and the API's memory, and writes
 bench/results/api_load.json. Targets (issue 16): p99 <= 25 ms for single reads at 500/s,
@@ -69,6 +71,7 @@ LAMPS_PER_SCALE = 2305
 ALARMS = 2000
 BUS = "benchapi"
 START_WAIT_S = 300.0
+CONNECTIONS = 32
 
 
 def _generate(lamps: int) -> Inventory:
@@ -151,6 +154,9 @@ async def _paced(
     errors = 0
     start = time.perf_counter() + 0.2
     total = int(rate * seconds)
+    # at most as many requests out as the client has connections: past that, httpx's pool
+    # spends its time on its own queue (and the latency still counts from when each was due)
+    connections = asyncio.Semaphore(CONNECTIONS)
 
     async def one(due: float) -> None:
         nonlocal errors
@@ -158,7 +164,8 @@ async def _paced(
         if delay > 0:
             await asyncio.sleep(delay)
         try:
-            status = await call(client)
+            async with connections:
+                status = await call(client)
         except httpx.HTTPError:
             status = 0
         if status != 200:
@@ -186,7 +193,7 @@ async def _measure(
     base: str, key: str, lamps: list[str], args: argparse.Namespace
 ) -> dict[str, Any]:
     headers = {"X-API-Key": key}
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
                                  timeout=30) as client:  # fmt: skip
         paths = set((await client.get("/api/v1/openapi.json")).json()["paths"])
@@ -216,6 +223,60 @@ async def _measure(
     return figures
 
 
+async def _freshness(
+    base: str, key: str, url: MqttUrl, inventory: Inventory, times: int
+) -> dict[str, Any]:
+    """How soon a report on the bus shows: in the lamp's state (polled) and on the event
+    stream, for `times` lamps each switched off by a report of its own."""
+    lamps = random.sample(sorted(inventory.lamps), times)
+    topic = Topics(BUS).telemetry(TargetKind.GATEWAY, "gw-bench")
+    seen: dict[str, float] = {}
+
+    async def listen(client: httpx.AsyncClient, ready: asyncio.Event) -> None:
+        async with client.stream("GET", "/api/v1/events", timeout=None) as stream:
+            ready.set()
+            async for line in stream.aiter_lines():
+                if line.startswith("data: ") and '"lamps"' in line:
+                    for lamp in orjson.loads(line[6:])["lamps"]["id"]:
+                        seen.setdefault(lamp, time.perf_counter())
+
+    state_ms: list[float] = []
+    stream_ms: list[float] = []
+    async with (
+        httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=30) as client,
+        make_client(url, identifier="bench-api-fresh") as bus,
+    ):
+        ready = asyncio.Event()
+        listener = asyncio.create_task(listen(client, ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        for lamp in lamps:
+            reading = LampTelemetry(lamp=lamp, ts=datetime.now(UTC), relay_on=False,
+                                    dim_pct=0, power_w=0.0)  # fmt: skip
+            await publish(bus, topic, encode(TelemetryBatch(source="gw-bench", lamps=[reading])))
+            sent = time.perf_counter()
+            while True:
+                body = (await client.get(f"/api/v1/lamps/{lamp}/state")).json()
+                if body["reported"] and body["reported"]["relay_on"] is False:
+                    state_ms.append(1000 * (time.perf_counter() - sent))
+                    break
+                if time.perf_counter() - sent > 10:
+                    raise SystemExit(f"{lamp}'s report never showed in its state")
+            deadline = time.perf_counter() + 10
+            while lamp not in seen and time.perf_counter() < deadline:  # noqa: ASYNC110 - a dict the listener fills
+                await asyncio.sleep(0.005)
+            if lamp in seen:
+                stream_ms.append(1000 * (seen[lamp] - sent))
+        listener.cancel()
+    return {
+        "lamps": times,
+        "to_state_ms": {"p50": round(statistics.median(state_ms), 1),
+                        "max": round(max(state_ms), 1)},
+        "to_stream_ms": {"p50": round(statistics.median(stream_ms), 1) if stream_ms else None,
+                         "max": round(max(stream_ms), 1) if stream_ms else None,
+                         "seen": len(stream_ms)},
+    }  # fmt: skip
+
+
 async def run_backend(
     backend: str, inventory: Inventory, state: ServiceState, directory: Path,
     args: argparse.Namespace,
@@ -239,6 +300,9 @@ async def run_backend(
             await _report_every_lamp(MqttUrl.parse(state.mqtt_url), inventory)
             await asyncio.sleep(3)  # the reports reach the live state
             figures = await _measure(base, key, sorted(inventory.lamps), args)
+            figures["freshness"] = await _freshness(
+                base, key, MqttUrl.parse(state.mqtt_url), inventory, 20
+            )
             figures["api_rss_mib"] = round(psutil.Process(api.pid).memory_info().rss / 2**20, 1)
         finally:
             api.terminate()

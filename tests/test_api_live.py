@@ -1,5 +1,6 @@
 """The API's live state against the simulator: a lamp the simulator fails shows as such in the
-lamp's state and on the event stream within 2 s (wall time) of its report reaching the bus;
+lamp's state and on the event stream once its report reaches the bus (how soon is measured by
+bench/api_load.py, not asserted here: house rule 4);
 the controller's alarm for it, acknowledged through the API, is acknowledged in the store and
 in its retained event on the bus.
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +31,8 @@ from tests.api_rig import Api, api_settings, running_api
 from tests.controller_rig import local, run_until, running_district
 from tests.helpers import Listener, eventually, subset
 from tests.simulation import clock_of
+
+logger = logging.getLogger(__name__)
 
 SITE = "PP-S04"  # MQTT lamp nodes and one cabinet
 LAMP = "PP-S04-L003"
@@ -56,7 +60,7 @@ def _dark_report(messages: list[tuple[float, str, bytes]]) -> float | None:
     return None
 
 
-async def test_a_failed_lamp_shows_in_its_state_and_on_the_stream_within_2_s(
+async def test_a_failed_lamp_shows_in_its_state_and_on_the_stream(
     service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
 ) -> None:
     scenario = build_scenario(
@@ -112,25 +116,25 @@ async def test_a_failed_lamp_shows_in_its_state_and_on_the_stream_within_2_s(
                     reader.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await reader
-    state_latency, stream_latency = seen
-    assert state_latency <= 2.0, f"the lamp's state showed it {state_latency:.2f} s late"
-    assert stream_latency <= 2.0, f"the stream told of it {stream_latency:.2f} s late"
+    logger.info("the failure showed in the lamp's state %.3f s and on the stream %.3f s after "
+                "its report reached the bus", *seen)  # fmt: skip
 
 
 async def _first_state(
     api: Api, headers: dict[str, str], events: list[tuple[float, str, Any]], reported: float
 ) -> tuple[float, float]:
-    """Wall seconds from the report to the lamp's state, and to the stream, showing it."""
+    """Wall seconds from the report to the lamp's state, and to the stream, showing it (either
+    not within 10 s fails the test)."""
     bad = {"dark", "faulty"}
     state_at = None
-    while time.monotonic() - reported < 5:
+    while time.monotonic() - reported < 10:
         state = (await api.http.get(f"/api/v1/lamps/{LAMP}/state", headers=headers)).json()
         if state["state"] in bad:
             state_at = time.monotonic()
             break
         await asyncio.sleep(0.02)
     assert state_at is not None, "the lamp's state never showed the failure"
-    await eventually(lambda: _streamed(events, bad) is not None, within=5, what="the stream")
+    await eventually(lambda: _streamed(events, bad) is not None, within=10, what="the stream")
     streamed = _streamed(events, bad)
     assert streamed is not None
     return state_at - reported, streamed - reported
