@@ -39,17 +39,20 @@ import asyncio
 import importlib
 import json
 import math
+import secrets
 import statistics
 import sys
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +61,14 @@ sys.path.insert(0, str(ROOT / "examples" / "xunyang"))
 
 from bench._common import RESULTS, run_directory, wait_for_file, write_results  # noqa: E402
 from controller.schedule import RATE_PER_S  # noqa: E402
-from streetlight.cli._demo import Role, _gateway_config, _prepare, _role_env  # noqa: E402
+from streetlight.cli._demo import (  # noqa: E402
+    DEMO_ADMIN,
+    Role,
+    _demo_admin,
+    _gateway_config,
+    _prepare,
+    _role_env,
+)
 from streetlight.contract import (  # noqa: E402
     AckOutcome,
     Channel,
@@ -81,7 +91,7 @@ from streetlight.schedule import (  # noqa: E402
     announce,
     load_schedule_file,
 )
-from streetlight.services import LocalServices, ServiceState, broker_auth  # noqa: E402
+from streetlight.services import LocalServices, ServiceState, broker_auth, free_port  # noqa: E402
 from streetlight.settings import CommonSettings, MqttUrl, load_settings  # noqa: E402
 from streetlight.store import open_store, sessions  # noqa: E402
 from streetlight.store.schedules import add_override  # noqa: E402
@@ -392,7 +402,7 @@ def _by_device_kind(progress: Progress, inventory: Inventory) -> dict[str, dict[
     return out
 
 
-async def latency(lamps: int, var: Path | None) -> dict[str, Any]:
+async def latency(lamps: int, var: Path | None, via: str = "cli") -> dict[str, Any]:
     with run_directory(var, "streetlight-dispatch-") as directory:
         servers = LocalServices(
             directory / "services", auth=broker_auth(BUS, FIELD, ROOT / "profiles")
@@ -400,7 +410,7 @@ async def latency(lamps: int, var: Path | None) -> dict[str, Any]:
         state = servers.start()
         roles: list[Role] = []
         try:
-            return await _run_system(state, directory, lamps, roles)
+            return await _run_system(state, directory, lamps, roles, via)
         finally:
             for role in reversed(roles):
                 role.stop()
@@ -408,7 +418,7 @@ async def latency(lamps: int, var: Path | None) -> dict[str, Any]:
 
 
 async def _run_system(
-    state: ServiceState, directory: Path, lamps: int, roles: list[Role]
+    state: ServiceState, directory: Path, lamps: int, roles: list[Role], via: str
 ) -> dict[str, Any]:
     inventory, path = _district(directory, lamps)
     settings = load_settings(
@@ -433,6 +443,7 @@ async def _run_system(
     simulator = role(
         "simulator", ["simulate", "--inventory", str(path), "--endpoints", str(endpoints)]
     )
+    api = await _api(role, settings, state) if via == "api" else None
     await wait_for_file(endpoints, simulator)
     config = _gateway_config(directory, path, endpoints, inventory)
     role("gateway", ["gateway", "--config", str(config)])
@@ -452,7 +463,10 @@ async def _run_system(
             usage = Usage({**pids, "mosquitto": state.pids["mosquitto"]})
             sampler = tasks.create_task(usage.sample(), name="bench-usage")
             groups = _groups(inventory)
-            t0 = await _set_override(settings, inventory)
+            if api is None:
+                t0 = await _set_override(settings, inventory)
+            else:
+                t0 = await _set_override_through(api, inventory)
             override = Progress(t0, LEVEL, set(inventory.lamps), groups)
             await _follow_override(override, log, roles)
             window = time.perf_counter() - t0
@@ -464,6 +478,7 @@ async def _run_system(
         "lamps_under_override": len(override.lamps),
         "level_pct": LEVEL,
         "clock_speed": 1.0,
+        "override_set_through": "the API (POST /api/v1/overrides)" if api else "the store (CLI)",
         "controller_told_by": "schedule_change notice on the bus",
         "controller_rate_per_s": RATE_PER_S,  # the default, not set here
         "settle_s": round(settle_s, 1),
@@ -473,6 +488,47 @@ async def _run_system(
         "processes": processes,
         "target_s_p99": 2.0,
     }
+
+
+async def _api(
+    role: Callable[[str, list[str], dict[str, str] | None], Role],
+    settings: CommonSettings,
+    state: ServiceState,
+) -> tuple[str, dict[str, str]]:
+    """The API as its own process, and an admin's headers for it."""
+    env = {**_role_env(settings, state, "api"), "STREETLIGHT_API_SECRET": secrets.token_urlsafe(48)}
+    password = _demo_admin(env)
+    port = free_port()
+    role(
+        "api",
+        ["api", "--port", str(port)],
+        {"STREETLIGHT_API_SECRET": env["STREETLIGHT_API_SECRET"]},
+    )
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        for _ in range(600):
+            try:
+                form = {"username": DEMO_ADMIN, "password": password}
+                answer = await client.post("/api/v1/auth/token", data=form)
+                if answer.status_code == 200:
+                    return base, {"Authorization": f"Bearer {answer.json()['access_token']}"}
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit("the API did not let its admin in within 120 s")
+
+
+async def _set_override_through(api: tuple[str, dict[str, str]], inventory: Inventory) -> float:
+    """The same override, set by an operator through the API; the wall time as it leaves."""
+    base, headers = api
+    body = {"group": f"district:{inventory.district.id}", "level": LEVEL, "minutes": 30,
+            "reason": "bench"}  # fmt: skip
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        t0 = time.perf_counter()
+        answer = await client.post("/api/v1/overrides", json=body)
+    if answer.status_code != 201 or not answer.json().get("told_controller"):
+        raise SystemExit(f"the API did not set and announce the override: {answer.text}")
+    return t0
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -495,6 +551,9 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--lamps", type=int, default=10_000, help="part B's district (at least)")
     parser.add_argument("--var", type=Path, help="part B's directory, kept (default: a temp one)")
+    parser.add_argument(
+        "--via", choices=("cli", "api"), default="cli", help="part B: as the CLI does, or the API"
+    )
     args = parser.parse_args()
     figures: dict[str, Any] = {}
     if args.only in (None, "evaluation"):
@@ -503,7 +562,7 @@ if __name__ == "__main__":
             print("evaluation:", row, flush=True)
     if args.only in (None, "latency"):
         try:
-            figures["override_latency"] = asyncio.run(latency(args.lamps, args.var))
+            figures["override_latency"] = asyncio.run(latency(args.lamps, args.var, args.via))
         except KeyboardInterrupt:
             raise SystemExit("interrupted: every process it started is stopped") from None
         row = figures["override_latency"]
