@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, text
 
 from streetlight.domain import Inventory
 from streetlight.inventory import load_inventory
+from streetlight.services import Postgres
 from streetlight.store import open_engine, read_inventory, save_inventory, sessions
 from streetlight.store.models import Base
 from tests.conftest import SAMPLE_INVENTORY
@@ -27,6 +29,17 @@ async def test_migrations_create_exactly_the_models(tmp_path: Path) -> None:
             assert await connection.run_sync(_diff) == []
             mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
             assert mode == "wal"
+    finally:
+        await engine.dispose()
+
+
+async def test_migrations_from_empty_create_exactly_the_models_on_postgresql(
+    postgres: Postgres,
+) -> None:
+    engine = await open_engine(postgres.create_database(f"t_{uuid.uuid4().hex[:12]}"))
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_diff) == []
     finally:
         await engine.dispose()
 
