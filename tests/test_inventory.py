@@ -118,7 +118,7 @@ BAD_CELLS = [
     ("phase", "D", "phase: Input should be 'A', 'B' or 'C'"),
     ("lat", "95", "lat: Input should be less than or equal to 90"),
     ("id", "has space", "id: String should match pattern"),
-    ("kind", "pole", "kind must be 'lamp' or 'cabinet'"),
+    ("kind", "pole", "kind must be one of 'lamp', 'cabinet', 'road', 'project', got 'pole'"),
     ("site_category", "castle", "site_category: Input should be"),
     ("installed_on", "2026-13-01", "installed_on: Input should be a valid date"),
     ("cabinet", "NO-SUCH-CAB", "unknown cabinet 'NO-SUCH-CAB'"),
