@@ -64,6 +64,8 @@ class Project:
             raise ValueError(f"project {self.id!r}: a site is listed twice")
         for site_id in self.site_ids:
             check_id("site", site_id)
+        # a set of sites: kept in id order, so a project reads back as it was given
+        object.__setattr__(self, "site_ids", tuple(sorted(self.site_ids)))
         previous: tuple[ProjectPhase, date] | None = None
         for phase in ProjectPhase:
             start, end = self.dates(phase)
