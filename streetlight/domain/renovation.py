@@ -73,14 +73,15 @@ class Project:
                 raise ValueError(f"project {self.id!r}: {phase.value}_end without a start")
             if start is not None and end is not None and end < start:
                 raise ValueError(
-                    f"project {self.id!r}: {phase.value} ends ({end}) before it starts ({start})"
+                    f"project {self.id!r}: {phase.value}_end ({end}) is before "
+                    f"{phase.value}_start ({start})"
                 )
             if start is None:
                 continue
             if previous is not None and start < previous[1]:
                 raise ValueError(
-                    f"project {self.id!r}: {phase.value} starts ({start}) before "
-                    f"{previous[0].value} does ({previous[1]})"
+                    f"project {self.id!r}: {phase.value}_start ({start}) is before "
+                    f"{previous[0].value}_start ({previous[1]}): the phases start in order"
                 )
             previous = (phase, start)
 
