@@ -86,7 +86,7 @@ def run_counts(args: argparse.Namespace) -> int:
 def run_gaps(args: argparse.Namespace) -> int:
     settings = settings_and_logging(CommonSettings)
     inventory = asyncio.run(
-        inventory_from(args.inventory, settings, or_else=", or give --inventory")
+        inventory_from(args.inventory, settings, or_else=", or give --inventory PATH")
     )
     report = gap_report(inventory, settings.dark_road_rule())
     if args.geojson is not None:

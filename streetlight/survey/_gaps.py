@@ -126,21 +126,23 @@ def find_gaps(
                 [poles[i].buffer(distance, quad_segs=QUAD_SEGS) for i in sorted(near)]
             )
             dark = line.difference(lit)
+        parts = sorted(_parts(dark), key=lambda part: line.project(Point(part.coords[0])))
         found.extend(
             DarkStretch(road.id, road.name, road.site_id, road.road_class, distance,
                         part.length, plane.back(part))
-            for part in _parts(dark)
+            for part in parts
             if part.length >= MIN_STRETCH_M
         )  # fmt: skip
     return found
 
 
 def _parts(geometry: Any) -> list[LineString]:
-    """The pieces of what is left of a road, pieces that meet joined into one."""
+    """The pieces of what is left of a road, pieces that meet joined into one (each keeps
+    the road's direction)."""
     if geometry.is_empty:
         return []
     if isinstance(geometry, MultiLineString):
-        geometry = shapely.line_merge(geometry)
+        geometry = shapely.line_merge(geometry, directed=True)
     if isinstance(geometry, LineString):
         return [geometry]
     if isinstance(geometry, MultiLineString):
