@@ -421,6 +421,8 @@ async def test_projects_through_the_api(api: Api) -> None:
     _refused(await http.patch(f"{V1}/projects/P3", headers=operator, json=early), 422,
              "body.survey_end")  # fmt: skip
     _refused(await http.patch(f"{V1}/projects/P9", headers=operator, json={"name": "x"}), 404)
+    held = _refused(await http.delete(f"{V1}/sites/GT-S09", headers=operator), 409)
+    assert "8 roads on it; 1 project listing it" in held["message"]
     _refused(await http.delete(f"{V1}/projects/P3", headers=viewer), 403)
     assert _ok(await http.delete(f"{V1}/projects/P3", headers=operator))["id"] == "P3"
     _refused(await http.get(f"{V1}/projects/P3", headers=viewer), 404)
