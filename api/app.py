@@ -32,7 +32,9 @@ from api.routes import (
     health,
     history,
     lighting,
+    projects,
     state,
+    survey,
     users,
     workorders,
 )
@@ -106,6 +108,8 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(alarms.router, prefix=PREFIX)
     app.include_router(workorders.router, prefix=PREFIX)
     app.include_router(history.router, prefix=PREFIX)
+    app.include_router(projects.router, prefix=PREFIX)
+    app.include_router(survey.router, prefix=PREFIX)
     return app
 
 

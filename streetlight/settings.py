@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from streetlight.clock import Clock, clock_from
+from streetlight.domain.renovation import DEFAULT_DARK_FACTOR, DarkRoadRule
 from streetlight.errors import ConfigError
 
 ENV_PREFIX = "STREETLIGHT_"
@@ -120,6 +121,22 @@ class CommonSettings(BaseSettings):
     clock_speed: float = Field(default=1.0, gt=0, le=10_000)
     clock_anchor: float | None = Field(default=None, description="wall epoch of clock_start")
     log_level: str = "INFO"
+    # the survey (docs/contract.md "Survey"): a lamp is reporting with a report this recent
+    # (3 reporting intervals of 60 s, as lamp_offline judges silence); a road is dark farther
+    # than survey_dark_factor x its class's designed pole spacing from every installed lamp
+    # (defaults: streetlight.domain.DEFAULT_POLE_SPACING_M; give some, e.g. {"main": 45})
+    survey_reporting_s: float = Field(default=180.0, gt=0, le=30 * 86_400)
+    survey_pole_spacing_m: dict[str, float] = Field(default_factory=dict)
+    survey_dark_factor: float = Field(default=DEFAULT_DARK_FACTOR, ge=0.5, le=10)
+
+    @field_validator("survey_pole_spacing_m")
+    @classmethod
+    def _pole_spacing(cls, value: dict[str, float]) -> dict[str, float]:
+        DarkRoadRule.with_overrides(value)  # refuses an unknown class or spacing, naming it
+        return value
+
+    def dark_road_rule(self) -> DarkRoadRule:
+        return DarkRoadRule.with_overrides(self.survey_pole_spacing_m, self.survey_dark_factor)
 
     @field_validator("mqtt_url")
     @classmethod

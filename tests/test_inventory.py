@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import io
 import json
 import subprocess
 import sys
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streetlight.domain import Inventory, LampStatus, SiteCategory
+from streetlight.domain import Inventory, LampStatus, Project, SiteCategory
 from streetlight.inventory import (
     MAX_PROBLEMS,
     InventoryError,
@@ -118,7 +120,7 @@ BAD_CELLS = [
     ("phase", "D", "phase: Input should be 'A', 'B' or 'C'"),
     ("lat", "95", "lat: Input should be less than or equal to 90"),
     ("id", "has space", "id: String should match pattern"),
-    ("kind", "pole", "kind must be 'lamp' or 'cabinet'"),
+    ("kind", "pole", "kind must be one of 'lamp', 'cabinet', 'road', 'project', got 'pole'"),
     ("site_category", "castle", "site_category: Input should be"),
     ("installed_on", "2026-13-01", "installed_on: Input should be a valid date"),
     ("cabinet", "NO-SUCH-CAB", "unknown cabinet 'NO-SUCH-CAB'"),
@@ -373,3 +375,95 @@ def test_a_check_refuses_records_by_property() -> None:
         parse_inventory(io.BytesIO(data), "geojson", "upload", check=check)
     assert {d.field for d in caught.value.details} == {"profile"}  # lamps are not blamed
     assert len(caught.value.details) == len(_small().cabinets)
+
+
+# --- roads and projects -----------------------------------------------------------------------
+
+
+def _surveyed() -> dict[str, Any]:
+    """The sample's first site as GeoJSON, with its road and a project."""
+    inventory = _small()
+    site = next(iter(inventory.sites))
+    roads = {k: r for k, r in sample_district().roads.items() if r.site_id == site}
+    projects = {"P1": Project("P1", "一期", (site,), survey_start=date(2025, 11, 3))}
+    return dump_geojson(dataclasses.replace(inventory, roads=roads, projects=projects))
+
+
+def test_roads_and_projects_round_trip_through_both_formats(tmp_path: Path) -> None:
+    document = _surveyed()
+    road = next(f for f in document["features"] if f["properties"]["kind"] == "road")
+    project = next(f for f in document["features"] if f["properties"]["kind"] == "project")
+    assert road["geometry"]["type"] == "LineString"
+    assert project["geometry"] is None
+    path = tmp_path / "surveyed.geojson"
+    path.write_text(json.dumps(document, ensure_ascii=False))
+    loaded = load_inventory(path)
+    assert list(loaded.projects) == ["P1"]
+    assert loaded.project_of("PP-S01") == loaded.projects["P1"]
+    assert loaded.roads["PP-S01-R1"].line[0] == loaded.lamps["PP-S01-L001"].location
+    again = tmp_path / "surveyed.csv"
+    again.write_text(dump_csv(loaded))
+    assert "LINESTRING (115." in again.read_text()
+    assert load_inventory(again) == loaded
+
+
+def _features(document: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [f for f in document["features"] if f["properties"]["kind"] == kind]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda d: _features(d, "road")[0]["properties"].update(site="NOWHERE"),
+         "road 'PP-S01-R1': unknown site 'NOWHERE'"),
+        (lambda d: _features(d, "road")[0].update(geometry={"type": "Point",
+                                                            "coordinates": [1, 2]}),
+         "a road's geometry must be a LineString"),
+        (lambda d: _features(d, "road")[0]["geometry"].update(coordinates=[[1, 2]]),
+         "line: Value should have at least 2 items"),
+        (lambda d: _features(d, "project")[0].update(geometry={"type": "Point",
+                                                               "coordinates": [1, 2]}),
+         "a project's geometry must be null"),
+        (lambda d: _features(d, "project")[0]["properties"].update(survey_end="2025-01-01"),
+         "survey_end (2025-01-01) is before survey_start (2025-11-03)"),
+        (lambda d: d["features"].append(copy.deepcopy(_features(d, "project")[0]) | {
+            "properties": {"kind": "project", "id": "P2", "name": "二期", "sites": ["PP-S01"]}}),
+         "site 'PP-S01' is already in project 'P1' at feature"),
+        (lambda d: _features(d, "project")[0]["properties"].update(phase="survey"),
+         "phase: unknown property"),
+    ],
+)  # fmt: skip
+def test_bad_roads_and_projects_are_named(tmp_path: Path, mutate: Any, reason: str) -> None:
+    document = _surveyed()
+    mutate(document)
+    path = tmp_path / "bad.geojson"
+    path.write_text(json.dumps(document, ensure_ascii=False))
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    assert any(reason in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_a_road_line_in_csv_is_wkt(tmp_path: Path) -> None:
+    path = tmp_path / "inv.csv"
+    path.write_text(dump_csv(load_inventory_from_json(_surveyed(), tmp_path)))
+    rows = _csv_rows_of(path)
+    road = next(row for row in rows if row["kind"] == "road")
+    road["line"] = "POINT (115.9 29.7)"
+    bad = _write_csv(tmp_path, rows, "bad.csv")
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(bad)
+    assert "a road's line is a WKT LINESTRING, got Point" in caught.value.problems[0]
+    road["line"] = "LINESTRING (115.9"
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(_write_csv(tmp_path, rows, "bad.csv"))
+    assert "line: Value error, not WKT" in caught.value.problems[0]
+
+
+def load_inventory_from_json(document: dict[str, Any], tmp_path: Path) -> Inventory:
+    path = tmp_path / "from.geojson"
+    path.write_text(json.dumps(document, ensure_ascii=False))
+    return load_inventory(path)
+
+
+def _csv_rows_of(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text())))

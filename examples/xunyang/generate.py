@@ -4,8 +4,10 @@
 
 The five subdistricts are real; communities, sites and poles are illustrative, laid out around
 each subdistrict's centre near 29.73 N 115.99 E: back streets as lamps along a crooked line,
-compounds as lamps along a grid of paths, about 25-30 m between poles. The same seed gives the
-same file, byte for byte.
+compounds as lamps along a grid of paths, about 25-30 m between poles. The survey (roads.py)
+adds the roads along them, a few dark stretches beside them (written to dark-roads.geojson
+next to the inventory, for the tests) and the renovation projects. The same seed gives the
+same files, byte for byte.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import json
 import math
 import random
+import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,7 +39,11 @@ from streetlight.domain import (
 )
 from streetlight.inventory import dump_geojson
 
+sys.path.insert(0, str(Path(__file__).parent))  # roads.py beside this script, when imported
+from roads import survey
+
 SEED = 20261121
+SURVEY_SEED = SEED + 18  # roads and projects draw from their own stream: the lamps stay put
 METRES_PER_DEG_LAT = 111_320.0
 LAMPS_PER_CABINET = 36  # a cabinet feeds about this many lamps before the next one is added
 
@@ -309,9 +316,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--scale", type=int, default=1, help="multiply the number of sites")
     args = parser.parse_args()
-    inventory = generate(args.seed, args.scale)
+    inventory, dark = survey(generate(args.seed, args.scale), args.seed + SURVEY_SEED - SEED)
     args.out.write_text(_geojson_text(inventory), encoding="utf-8")
+    truth = args.out.with_name("dark-roads.geojson")
+    lines = [json.dumps(stretch.feature(), ensure_ascii=False) for stretch in dark]
+    truth.write_text(
+        '{"type": "FeatureCollection", "features": [\n' + ",\n".join(lines) + "\n]}\n",
+        encoding="utf-8",
+    )
     print(f"{args.out}: {inventory.summary()}")
+    print(f"{truth}: {len(dark)} dark stretches, {sum(s.length_m for s in dark):.0f} m")
 
 
 if __name__ == "__main__":

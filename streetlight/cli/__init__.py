@@ -1,7 +1,7 @@
 """`streetlight <role>`: the one command that starts every part of the system.
 
-The core's own commands (services, inventory, contract, plan, alarms, workorders, demo) live
-in the modules here. Each process package declares its role's arguments next to their
+The core's own commands (services, inventory, survey, contract, plan, alarms, workorders,
+demo) live in the modules here. Each process package declares its role's arguments next to their
 handlers, in its own `cli.py`, and registers it under the `streetlight.roles` entry points
 (pyproject.toml): the core finds the roles there and never imports a process package.
 """
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         _inventory,
         _plan,
         _services,
+        _survey,
         _workorders,
     )
 
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _workorders.add_parser(roles)
     _demo.add_parser(roles)
     _inventory.add_parser(roles)
+    _survey.add_parser(roles)
     _contract.add_parser(roles)
     return parser
 

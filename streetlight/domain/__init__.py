@@ -42,13 +42,23 @@ from streetlight.domain.model import (
     check_id,
 )
 from streetlight.domain.power import STANDBY_W, lamp_power_w, power_factor
+from streetlight.domain.renovation import (
+    DEFAULT_POLE_SPACING_M,
+    PHASE_FIELDS,
+    DarkRoadRule,
+    Project,
+    ProjectPhase,
+    Road,
+)
 
 __all__ = [
     "ADDRESS_PATTERN",
     "ASSET_KINDS",
     "DEFAULT_LIGHTING_TARGETS",
+    "DEFAULT_POLE_SPACING_M",
     "ID_PATTERN",
     "INTEGRITY_TARGET_PCT",
+    "PHASE_FIELDS",
     "REPAIR_DEADLINE",
     "SEVERITY",
     "STANDBY_W",
@@ -59,6 +69,7 @@ __all__ = [
     "Cabinet",
     "Circuit",
     "Community",
+    "DarkRoadRule",
     "District",
     "GeoPoint",
     "Inventory",
@@ -71,6 +82,9 @@ __all__ = [
     "Maintainer",
     "MaintainerKind",
     "Phase",
+    "Project",
+    "ProjectPhase",
+    "Road",
     "RoadClass",
     "Severity",
     "Site",

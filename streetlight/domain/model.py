@@ -13,7 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:  # renovation.py builds on this module's nodes
+    from streetlight.domain.renovation import Project, Road
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # a device's own address (IMEI, DevEUI, serial, URN): one MQTT topic level, no wildcards
@@ -257,7 +261,8 @@ class LampPlace:
 
 @dataclass(frozen=True)
 class Inventory:
-    """One district's assets, checked for consistency when built (see `inventory.build`)."""
+    """One district's assets, checked for consistency when built (see `inventory.build`);
+    with the renovation projects and the surveyed roads where the inventory gives them."""
 
     district: District
     subdistricts: dict[str, Subdistrict]
@@ -267,7 +272,10 @@ class Inventory:
     cabinets: dict[str, Cabinet]
     circuits: dict[str, Circuit]
     lamps: dict[str, Lamp]
+    roads: dict[str, Road] = field(default_factory=dict)
+    projects: dict[str, Project] = field(default_factory=dict)
     _lamps_by_circuit: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _project_of: dict[str, str] = field(init=False, repr=False, compare=False)
     _addresses: dict[str, tuple[AssetKind, str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -293,6 +301,16 @@ class Inventory:
         object.__setattr__(
             self, "_lamps_by_circuit", {key: tuple(ids) for key, ids in by_circuit.items()}
         )
+        project_of: dict[str, str] = {}
+        for project in self.projects.values():
+            for site_id in project.site_ids:
+                holder = project_of.setdefault(site_id, project.id)
+                if holder != project.id:
+                    raise ValueError(
+                        f"site {site_id!r} is in project {holder!r} and in {project.id!r}: "
+                        "a site is in one project"
+                    )
+        object.__setattr__(self, "_project_of", project_of)
 
     def _check_references(self) -> None:
         def need(table: Mapping[str, object], key: str, what: str, owner: str) -> None:
@@ -317,6 +335,11 @@ class Inventory:
             need(self.cabinets, circuit.cabinet_id, "cabinet", f"circuit {circuit.id!r}")
         for lamp in self.lamps.values():
             need(self.circuits, lamp.circuit_id, "circuit", f"lamp {lamp.id!r}")
+        for road in self.roads.values():
+            need(self.sites, road.site_id, "site", f"road {road.id!r}")
+        for project in self.projects.values():
+            for site_id in project.site_ids:
+                need(self.sites, site_id, "site", f"project {project.id!r}")
 
     def place(self, lamp_id: str) -> LampPlace:
         """Where a lamp hangs, worked out when asked (kept per lamp, it costs memory)."""
@@ -344,9 +367,19 @@ class Inventory:
     def site_of_cabinet(self, cabinet_id: str) -> Site:
         return self.sites[self.cabinets[cabinet_id].site_id]
 
+    def project_of(self, site_id: str) -> Project | None:
+        """The renovation project a site is in, if any."""
+        project_id = self._project_of.get(site_id)
+        return None if project_id is None else self.projects[project_id]
+
     def summary(self) -> str:
-        return (
+        text = (
             f"{len(self.subdistricts)} subdistricts, {len(self.communities)} communities, "
             f"{len(self.sites)} sites, {len(self.cabinets)} cabinets, "
             f"{len(self.circuits)} circuits, {len(self.lamps)} lamps"
         )
+        if self.roads:
+            text += f", {len(self.roads)} roads"
+        if self.projects:
+            text += f", {len(self.projects)} projects"
+        return text

@@ -24,6 +24,8 @@ from streetlight.domain import (
     Lamp,
     LampStatus,
     Maintainer,
+    Project,
+    Road,
     Site,
     Subdistrict,
 )
@@ -31,8 +33,9 @@ from streetlight.errors import StreetlightError
 from streetlight.inventory._records import (
     CabinetRecord,
     LampRecord,
-    Record,
+    ProjectRecord,
     RecordError,
+    RoadRecord,
     parse_record,
 )
 
@@ -129,6 +132,8 @@ class _Collector:
         default_factory=dict
     )  # where, lamp, cabinet, site
     cabinets: dict[str, tuple[str, CabinetRecord]] = field(default_factory=dict)
+    roads: dict[str, tuple[str, RoadRecord]] = field(default_factory=dict)
+    projects: dict[str, tuple[str, ProjectRecord]] = field(default_factory=dict)
     status: dict[str, LampStatus] = field(default_factory=dict)
     refused: set[str] = field(default_factory=set)  # ids of records refused row by row
 
@@ -178,6 +183,9 @@ class _Collector:
         except RecordError as exc:
             self.refuse(where, label, exc.reasons)
             return
+        if isinstance(record, RoadRecord | ProjectRecord):
+            self._add_plain(where, record)
+            return
         if self.check is not None:
             device = record.device_address
             found = self.check(record.kind, record.id, record.profile, device)
@@ -201,6 +209,16 @@ class _Collector:
         else:
             self.cabinets[record.id] = (where, record)
 
+    def _add_plain(self, where: str, record: RoadRecord | ProjectRecord) -> None:
+        """A road or a project: kept until the sites they name are known."""
+        table: dict[str, Any] = self.roads if isinstance(record, RoadRecord) else self.projects
+        if record.id in table:
+            self.problem(
+                where, f"{record.kind} {record.id!r} already given at {table[record.id][0]}", "id"
+            )
+        else:
+            table[record.id] = (where, record)
+
     def _add_lamp(self, where: str, rec: LampRecord) -> None:
         # shared strings once in memory, not once per lamp
         lamp = Lamp(
@@ -218,7 +236,7 @@ class _Collector:
         if rec.status is not None:
             self.status[rec.id] = rec.status
 
-    def _describe_tree(self, where: str, r: Record) -> None:
+    def _describe_tree(self, where: str, r: LampRecord | CabinetRecord) -> None:
         self.describe(where, "district", r.district, name=r.district_name, timezone=r.timezone)
         self.describe(
             where, "subdistrict", r.subdistrict, name=r.subdistrict_name, parent=r.district
@@ -428,6 +446,8 @@ def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass pe
             continue
         lamps[lamp_id] = lamp
     _check_addresses(c, cabinets, lamps)
+    roads = _roads(c, sites)
+    projects = _projects(c, sites)
     if c.problems or district is None:
         return None
     try:
@@ -440,10 +460,66 @@ def _assemble(c: _Collector) -> Inventory | None:  # noqa: PLR0912 - one pass pe
             cabinets=cabinets,
             circuits=circuits,
             lamps=lamps,
+            roads=roads,
+            projects=projects,
         )
     except ValueError as exc:  # a reference between nodes that no row can be blamed for alone
         c.problem("file", str(exc))
         return None
+
+
+def _site_known(c: _Collector, sites: dict[str, Site], where: str, what: str, site: str) -> bool:
+    """Whether a road's or project's site is one the lamps and cabinets give; a site a
+    refused row may have given is not reported again."""
+    if site in sites:
+        return True
+    if ("site", site) not in c.nodes:
+        c.problem(where, f"{what}: unknown site {site!r} (no lamp or cabinet gives it)",
+                  "sites" if what.startswith("project") else "site")  # fmt: skip
+    return False
+
+
+def _roads(c: _Collector, sites: dict[str, Site]) -> dict[str, Road]:
+    roads: dict[str, Road] = {}
+    for road_id, (where, rec) in c.roads.items():
+        if not _site_known(c, sites, where, f"road {road_id!r}", rec.site):
+            continue
+        road = _build_node(
+            c,
+            where,
+            Road,
+            id=road_id,
+            name=rec.name,
+            site_id=rec.site,
+            road_class=rec.road_class or sites[rec.site].road_class,
+            line=tuple(GeoPoint(lat=lat, lon=lon) for lon, lat in rec.line),
+        )
+        if road is not None:
+            roads[road_id] = road
+    return roads
+
+
+def _projects(c: _Collector, sites: dict[str, Site]) -> dict[str, Project]:
+    """The projects, each site in one of them (a second listing names the first)."""
+    projects: dict[str, Project] = {}
+    listed: dict[str, tuple[str, str]] = {}  # site -> project, where
+    for project_id, (where, rec) in c.projects.items():
+        known = [s for s in rec.sites if _site_known(c, sites, where, f"project {project_id!r}", s)]
+        for site in known:
+            first = listed.setdefault(site, (project_id, where))
+            if first[0] != project_id:
+                c.problem(
+                    where,
+                    f"project {project_id!r}: site {site!r} is already in project {first[0]!r} "
+                    f"at {first[1]} (a site is in one project)",
+                    "sites",
+                )
+        dates = rec.model_dump(exclude={"kind", "id", "name", "sites"})
+        project = _build_node(c, where, Project, id=project_id, name=rec.name,
+                              site_ids=tuple(rec.sites), **dates)  # fmt: skip
+        if project is not None:
+            projects[project_id] = project
+    return projects
 
 
 def _district(c: _Collector, quiet: bool) -> District | None:

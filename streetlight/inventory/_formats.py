@@ -1,9 +1,11 @@
 """Inventory files: a GeoJSON FeatureCollection or a CSV table of the same flat records.
 
 GeoJSON: one Point feature per lamp and per cabinet (`properties.kind`), the hierarchy in the
-properties; the collection may carry a `district` member (`{"id", "name", "timezone"}`) whose
+properties; a LineString feature per road; a feature without geometry (`null`) per renovation
+project. The collection may carry a `district` member (`{"id", "name", "timezone"}`) whose
 values every feature inherits. CSV: one row per lamp or cabinet with `lon` and `lat` columns and
-the same property names; a cabinet's circuits are `;`-separated. docs/contract.md has the format.
+the same property names; a cabinet's circuits and a project's sites are `;`-separated; a road's
+line is WKT in the column `line`. docs/contract.md has the format.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from streetlight.domain import Inventory, LampStatus
+from streetlight.domain import PHASE_FIELDS, Inventory, LampStatus, ProjectPhase
 from streetlight.inventory._build import (
     MAX_PROBLEMS,
     InventoryBuilder,
@@ -55,6 +57,9 @@ CSV_COLUMNS = (
     "status",
     "nominal_voltage_v",
     "device_address",
+    "sites",
+    *PHASE_FIELDS,
+    "line",
 )
 
 
@@ -139,23 +144,47 @@ def _load_geojson(source: str, file: IO[bytes], builder: InventoryBuilder) -> No
         raise InventoryError.of_file(source, "'district' must be an object with id, name, timezone")
 
 
-def _feature_properties(feature: Any) -> dict[str, Any] | str:
-    """Flatten one feature into record properties, or say why its shape is wrong."""
+def _position(value: Any) -> bool:
+    return isinstance(value, list) and len(value) >= 2
+
+
+def _feature_properties(feature: Any) -> dict[str, Any] | str:  # noqa: PLR0911 - one per shape
+    """Flatten one feature into record properties, or say why its shape is wrong: a lamp and
+    a cabinet are Points, a road a LineString, a project has no geometry (null)."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         return "not a GeoJSON Feature"
     properties = feature.get("properties")
     geometry = feature.get("geometry")
     if not isinstance(properties, dict):
         return "a feature needs a properties object"
+    kind = properties.get("kind")
+    if kind == "project":
+        if geometry is not None:
+            return "a project's geometry must be null: a project is not a place"
+        return properties
+    if kind == "road":
+        line = _line(geometry)
+        if line is None:
+            return "a road's geometry must be a LineString of [lon, lat] positions"
+        return {**properties, "line": line}
     if not (
         isinstance(geometry, dict)
         and geometry.get("type") == "Point"
-        and isinstance(geometry.get("coordinates"), list)
-        and len(geometry["coordinates"]) >= 2
+        and _position(geometry.get("coordinates"))
     ):
         return "geometry must be a Point with [lon, lat] coordinates"
     lon, lat = geometry["coordinates"][:2]
     return {**properties, "lon": lon, "lat": lat}
+
+
+def _line(geometry: Any) -> list[Any] | None:
+    """A LineString's positions without their altitudes; None for any other shape."""
+    if not isinstance(geometry, dict) or geometry.get("type") != "LineString":
+        return None
+    coordinates = geometry.get("coordinates")
+    if not isinstance(coordinates, list) or not all(_position(p) for p in coordinates):
+        return None
+    return [point[:2] for point in coordinates]
 
 
 def _csv_rows(text: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
@@ -229,6 +258,28 @@ def _records(
             "status": _status(status.get(lamp.id)),
             "device_address": lamp.device_address,
         }
+    for road in inventory.roads.values():
+        yield {
+            "kind": "road",
+            "id": road.id,
+            "name": road.name,
+            "site": road.site_id,
+            "road_class": road.road_class.value,
+            "line": [(point.lon, point.lat) for point in road.line],
+        }
+    for project in inventory.projects.values():
+        dates = {}
+        for phase in ProjectPhase:
+            start, end = project.dates(phase)
+            dates[f"{phase.value}_start"] = start.isoformat() if start else None
+            dates[f"{phase.value}_end"] = end.isoformat() if end else None
+        yield {
+            "kind": "project",
+            "id": project.id,
+            "name": project.name,
+            "sites": list(project.site_ids),
+            **dates,
+        }
 
 
 def _status(status: LampStatus | None) -> str | None:
@@ -242,19 +293,19 @@ def dump_geojson(
     district_keys = ("district", "district_name", "timezone")
     features = []
     for record in _records(inventory, status):
-        lon, lat = record.pop("lon"), record.pop("lat")
+        geometry: dict[str, Any] | None = None
+        if "line" in record:
+            line = record.pop("line")
+            geometry = {"type": "LineString", "coordinates": [list(point) for point in line]}
+        elif "lon" in record:
+            lon, lat = record.pop("lon"), record.pop("lat")
+            geometry = {"type": "Point", "coordinates": [lon, lat]}
         properties = {
             key: value
             for key, value in record.items()
             if key not in district_keys and value is not None
         }
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                "properties": properties,
-            }
-        )
+        features.append({"type": "Feature", "geometry": geometry, "properties": properties})
     return {
         "type": "FeatureCollection",
         "district": {
@@ -272,7 +323,11 @@ def dump_csv(inventory: Inventory, status: Mapping[str, LampStatus] | None = Non
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for record in _records(inventory, status):
-        if "circuits" in record:
-            record["circuits"] = ";".join(record["circuits"])
+        for key in ("circuits", "sites"):
+            if key in record:
+                record[key] = ";".join(record[key])
+        if "line" in record:
+            points = ", ".join(f"{lon!r} {lat!r}" for lon, lat in record["line"])
+            record["line"] = f"LINESTRING ({points})"
         writer.writerow({key: "" if value is None else value for key, value in record.items()})
     return out.getvalue()

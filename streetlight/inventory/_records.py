@@ -1,4 +1,5 @@
-"""One inventory record (a GeoJSON feature or a CSV row), validated at the edge with pydantic."""
+"""One inventory record (a GeoJSON feature or a CSV row), validated at the edge with pydantic:
+a lamp, a cabinet, a road (its centre line) or a renovation project."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from streetlight.domain import (
     ADDRESS_PATTERN,
     ID_PATTERN,
+    PHASE_FIELDS,
     LampStatus,
     MaintainerKind,
     Phase,
@@ -20,6 +22,10 @@ from streetlight.domain import (
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Address = Annotated[str, Field(pattern=ADDRESS_PATTERN.pattern)]
+Lon = Annotated[float, Field(ge=-180, le=180)]
+Lat = Annotated[float, Field(ge=-90, le=90)]
+MAX_ROAD_POINTS = 10_000
+MAX_PROJECT_SITES = 10_000
 
 
 def _split_list(value: Any) -> Any:
@@ -27,6 +33,25 @@ def _split_list(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(";") if part.strip()]
     return value
+
+
+def _wkt_line(value: Any) -> Any:
+    """CSV cells carry a road's line as WKT, `LINESTRING (lon lat, lon lat, ...)`, as GIS
+    tools write it; GeoJSON carries the LineString's coordinates."""
+    if not isinstance(value, str):
+        return value
+    import shapely  # noqa: PLC0415 - only files with roads pay for the import
+
+    try:
+        geometry = shapely.from_wkt(value)
+    except shapely.errors.ShapelyError as exc:
+        raise ValueError(f"not WKT: {exc}") from None
+    if not isinstance(geometry, shapely.LineString):
+        # pydantic reports a validator's ValueError with the field; a TypeError would escape
+        raise ValueError(  # noqa: TRY004
+            f"a road's line is a WKT LINESTRING, got {geometry.geom_type}"
+        )
+    return [(x, y) for x, y, *_z in geometry.coords]
 
 
 class _Hierarchy(BaseModel):
@@ -76,7 +101,53 @@ class CabinetRecord(_Hierarchy):
     device_address: Address | None = None
 
 
-Record = LampRecord | CabinetRecord
+class RoadRecord(BaseModel):
+    """A road's centre line on a site; `road_class` is the road's own (default: its site's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    kind: Literal["road"]
+    id: Id
+    name: Name
+    site: Id
+    road_class: RoadClass | None = None
+    line: Annotated[
+        list[tuple[Lon, Lat]],
+        BeforeValidator(_wkt_line),
+        Field(min_length=2, max_length=MAX_ROAD_POINTS),
+    ]
+
+
+class ProjectRecord(BaseModel):
+    """A renovation project: its sites and the first and last day of each phase."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    kind: Literal["project"]
+    id: Id
+    name: Name
+    sites: Annotated[
+        list[Id], BeforeValidator(_split_list), Field(max_length=MAX_PROJECT_SITES)
+    ] = []
+    survey_start: date | None = None
+    survey_end: date | None = None
+    implementation_start: date | None = None
+    implementation_end: date | None = None
+    acceptance_start: date | None = None
+    acceptance_end: date | None = None
+    handover_start: date | None = None
+    handover_end: date | None = None
+
+
+assert set(PHASE_FIELDS) <= set(ProjectRecord.model_fields)  # one list of phases
+
+Record = LampRecord | CabinetRecord | RoadRecord | ProjectRecord
+_MODELS: dict[str, type[Record]] = {
+    "lamp": LampRecord,
+    "cabinet": CabinetRecord,
+    "road": RoadRecord,
+    "project": ProjectRecord,
+}
 
 _EXTRA_PREFIX = "x_"  # properties a GIS tool adds for its own use; kept out of validation
 
@@ -98,13 +169,10 @@ def parse_record(properties: dict[str, Any]) -> Record:
         if not key.startswith(_EXTRA_PREFIX) and value not in (None, "")
     }
     kind = props.get("kind")
-    model: type[LampRecord] | type[CabinetRecord]
-    if kind == "lamp":
-        model = LampRecord
-    elif kind == "cabinet":
-        model = CabinetRecord
-    else:
-        raise RecordError([("kind", f"kind must be 'lamp' or 'cabinet', got {kind!r}")])
+    model = _MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        known = ", ".join(repr(name) for name in _MODELS)
+        raise RecordError([("kind", f"kind must be one of {known}, got {kind!r}")])
     try:
         return model.model_validate(props)
     except ValidationError as exc:

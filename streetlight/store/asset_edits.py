@@ -6,8 +6,8 @@ checks its values), what it names must exist, an id and a device address are tak
 (addresses compared without case, across lamps and cabinets), there is one district, and a
 cabinet's circuits are its contactors 1..n. A lamp is never deleted: retired, it keeps its
 history. Any other node may be deleted only with nothing under it and no history (alarms,
-work orders, overrides, handovers, accounts): else the refusal says what holds it. The caller
-commits (and audits) in the same transaction.
+work orders, overrides, handovers, accounts; a site's roads and project): else the refusal
+says what holds it. The caller commits (and audits) in the same transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from streetlight.store.models import (
     HandoverRow,
     LampRow,
     OverrideRow,
+    ProjectSiteRow,
+    RoadRow,
     SiteRow,
     SubdistrictRow,
     UserRow,
@@ -239,6 +241,8 @@ async def _holds(session: AsyncSession, kind: str, ident: str, record: Record) -
     if kind == "site":
         await count("alarms at it", AlarmRow, AlarmRow.site_id == ident)
         await count("handovers of it", HandoverRow, HandoverRow.site_id == ident)
+        await count("roads on it", RoadRow, RoadRow.site_id == ident)
+        await count("project listing it", ProjectSiteRow, ProjectSiteRow.site_id == ident)
     elif kind in ("cabinet", "circuit"):
         await count("alarms on it", AlarmRow, AlarmRow.asset_kind.in_(("cabinet", "circuit")),
                     AlarmRow.asset_id.in_(assets))  # fmt: skip

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import make_url, select
+import orjson
+from sqlalchemy import inspect, make_url, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from streetlight.domain import (
+    PHASE_FIELDS,
     Cabinet,
     Circuit,
     Community,
@@ -25,6 +27,8 @@ from streetlight.domain import (
     Maintainer,
     MaintainerKind,
     Phase,
+    Project,
+    Road,
     RoadClass,
     Site,
     SiteCategory,
@@ -41,6 +45,9 @@ from streetlight.store.models import (
     InventoryLoadRow,
     LampRow,
     MaintainerRow,
+    ProjectRow,
+    ProjectSiteRow,
+    RoadRow,
     SiteRow,
     SubdistrictRow,
 )
@@ -148,7 +155,44 @@ def _rows(
                 for lamp in inventory.lamps.values()
             ],
         ),
+        (
+            RoadRow,
+            [
+                {
+                    "id": road.id,
+                    "name": road.name,
+                    "site_id": road.site_id,
+                    "road_class": road.road_class.value,
+                    "line": line_json(road.line),
+                }
+                for road in inventory.roads.values()
+            ],
+        ),
+        (
+            ProjectRow,
+            [
+                {"id": p.id, "name": p.name, **{name: getattr(p, name) for name in PHASE_FIELDS}}
+                for p in inventory.projects.values()
+            ],
+        ),
+        (
+            ProjectSiteRow,
+            [
+                {"site_id": site_id, "project_id": p.id}
+                for p in inventory.projects.values()
+                for site_id in p.site_ids
+            ],
+        ),
     ]
+
+
+def line_json(line: tuple[GeoPoint, ...]) -> str:
+    """A road's line as the store keeps it: `[[lon, lat], ...]`."""
+    return orjson.dumps([[point.lon, point.lat] for point in line]).decode()
+
+
+def line_of(text: str) -> tuple[GeoPoint, ...]:
+    return tuple(GeoPoint(lat=lat, lon=lon) for lon, lat in orjson.loads(text))
 
 
 async def save_inventory(
@@ -166,16 +210,17 @@ async def save_inventory(
     report = LoadReport()
     for model, rows in _rows(inventory, status or {}):
         table = model.__tablename__
-        existing = {row.id: row for row in (await session.scalars(select(model))).all()}
+        key = inspect(model).primary_key[0].key  # `id`, a project's site by `site_id`
+        existing = {getattr(row, key): row for row in (await session.scalars(select(model))).all()}
         added = updated = 0
         for values in rows:
-            row = existing.pop(values["id"], None)
+            row = existing.pop(values[key], None)
             if row is None:
                 session.add(model(**values))
                 added += 1
-            elif any(getattr(row, key) != value for key, value in values.items()):
-                for key, value in values.items():
-                    setattr(row, key, value)
+            elif any(getattr(row, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(row, name, value)
                 updated += 1
         await session.flush()
         report.added[table] = added
@@ -270,9 +315,34 @@ async def _read(session: AsyncSession, *, every_lamp: bool) -> InventoryFile | N
             )
             for r in lamp_rows
         },
+        roads=await _roads(session),
+        projects=await _projects(session),
     )
     status = {r.id: LampStatus(r.status) for r in lamp_rows if r.status != LampStatus.INSTALLED}
     return InventoryFile(inventory, status)
+
+
+async def _roads(session: AsyncSession) -> dict[str, Road]:
+    rows = (await session.scalars(select(RoadRow).order_by(RoadRow.id))).all()
+    return {
+        r.id: Road(r.id, r.name, r.site_id, RoadClass(r.road_class), line_of(r.line)) for r in rows
+    }
+
+
+async def _projects(session: AsyncSession) -> dict[str, Project]:
+    sites: dict[str, list[str]] = {}
+    for row in (await session.scalars(select(ProjectSiteRow))).all():
+        sites.setdefault(row.project_id, []).append(row.site_id)
+    rows = (await session.scalars(select(ProjectRow).order_by(ProjectRow.id))).all()
+    return {
+        r.id: Project(
+            r.id,
+            r.name,
+            tuple(sites.get(r.id, ())),
+            **{name: getattr(r, name) for name in PHASE_FIELDS},
+        )
+        for r in rows
+    }
 
 
 async def import_inventory(session: AsyncSession, loaded: InventoryFile, source: str) -> LoadReport:

@@ -120,6 +120,44 @@ class LampRow(Base):
     device_address: Mapped[str | None] = mapped_column(ID, index=True, unique=True)
 
 
+class RoadRow(Base):
+    """A road's centre line the survey recorded; `line` is JSON, `[[lon, lat], ...]`."""
+
+    __tablename__ = "roads"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    road_class: Mapped[str] = mapped_column(String(32))
+    line: Mapped[str] = mapped_column(Text)
+
+
+class ProjectRow(Base):
+    """A renovation project (streetlight.domain.Project) and the dates of its phases."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    survey_start: Mapped[date | None] = mapped_column(Date)
+    survey_end: Mapped[date | None] = mapped_column(Date)
+    implementation_start: Mapped[date | None] = mapped_column(Date)
+    implementation_end: Mapped[date | None] = mapped_column(Date)
+    acceptance_start: Mapped[date | None] = mapped_column(Date)
+    acceptance_end: Mapped[date | None] = mapped_column(Date)
+    handover_start: Mapped[date | None] = mapped_column(Date)
+    handover_end: Mapped[date | None] = mapped_column(Date)
+
+
+class ProjectSiteRow(Base):
+    """A site's project: the site is the key, so a site is in one project."""
+
+    __tablename__ = "project_sites"
+
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+
+
 class InventoryLoadRow(Base):
     """When an inventory file was loaded, from where, and what it changed."""
 

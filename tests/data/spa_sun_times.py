@@ -74,7 +74,7 @@ def _crossings(
         earlier = above if rising else ~above
         high = np.where(earlier, middle, high)
         low = np.where(earlier, low, middle)
-    return (low + high) / 2
+    return np.asarray((low + high) / 2)  # pandas is untyped here: numpy, now typed, says so
 
 
 def _local(unix: np.ndarray) -> list[str]:
