@@ -1,0 +1,193 @@
+// The console: log in, then the map, the alarm queue, overrides and plan, and sites, all from
+// the API's JSON and its event stream.
+
+import * as api from './api.js';
+import { District, ORDER, COLOURS } from './district.js';
+import { h, setZone, toast } from './dom.js';
+import { getLang, onLang, setLang, t, translate } from './i18n.js';
+import * as issue18 from './issue18.js';
+import { LampMap } from './map/map.js';
+import { Names } from './names.js';
+import { showCabinet } from './panels/cabinet.js';
+import { showLamp } from './panels/lamp.js';
+import { showSelection } from './panels/selection.js';
+import { follow } from './stream.js';
+import { AlarmsView } from './views/alarms.js';
+import { OverridesView } from './views/overrides.js';
+import { SitesView } from './views/sites.js';
+
+const $ = (id) => document.getElementById(id);
+const app = { district: new District(), views: {}, stream: null, current: 'map' };
+window.streetlight = app; // for the tests and the benchmark: the map, the district, the views
+
+function legend() {
+  $('legend').replaceChildren(...ORDER.map((name) => h('span', { class: 'key' },
+    h('i', { style: `background:${COLOURS[name]}` }), t(`state.${name}`))));
+}
+
+function who() {
+  const s = api.current();
+  $('who').textContent = s ? `${s.name} · ${t(`role.${s.role}`)}` : '';
+  document.body.dataset.role = s?.role || '';
+}
+
+function setLive(state) {
+  $('live').dataset.state = state;
+  $('live').textContent = t(`live.${state}`);
+}
+
+// --- the map's side panel -------------------------------------------------------------------
+
+let closePanel = () => {};
+function panelDone() {
+  closePanel();
+  closePanel = () => {};
+  $('panel').hidden = true;
+  app.map.selected = null;
+  app.map.redraw();
+}
+
+async function pickLamp(i) {
+  panelDone();
+  app.map.selected = i;
+  closePanel = await showLamp($('panel'), i, { ...app.ctx, close: panelDone });
+}
+
+function findLamp(id) {
+  const i = app.district.lamps?.row.get(id.trim());
+  if (i === undefined) { toast(t('map.not_found', { id }), true); return; }
+  app.map.focus(i);
+  pickLamp(i);
+}
+
+// --- views ----------------------------------------------------------------------------------
+
+function showView(name, ...args) {
+  for (const button of $('tabs').children) button.classList.toggle('on', button.dataset.view === name);
+  for (const section of document.querySelectorAll('.view')) section.classList.toggle('on', section.id === `view-${name}`);
+  if (app.current !== name) app.views[app.current]?.hide();
+  app.current = name;
+  if (name === 'map') app.map.resize();
+  else app.views[name]?.show(...args);
+}
+
+// --- the stream: a fresh district at each (re)connection, changes queued meanwhile ---------
+
+function startStream() {
+  let loading = null;
+  let queued = [];
+  const load = () => {
+    queued = [];
+    loading = app.district.load().catch((error) => toast(t('error.generic', { message: error.message }), true))
+      .finally(() => {
+        loading = null;
+        for (const data of queued) app.district.apply(data);
+        queued = [];
+      });
+  };
+  app.stream = follow({
+    status: setLive,
+    event(name, data) {
+      if (name === 'hello') load();
+      else if (name === 'state') {
+        if (loading) queued.push(data); else app.district.apply(data);
+      } else if (name === 'alarm') {
+        app.district.alarm(data);
+        app.views.alarms.heard(data);
+        if (data.state === 'raised' && !data.parent) {
+          toast(t('alarms.new', { type: t(`type.${data.type}`), asset: `${data.asset.kind}:${data.asset.id}` }), true);
+        }
+      }
+    },
+  });
+}
+
+async function start() {
+  who();
+  const [tree, config] = await Promise.all([
+    api.get('/assets/tree', { counts: true }),
+    fetch('/console/config.json').then((r) => r.json()).catch(() => ({})),
+  ]);
+  setZone(tree.district?.timezone);
+  const names = new Names(tree);
+  app.ctx = {
+    district: app.district, names,
+    goToAlarm: (id) => showView('alarms', id),
+  };
+  app.views.alarms = new AlarmsView($('view-alarms'), { ...app.ctx, showOnMap: (id) => { showView('map'); findLamp(id); } });
+  app.views.overrides = new OverridesView($('view-overrides'), app.ctx);
+  app.views.sites = new SitesView($('view-sites'), { ...app.ctx,
+    showSite: (site) => { showView('map'); app.map.fitSite(site); } });
+  if (config.tile_url) {
+    app.map.base.setTiles(config.tile_url);
+    $('attribution').textContent = config.tile_attribution || '';
+  }
+  issue18.roads().then((roads) => roads && app.map.base.setRoads(roads)).catch(() => {});
+  issue18.darkRoads().then((gaps) => gaps && app.map.base.setDarkRoads(gaps)).catch(() => {});
+  startStream();
+}
+
+function askLogin(again = false) {
+  $('login-error').textContent = again ? t('login.again') : '';
+  const form = $('login-form');
+  if (again && app.lastName) form.username.value = app.lastName;
+  if (!$('login').open) $('login').showModal();
+}
+
+function wire() {
+  translate(document);
+  legend();
+  $('lang').textContent = t('lang.other');
+  $('lang').addEventListener('click', () => setLang(getLang() === 'zh' ? 'en' : 'zh'));
+  onLang(() => {
+    $('lang').textContent = t('lang.other');
+    legend();
+    who();
+    setLive($('live').dataset.state);
+    if (app.current !== 'map') app.views[app.current]?.show();
+  });
+  for (const button of $('tabs').children) button.addEventListener('click', () => showView(button.dataset.view));
+  $('logout').addEventListener('click', async () => {
+    app.stream?.stop();
+    await api.logout();
+    location.reload();
+  });
+  $('login-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    try {
+      await api.login(form.username.value, form.password.value);
+    } catch (error) {
+      $('login-error').textContent = error.status === 401 ? t('login.wrong') : error.message;
+      return;
+    }
+    app.lastName = form.username.value;
+    form.password.value = '';
+    $('login').close();
+    if (app.ctx) { who(); app.stream?.stop(); startStream(); } else start();
+  });
+  $('login').addEventListener('cancel', (event) => event.preventDefault());
+  api.whenUnauthorized(() => askLogin(true));
+
+  app.map = new LampMap($('map'), app.district, {
+    lamp: pickLamp,
+    cabinet: async (j) => { panelDone(); closePanel = () => {}; await showCabinet($('panel'), j, { ...app.ctx, close: panelDone }); },
+    box: (rows) => { panelDone(); if (rows.length) showSelection($('panel'), rows, { ...app.ctx, close: panelDone }); },
+  });
+  $('fit').addEventListener('click', () => app.map.fitAll());
+  $('box').addEventListener('click', () => {
+    app.map.boxMode = !app.map.boxMode;
+    $('box').classList.toggle('on', app.map.boxMode);
+  });
+  $('find').addEventListener('submit', (event) => { event.preventDefault(); findLamp(event.target.q.value); });
+  $('find').q.addEventListener('input', (event) => {
+    const q = event.target.value.trim().toUpperCase();
+    const ids = app.district.lamps?.id || [];
+    const hits = q.length < 3 ? [] : ids.filter((id) => id.includes(q)).slice(0, 20);
+    $('find-list').replaceChildren(...hits.map((id) => h('option', { value: id })));
+  });
+  setLive('off');
+}
+
+wire();
+if (api.current()) start().catch(() => askLogin(true)); else askLogin();
