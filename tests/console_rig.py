@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, Page, Request, ViewportSize, async_playwright
 
 from streetlight.services import ensure_browser
 
@@ -81,7 +81,12 @@ async def console_page(browser: Browser, base_url: str) -> AsyncIterator[Page]:
     errors: list[str] = []
     elsewhere: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("request", lambda r: r.url.startswith(f"{base_url}/") or elsewhere.append(r.url))
+
+    def requested(request: Request) -> None:
+        if not request.url.startswith(f"{base_url}/"):
+            elsewhere.append(request.url)
+
+    page.on("request", requested)
     try:
         await page.goto(base_url + "/")
         yield page
