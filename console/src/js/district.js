@@ -53,7 +53,9 @@ export class District {
   tell(what, rows) { for (const listener of this.listeners) listener(what, rows); }
 
   async load() {
+    performance.mark('streetlight:district-asked');
     const raw = await get('/district/state');
+    performance.mark('streetlight:district-read');
     this.at = Date.parse(raw.at);
     this.loadedAt = Date.now();
     this.sites = raw.sites;
@@ -61,6 +63,7 @@ export class District {
     this.lamps.level = raw.lamps.level;
     this.lamps.power = raw.lamps.power_w;
     this.cabinets = columns(raw.cabinets, raw.states);
+    performance.mark('streetlight:district-ready');
     this.tell('reset');
   }
 

@@ -48,6 +48,7 @@ function panelDone() {
 }
 
 async function pickLamp(i) {
+  if (!app.ctx) return; // the tree (names) is still on its way
   panelDone();
   app.map.selected = i;
   closePanel = await showLamp($('panel'), i, { ...app.ctx, close: panelDone });
@@ -93,7 +94,7 @@ function startStream() {
         if (loading) queued.push(data); else app.district.apply(data);
       } else if (name === 'alarm') {
         app.district.alarm(data);
-        app.views.alarms.heard(data);
+        app.views.alarms?.heard(data);
         if (data.state === 'raised' && !data.parent) {
           toast(t('alarms.new', { type: t(`type.${data.type}`), asset: `${data.asset.kind}:${data.asset.id}` }), true);
         }
@@ -104,6 +105,7 @@ function startStream() {
 
 async function start() {
   who();
+  startStream(); // the map needs nothing else
   const [tree, config] = await Promise.all([
     api.get('/assets/tree', { counts: true }),
     fetch('/console/config.json').then((r) => r.json()).catch(() => ({})),
@@ -124,7 +126,6 @@ async function start() {
   }
   issue18.roads().then((roads) => roads && app.map.base.setRoads(roads)).catch(() => {});
   issue18.darkRoads().then((gaps) => gaps && app.map.base.setDarkRoads(gaps)).catch(() => {});
-  startStream();
 }
 
 function askLogin(again = false) {
@@ -171,8 +172,14 @@ function wire() {
 
   app.map = new LampMap($('map'), app.district, {
     lamp: pickLamp,
-    cabinet: async (j) => { panelDone(); closePanel = () => {}; await showCabinet($('panel'), j, { ...app.ctx, close: panelDone }); },
-    box: (rows) => { panelDone(); if (rows.length) showSelection($('panel'), rows, { ...app.ctx, close: panelDone }); },
+    cabinet: (j) => {
+      panelDone();
+      if (app.ctx) showCabinet($('panel'), j, { ...app.ctx, close: panelDone });
+    },
+    box: (rows) => {
+      panelDone();
+      if (rows.length && app.ctx) showSelection($('panel'), rows, { ...app.ctx, close: panelDone });
+    },
   });
   $('fit').addEventListener('click', () => app.map.fitAll());
   $('box').addEventListener('click', () => {

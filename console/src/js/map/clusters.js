@@ -4,11 +4,13 @@
 // At integer zoom level L the world is cut into cells of CELL_PX screen pixels; each cell
 // keeps its lamps' count per state, the mean of their positions (where the cluster is drawn)
 // and one lamp (drawn alone when the cell holds only it). A level is built the first time it
-// is shown (one pass over the lamps, ~10-20 ms at 100,000) and then kept: a lamp's change of
-// state moves one count in each kept level, so live updates never rebuild anything.
+// is shown, or before that while the page is idle (one pass over the lamps, some tens of ms
+// at 100,000: a zoom should not wait for it), and then kept: a lamp's change of state moves
+// one count in each kept level, so live updates never rebuild anything.
 
 export const CELL_PX = 56;
 export const SINGLE_ZOOM = 17; // from this level on every lamp is drawn by itself
+const idle = window.requestIdleCallback || ((f) => setTimeout(f, 50));
 
 export class Clusters {
   constructor(lamps, states) {
@@ -24,6 +26,20 @@ export class Clusters {
       this.levels.set(L, grid);
     }
     return grid;
+  }
+
+  /** Build the levels not built yet, nearest to `from` first, one per idle moment. */
+  prebuild(from) {
+    const todo = [];
+    for (let d = 1; d < SINGLE_ZOOM; d += 1) todo.push(from + d, from - d);
+    const next = () => {
+      let L;
+      do L = todo.shift(); while (L !== undefined && (L < 0 || L >= SINGLE_ZOOM || this.levels.has(L)));
+      if (L === undefined) return;
+      this.level(L);
+      idle(next);
+    };
+    idle(next);
   }
 
   build(L) {

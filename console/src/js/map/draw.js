@@ -4,8 +4,8 @@
 // states in proportion, its count inside, and a red badge with how many are faulty, dark or
 // burning (a single failure must show among thousands). From SINGLE_ZOOM on, or in a cell of
 // one, a lamp is a dot of its state's colour (planned: a hollow ring). The number of things
-// drawn is bounded by the screen's area, not the district's size, so a frame costs a few ms
-// at any zoom. Every drawn thing is recorded for picking.
+// drawn is bounded by the screen's area, not the district's size, and each is a cached
+// bitmap, so a frame costs a few ms at any zoom. Every drawn thing is recorded for picking.
 
 import { BAD, COLOURS, ORDER } from '../district.js';
 import { SINGLE_ZOOM } from './clusters.js';
@@ -13,69 +13,113 @@ import { SINGLE_ZOOM } from './clusters.js';
 const FILL = ORDER.map((name) => COLOURS[name]);
 const PLANNED = ORDER.indexOf('planned');
 const BAD_CODES = ORDER.map((name) => BAD.has(name));
-const CABINET_ZOOM = 14;
+const CABINET_ZOOM = 16; // cabinets from street level on (thousands in a district)
+
+const SLOTS = 72; // a ring's arcs, in 72ths of the circle (a state with any lamp gets one)
+const SPRITES = 4096;
+const sprites = new Map();
 
 function compact(n) {
   if (n < 1000) return String(n);
   return n < 10000 ? `${(n / 1000).toFixed(1)}k` : `${Math.round(n / 1000)}k`;
 }
 
-/** Dots of lamps `rows` (screen positions `sx`, `sy`), batched into one path per state. */
-function dots(ctx, rows, sx, sy, state, radius) {
-  const paths = FILL.map(() => null);
-  for (let k = 0; k < rows.length; k += 1) {
-    const s = state[rows[k]];
-    const path = paths[s] || (paths[s] = new Path2D());
-    path.moveTo(sx[k] + radius, sy[k]);
-    path.arc(sx[k], sy[k], radius, 0, 2 * Math.PI);
+/**
+ * A cached picture of `half` px around its centre, painted by `paint(ctx, half)` once per
+ * key: drawing a bitmap costs a fraction of rasterising arcs and text in software, which is
+ * what a browser without a GPU does every frame.
+ */
+function sprite(key, half, dpr, paint) {
+  const name = `${key}@${dpr}`;
+  let canvas = sprites.get(name);
+  if (!canvas) {
+    canvas = document.createElement('canvas');
+    canvas.width = canvas.height = Math.ceil(2 * half * dpr);
+    const ctx = canvas.getContext('2d');
+    ctx.scale(dpr, dpr);
+    paint(ctx, half);
+    if (sprites.size >= SPRITES) sprites.delete(sprites.keys().next().value);
+    sprites.set(name, canvas);
   }
-  ctx.lineWidth = 1.5;
-  paths.forEach((path, s) => {
-    if (!path) return;
-    if (s === PLANNED) {
-      ctx.strokeStyle = FILL[s];
-      ctx.stroke(path);
-    } else {
-      ctx.fillStyle = FILL[s];
-      ctx.fill(path);
-    }
-  });
+  return canvas;
 }
 
-function cluster(ctx, x, y, counts, offset, total) {
-  const r = 11 + 3.5 * Math.log10(total);
+function put(ctx, canvas, x, y, half) {
+  ctx.drawImage(canvas, Math.round(x - half), Math.round(y - half), 2 * half, 2 * half);
+}
+
+/** Dots of lamps `rows` at screen positions `sx`, `sy`. */
+function dots(ctx, rows, sx, sy, state, radius, dpr) {
+  const half = Math.ceil(radius + 2);
+  const pictures = FILL.map((colour, s) => sprite(`dot:${s}:${radius}`, half, dpr, (g, c) => {
+    g.beginPath();
+    g.arc(c, c, radius, 0, 2 * Math.PI);
+    if (s === PLANNED) {
+      g.lineWidth = 1.5;
+      g.strokeStyle = colour;
+      g.stroke();
+    } else {
+      g.fillStyle = colour;
+      g.fill();
+    }
+  }));
+  for (let k = 0; k < rows.length; k += 1) put(ctx, pictures[state[rows[k]]], sx[k], sy[k], half);
+}
+
+function paintCluster(g, c, r, slots, label, badLabel) {
   let angle = -Math.PI / 2;
+  g.lineWidth = 5;
+  slots.forEach((n, s) => {
+    if (!n) return;
+    const sweep = (2 * Math.PI * n) / SLOTS;
+    g.strokeStyle = FILL[s];
+    g.beginPath();
+    g.arc(c, c, r, angle, angle + sweep);
+    g.stroke();
+    angle += sweep;
+  });
+  g.fillStyle = 'rgba(20,25,34,.88)';
+  g.beginPath();
+  g.arc(c, c, r - 2.5, 0, 2 * Math.PI);
+  g.fill();
+  g.font = '600 11px system-ui, "Noto Sans CJK SC", sans-serif';
+  g.textAlign = 'center';
+  g.textBaseline = 'middle';
+  g.fillStyle = '#e8ecf2';
+  g.fillText(label, c, c);
+  if (badLabel) {
+    const bx = c + r * 0.9;
+    const by = c - r * 0.9;
+    g.fillStyle = COLOURS.faulty;
+    g.beginPath();
+    g.arc(bx, by, 6 + 2.5 * badLabel.length, 0, 2 * Math.PI);
+    g.fill();
+    g.fillStyle = '#fff';
+    g.fillText(badLabel, bx, by);
+  }
+}
+
+/** A cluster of `total` lamps whose counts by state start at `counts[offset]`; its radius. */
+function cluster(ctx, x, y, counts, offset, total, dpr) {
+  const r = Math.round(2 * (11 + 3.5 * Math.log10(total))) / 2;
+  const slots = [];
   let bad = 0;
-  ctx.lineWidth = 5;
+  let given = 0;
+  let largest = 0;
   for (let s = 0; s < FILL.length; s += 1) {
     const count = counts[offset + s];
-    if (!count) continue;
     if (BAD_CODES[s]) bad += count;
-    const sweep = (2 * Math.PI * count) / total;
-    ctx.strokeStyle = FILL[s];
-    ctx.beginPath();
-    ctx.arc(x, y, r, angle, angle + sweep);
-    ctx.stroke();
-    angle += sweep;
+    slots.push(count ? Math.max(1, Math.round((SLOTS * count) / total)) : 0);
+    given += slots[s];
+    if (slots[s] > slots[largest]) largest = s;
   }
-  ctx.fillStyle = 'rgba(20,25,34,.88)';
-  ctx.beginPath();
-  ctx.arc(x, y, r - 2.5, 0, 2 * Math.PI);
-  ctx.fill();
-  ctx.fillStyle = '#e8ecf2';
-  ctx.fillText(compact(total), x, y);
-  if (bad) {
-    const bx = x + r * 0.9;
-    const by = y - r * 0.9;
-    const label = compact(bad);
-    const br = 6 + 2.5 * label.length;
-    ctx.fillStyle = COLOURS.faulty;
-    ctx.beginPath();
-    ctx.arc(bx, by, br, 0, 2 * Math.PI);
-    ctx.fill();
-    ctx.fillStyle = '#fff';
-    ctx.fillText(label, bx, by);
-  }
+  slots[largest] += SLOTS - given; // the rounding's difference goes to the largest arc
+  const label = compact(total);
+  const badLabel = bad ? compact(bad) : '';
+  const badge = badLabel ? 0.9 * r + 6 + 2.5 * badLabel.length + 1 : 0;
+  const half = Math.ceil(Math.max(r + 3, badge));
+  const key = `c:${r}:${label}:${badLabel}:${slots.join(',')}`;
+  put(ctx, sprite(key, half, dpr, (g, c) => paintCluster(g, c, r, slots, label, badLabel)), x, y, half);
   return r;
 }
 
@@ -86,10 +130,8 @@ export function drawLamps(ctx, view, district, clusters, hits) {
   const single = [];
   const sx = [];
   const sy = [];
-  const radius = Math.max(3, Math.min(7, 3 + (view.z - SINGLE_ZOOM) * 1.5));
-  ctx.font = '600 11px system-ui, "Noto Sans CJK SC", sans-serif';
-  ctx.textAlign = 'center';
-  ctx.textBaseline = 'middle';
+  const radius = Math.round(2 * Math.max(3, Math.min(7, 3 + (view.z - SINGLE_ZOOM) * 1.5))) / 2;
+  const dpr = view.dpr || 1;
   const L = Math.floor(view.z);
   if (L >= SINGLE_ZOOM) {
     for (let i = 0; i < lamps.n; i += 1) {
@@ -112,26 +154,30 @@ export function drawLamps(ctx, view, district, clusters, hits) {
     }
     for (let k = 0; k < big.length; k += 3) {
       const c = big[k];
-      const r = cluster(ctx, big[k + 1], big[k + 2], grid.counts, c * S, grid.total[c]);
+      const r = cluster(ctx, big[k + 1], big[k + 2], grid.counts, c * S, grid.total[c], dpr);
       hits.push({ kind: 'cluster', i: c, x: big[k + 1], y: big[k + 2], r });
     }
   }
-  dots(ctx, single, sx, sy, lamps.state, radius);
+  dots(ctx, single, sx, sy, lamps.state, radius, dpr);
   single.forEach((i, k) => hits.push({ kind: 'lamp', i, x: sx[k], y: sy[k], r: radius }));
   if (view.z >= CABINET_ZOOM) drawCabinets(ctx, view, district.cabinets, hits, [x0, y0, x1, y1]);
 }
 
 function drawCabinets(ctx, view, cabinets, hits, [x0, y0, x1, y1]) {
   const side = view.z >= SINGLE_ZOOM ? 12 : 8;
-  ctx.lineWidth = 2;
+  const half = side / 2 + 1;
+  const pictures = FILL.map((colour, s) => sprite(`cab:${s}:${side}`, half, view.dpr || 1, (g, c) => {
+    g.fillStyle = '#11151c';
+    g.strokeStyle = colour;
+    g.lineWidth = 2;
+    g.fillRect(c - side / 2, c - side / 2, side, side);
+    g.strokeRect(c - side / 2 + 1, c - side / 2 + 1, side - 2, side - 2);
+  }));
   for (let j = 0; j < cabinets.n; j += 1) {
     const x = cabinets.x[j]; const y = cabinets.y[j];
     if (x < x0 || x > x1 || y < y0 || y > y1) continue;
     const [px, py] = view.toScreen(x, y);
-    ctx.fillStyle = '#11151c';
-    ctx.strokeStyle = FILL[cabinets.state[j]];
-    ctx.fillRect(px - side / 2, py - side / 2, side, side);
-    ctx.strokeRect(px - side / 2, py - side / 2, side, side);
-    hits.push({ kind: 'cabinet', i: j, x: px, y: py, r: side / 2 + 2 });
+    put(ctx, pictures[cabinets.state[j]], px, py, half);
+    hits.push({ kind: 'cabinet', i: j, x: px, y: py, r: half + 1 });
   }
 }

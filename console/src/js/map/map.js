@@ -53,6 +53,7 @@ export class LampMap {
     if (what === 'reset') {
       this.clusters = new Clusters(this.district.lamps, ORDER.length);
       if (!this.placed) { this.fitAll(); this.placed = true; }
+      this.clusters.prebuild(Math.floor(this.view.z));
     } else if (what === 'lamps') {
       change.rows.forEach((i, k) => this.clusters.moved(i, change.old[k]));
     }
@@ -63,6 +64,7 @@ export class LampMap {
     const dpr = window.devicePixelRatio || 1;
     const { width, height } = this.canvas.getBoundingClientRect();
     this.dpr = dpr;
+    this.view.dpr = dpr;
     this.view.w = width;
     this.view.h = height;
     this.canvas.width = Math.round(width * dpr);
@@ -94,6 +96,10 @@ export class LampMap {
       ctx.strokeRect(Math.min(a, c), Math.min(b, d), Math.abs(c - a), Math.abs(d - b));
     }
     this.frames += 1;
+    if (!this.painted && this.district.lamps) { // the first frame with every lamp on it
+      this.painted = true;
+      requestAnimationFrame(() => performance.mark('streetlight:full-paint'));
+    }
   }
 
   drawSelected() {
