@@ -257,6 +257,7 @@ async def _browse(base: str, password: str, args: argparse.Namespace) -> dict[st
                        (await cdp.send("Performance.getMetrics"))["metrics"]}  # fmt: skip
             await page.screenshot(path=str(args.screenshot))
             lamps = await page.evaluate("() => window.streetlight.district.lamps.n")
+            renderer_rss = _renderer_rss_mib()
         finally:
             await browser.close()
     paints = [load["first_full_paint_ms"] for load in loads]
@@ -278,7 +279,7 @@ async def _browse(base: str, password: str, args: argparse.Namespace) -> dict[st
             "js_heap_used_mib": round(metrics["JSHeapUsedSize"] / 2**20, 1),
             "js_heap_total_mib": round(metrics["JSHeapTotalSize"] / 2**20, 1),
             "dom_nodes": int(metrics["Nodes"]),
-            "renderer_rss_mib": _renderer_rss_mib(),
+            "renderer_rss_mib": renderer_rss,
         },
     }
 

@@ -80,9 +80,10 @@ export class LampMap {
 
   draw() {
     const { ctx, view } = this;
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = '#161b24';
-    ctx.fillRect(0, 0, view.w, view.h);
+    ctx.fillRect(0, 0, this.canvas.width, this.canvas.height); // every device pixel
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
     this.base.draw(ctx, view);
     this.hits = [];
     if (this.district.lamps) drawLamps(ctx, view, this.district, this.clusters, this.hits);
