@@ -270,3 +270,42 @@ async def test_a_maintainer_sees_its_own_sites_alarms_and_a_viewer_takes_no_step
             assert await page.query_selector("#view-overrides form.override-form") is None
             await shots.take(page, "viewer-overrides")
     shots.keep()
+
+
+# --- the files: the page, its modules and packages, all from the API's own origin -------------
+
+
+async def test_the_api_serves_the_page_its_modules_and_packages(
+    service_state: ServiceState, topics: Topics, influx: InfluxClient, tmp_path: Path
+) -> None:
+    tiles = "https://tiles.example.org/{z}/{x}/{y}.png"
+    settings = api_settings(service_state, topics, influx, f"sqlite:///{tmp_path / 'store.db'}",
+                            api_tile_url=tiles)  # fmt: skip
+    async with running_api(settings) as api:
+        page = await api.http.get("/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.headers["cache-control"] == "no-cache"
+        policy = page.headers["content-security-policy"]
+        assert "default-src 'self'" in policy
+        assert "connect-src 'self'" in policy
+        assert "img-src 'self' data: blob: https://tiles.example.org;" in policy
+        config = (await api.http.get("/console/config.json")).json()
+        assert config == {"tile_url": tiles, "tile_attribution": ""}
+        module = await api.http.get("/console/js/main.js")
+        assert module.status_code == 200
+        assert "javascript" in module.headers["content-type"]
+        assert module.headers["etag"]
+        vendor = await api.http.get("/console/vendor/uplot/uPlot.esm.js")
+        assert vendor.status_code == 200
+        assert "export" in vendor.text
+        for outside in ("/console/../pyproject.toml", "/console/vendor/uplot/../package.json"):
+            assert (await api.http.get(outside)).status_code == 404, outside
+        missing = await api.http.get("/api/v1/no-such-route")
+        assert missing.status_code == 404
+        assert missing.json()["code"] == "not_found"  # the API's own error body, not a file's
+
+    settings = settings.model_copy(update={"api_console_dir": tmp_path / "no-console"})
+    async with running_api(settings) as api:
+        assert (await api.http.get("/")).status_code == 404
+        assert (await api.http.get("/health")).status_code in (200, 503)

@@ -44,6 +44,7 @@ function panelDone() {
   closePanel = () => {};
   $('panel').hidden = true;
   app.map.selected = null;
+  app.map.chosen = null;
   app.map.redraw();
 }
 
@@ -177,7 +178,9 @@ function wire() {
       if (app.ctx) showCabinet($('panel'), j, { ...app.ctx, close: panelDone });
     },
     box: (rows) => {
+      const area = app.map.chosen;
       panelDone();
+      app.map.chosen = area;
       if (rows.length && app.ctx) showSelection($('panel'), rows, { ...app.ctx, close: panelDone });
     },
   });

@@ -88,6 +88,15 @@ export class LampMap {
     this.hits = [];
     if (this.district.lamps) drawLamps(ctx, view, this.district, this.clusters, this.hits);
     this.drawSelected();
+    if (this.chosen) { // the area selected last, while its panel is open
+      const [a, b] = view.toScreen(this.chosen[0], this.chosen[1]);
+      const [c, d] = view.toScreen(this.chosen[2], this.chosen[3]);
+      ctx.setLineDash([5, 4]);
+      ctx.strokeStyle = '#7cc4ff';
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(a, b, c - a, d - b);
+      ctx.setLineDash([]);
+    }
     if (this.box) {
       const [a, b, c, d] = this.box;
       ctx.strokeStyle = '#7cc4ff';
@@ -195,6 +204,9 @@ export class LampMap {
       if (!was) return;
       if (was.box && was.moved) {
         const rows = this.inside(this.box);
+        const [a, b, c, d] = this.box;
+        this.chosen = [...this.view.toWorld(Math.min(a, c), Math.min(b, d)),
+          ...this.view.toWorld(Math.max(a, c), Math.max(b, d))];
         this.box = null;
         this.redraw();
         this.on.box(rows);

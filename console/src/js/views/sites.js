@@ -21,7 +21,7 @@ function stateBar(counts) {
   const total = counts.reduce((a, b) => a + b, 0) || 1;
   return h('span', { class: 'bar-states', title: ORDER.filter((_, s) => counts[s])
     .map((name) => `${t(`state.${name}`)} ${counts[ORDER.indexOf(name)]}`).join(' · ') },
-  ORDER.map((name, s) => counts[s] && h('i', { style: `width:${(100 * counts[s]) / total}%;background:${COLOURS[name]}` })));
+  ORDER.map((name, s) => (counts[s] ? h('i', { style: `width:${(100 * counts[s]) / total}%;background:${COLOURS[name]}` }) : null)));
 }
 
 export class SitesView {
