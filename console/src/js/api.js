@@ -56,9 +56,10 @@ async function request(method, path, { params, body, raw } = {}) {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 401 && session) {
+    const { name } = session;
     session = null;
     sessionStorage.removeItem(KEY);
-    onUnauthorized();
+    onUnauthorized(name);
   }
   if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
   if (raw) return response;

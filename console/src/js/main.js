@@ -129,10 +129,10 @@ async function start() {
   issue18.darkRoads().then((gaps) => gaps && app.map.base.setDarkRoads(gaps)).catch(() => {});
 }
 
-function askLogin(again = false) {
+function askLogin(again = false, name = '') {
   $('login-error').textContent = again ? t('login.again') : '';
   const form = $('login-form');
-  if (again && app.lastName) form.username.value = app.lastName;
+  if (name) form.username.value = name;
   if (!$('login').open) $('login').showModal();
 }
 
@@ -163,13 +163,12 @@ function wire() {
       $('login-error').textContent = error.status === 401 ? t('login.wrong') : error.message;
       return;
     }
-    app.lastName = form.username.value;
     form.password.value = '';
     $('login').close();
     if (app.ctx) { who(); app.stream?.stop(); startStream(); } else start();
   });
   $('login').addEventListener('cancel', (event) => event.preventDefault());
-  api.whenUnauthorized(() => askLogin(true));
+  api.whenUnauthorized((name) => askLogin(true, name));
 
   app.map = new LampMap($('map'), app.district, {
     lamp: pickLamp,
@@ -200,4 +199,4 @@ function wire() {
 }
 
 wire();
-if (api.current()) start().catch(() => askLogin(true)); else askLogin();
+if (api.current()) start().catch(() => askLogin(true, api.current()?.name)); else askLogin();

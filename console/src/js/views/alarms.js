@@ -9,6 +9,7 @@ import { clear, fmtAge, fmtTime, h, toast } from '../dom.js';
 import { t, units } from '../i18n.js';
 
 const RANK = { emergency: 0, serious: 1, ordinary: 2 };
+const SHOWN = 300; // rows drawn; the most severe and oldest come first
 
 export class AlarmsView {
   constructor(root, { district, names, showOnMap }) {
@@ -60,7 +61,7 @@ export class AlarmsView {
       h('h2', {}, t('alarms.title'), h('span', { class: 'count' }, ` ${this.alarms.length}`)),
       h('button', { onclick: () => this.load() }, t('alarms.refresh')),
       current()?.role === 'maintainer' ? h('span', { class: 'muted' }, t('alarms.scope')) : null);
-    const rows = this.alarms.flatMap((a) => {
+    const rows = this.alarms.slice(0, SHOWN).flatMap((a) => {
       const kids = this.children.get(a.id) || [];
       const row = h('tr', { class: `alarm sev-row-${a.severity}${this.open === a.id ? ' open' : ''}`,
         dataset: { alarm: a.id, asset: a.asset, state: a.state },
@@ -83,7 +84,8 @@ export class AlarmsView {
         h('thead', {}, h('tr', {}, ['severity', 'type', 'asset', 'site', 'age', 'state', 'order', ''].map(
           (k) => h('th', {}, k ? t(`alarms.${k}`) : '')))),
         h('tbody', {}, rows))
-      : h('p', { class: 'muted' }, t('alarms.none')));
+      : h('p', { class: 'muted' }, t('alarms.none')),
+    this.alarms.length > SHOWN ? h('p', { class: 'muted' }, t('alarms.more', { n: this.alarms.length - SHOWN })) : null);
   }
 
   async detail(cell, alarm, kids) {
