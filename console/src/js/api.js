@@ -41,6 +41,15 @@ export async function logout() {
   sessionStorage.removeItem(KEY);
 }
 
+/** The token was refused (expired, revoked): forget it and ask for the password again. */
+export function expired() {
+  if (!session) return;
+  const { name } = session;
+  session = null;
+  sessionStorage.removeItem(KEY);
+  onUnauthorized(name);
+}
+
 export function authHeaders() {
   return session ? { Authorization: `Bearer ${session.token}` } : {};
 }
@@ -55,12 +64,7 @@ async function request(method, path, { params, body, raw } = {}) {
   const response = await fetch(url, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (response.status === 401 && session) {
-    const { name } = session;
-    session = null;
-    sessionStorage.removeItem(KEY);
-    onUnauthorized(name);
-  }
+  if (response.status === 401) expired();
   if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
   if (raw) return response;
   return response.status === 204 ? null : response.json();

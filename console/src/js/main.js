@@ -165,7 +165,8 @@ function wire() {
     }
     form.password.value = '';
     $('login').close();
-    if (app.ctx) { who(); app.stream?.stop(); startStream(); } else start();
+    app.stream?.stop(); // a stream of the refused token may be waiting to reconnect
+    if (app.ctx) { who(); startStream(); } else start();
   });
   $('login').addEventListener('cancel', (event) => event.preventDefault());
   api.whenUnauthorized((name) => askLogin(true, name));

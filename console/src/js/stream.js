@@ -7,7 +7,7 @@
 // a capped, jittered backoff. Changes made while it was away are not replayed: its owner
 // fetches the district's state again at each `hello` (the stream is open from then on).
 
-import { authHeaders, current } from './api.js';
+import { authHeaders, current, expired } from './api.js';
 
 /** Parse one event block ("event: x\ndata: {...}") into [event, data]. */
 export function parseBlock(block) {
@@ -36,6 +36,7 @@ export function follow(on) {
     const response = await fetch('/api/v1/events', {
       headers: { ...authHeaders(), Accept: 'text/event-stream' }, signal: controller.signal,
     });
+    if (response.status === 401) expired(); // the loop ends: a new login starts another
     if (!response.ok) throw new Error(`events: HTTP ${response.status}`);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
