@@ -14,7 +14,7 @@ second while panning and zooming, and the page's memory.
    level is crossed), and along streets at street level (lamps one by one). Frames per second
    are counted from requestAnimationFrame's timestamps, with each frame's drawing time;
 5. the page's memory: the JS heap (CDP `Performance.getMetrics`) and the renderer process's
-   resident memory.
+   own (unique) and resident memory.
 
 Prints the figures and writes bench/results/console_render.json. Targets (issue 19): first
 full paint <= 2 s, >= 30 frames per second while panning and zooming.
@@ -222,16 +222,22 @@ def _frames(phase: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _renderer_rss_mib() -> float | None:
-    """The resident memory of Chromium's renderer processes under this one (one page)."""
-    total = 0
+def _renderer_memory_mib() -> dict[str, float] | None:
+    """The page's renderer process (the Chromium renderer with the most memory of its own):
+    its resident memory, and its unique set (what closing it would give back; the resident
+    figure counts libraries and buffers shared with the browser's other processes)."""
+    found = []
     for child in psutil.Process().children(recursive=True):
         try:
             if "--type=renderer" in " ".join(child.cmdline()):
-                total += child.memory_info().rss
+                info = child.memory_full_info()
+                found.append((info.uss, info.rss))
         except psutil.Error:
             continue
-    return round(total / 2**20, 1) if total else None
+    if not found:
+        return None
+    uss, rss = max(found)
+    return {"renderer_uss_mib": round(uss / 2**20, 1), "renderer_rss_mib": round(rss / 2**20, 1)}
 
 
 async def _browse(base: str, password: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -257,7 +263,8 @@ async def _browse(base: str, password: str, args: argparse.Namespace) -> dict[st
                        (await cdp.send("Performance.getMetrics"))["metrics"]}  # fmt: skip
             await page.screenshot(path=str(args.screenshot))
             lamps = await page.evaluate("() => window.streetlight.district.lamps.n")
-            renderer_rss = _renderer_rss_mib()
+            pictures = await page.evaluate("() => window.streetlight.map.sprites")
+            renderer = _renderer_memory_mib() or {}
         finally:
             await browser.close()
     paints = [load["first_full_paint_ms"] for load in loads]
@@ -279,7 +286,8 @@ async def _browse(base: str, password: str, args: argparse.Namespace) -> dict[st
             "js_heap_used_mib": round(metrics["JSHeapUsedSize"] / 2**20, 1),
             "js_heap_total_mib": round(metrics["JSHeapTotalSize"] / 2**20, 1),
             "dom_nodes": int(metrics["Nodes"]),
-            "renderer_rss_mib": renderer_rss,
+            "cached_pictures": pictures,
+            **renderer,
         },
     }
 

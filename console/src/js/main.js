@@ -78,14 +78,20 @@ function showView(name, ...args) {
 function startStream() {
   let loading = null;
   let queued = [];
+  let painted;
+  const loaded = new Promise((resolve) => { painted = resolve; });
   const load = () => {
     queued = [];
-    loading = app.district.load().catch((error) => toast(t('error.generic', { message: error.message }), true))
+    const mine = app.district.load()
+      .catch((error) => toast(t('error.generic', { message: error.message }), true))
       .finally(() => {
+        if (loading !== mine) return; // a later hello's load took over
         loading = null;
         for (const data of queued) app.district.apply(data);
         queued = [];
+        painted();
       });
+    loading = mine;
   };
   app.stream = follow({
     status: setLive,
@@ -102,11 +108,14 @@ function startStream() {
       }
     },
   });
+  return loaded; // the first load of the district applied
 }
 
 async function start() {
   who();
-  startStream(); // the map needs nothing else
+  // the map first: the tree of names (a heavier call for the API) waits for its paint
+  const first = startStream();
+  await Promise.race([first, new Promise((resolve) => { setTimeout(resolve, 5000); })]);
   const [tree, config] = await Promise.all([
     api.get('/assets/tree', { counts: true }),
     fetch('/console/config.json').then((r) => r.json()).catch(() => ({})),

@@ -17,7 +17,8 @@ const CABINET_ZOOM = 16; // cabinets from street level on (thousands in a distri
 
 const SLOTS = 72; // a ring's arcs, in 72ths of the circle (a state with any lamp gets one)
 const SPRITES = 4096;
-const sprites = new Map();
+const sprites = new Map(); // key -> ImageBitmap, oldest first
+const easel = new OffscreenCanvas(1, 1);
 
 function compact(n) {
   if (n < 1000) return String(n);
@@ -31,21 +32,30 @@ function compact(n) {
  */
 function sprite(key, half, dpr, paint) {
   const name = `${key}@${dpr}`;
-  let canvas = sprites.get(name);
-  if (!canvas) {
-    canvas = document.createElement('canvas');
-    canvas.width = canvas.height = Math.ceil(2 * half * dpr);
-    const ctx = canvas.getContext('2d');
-    ctx.scale(dpr, dpr);
+  let picture = sprites.get(name);
+  if (!picture) {
+    const side = Math.ceil(2 * half * dpr);
+    easel.width = side; // and cleared
+    easel.height = side;
+    const ctx = easel.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     paint(ctx, half);
-    if (sprites.size >= SPRITES) sprites.delete(sprites.keys().next().value);
-    sprites.set(name, canvas);
+    picture = easel.transferToImageBitmap(); // pixels only: a canvas each would cost far more
+    if (sprites.size >= SPRITES) {
+      const [oldest, bitmap] = sprites.entries().next().value;
+      bitmap.close();
+      sprites.delete(oldest);
+    }
+    sprites.set(name, picture);
   }
-  return canvas;
+  return picture;
 }
 
-function put(ctx, canvas, x, y, half) {
-  ctx.drawImage(canvas, Math.round(x - half), Math.round(y - half), 2 * half, 2 * half);
+/** How many pictures are cached (the benchmark reads it). */
+export function spriteCount() { return sprites.size; }
+
+function put(ctx, picture, x, y, half) {
+  ctx.drawImage(picture, Math.round(x - half), Math.round(y - half), 2 * half, 2 * half);
 }
 
 /** Dots of lamps `rows` at screen positions `sx`, `sy`. */

@@ -4,7 +4,7 @@
 
 import { Base } from './base.js';
 import { Clusters } from './clusters.js';
-import { drawLamps } from './draw.js';
+import { drawLamps, spriteCount } from './draw.js';
 import { ORDER } from '../district.js';
 
 const MIN_Z = 3;
@@ -150,6 +150,8 @@ export class LampMap {
     this.selected = i;
     this.redraw();
   }
+
+  get sprites() { return spriteCount(); }
 
   /** Where lamp `id` is on screen (CSS pixels), or null. */
   screenOf(id) {
