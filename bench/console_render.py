@@ -6,9 +6,10 @@ second while panning and zooming, and the page's memory.
 2. `streetlight api` starts as its own process, and a report of every lamp is published on the
    bus (most lit, some dark, some dimmed, some off), so the map has live states to draw;
 3. Debian's Chromium (Playwright) logs in through the page's form, then reloads the page
-   `--loads` times: time to first full paint is from navigation start to the first frame with
-   every lamp on it (the page's `streetlight:full-paint` mark), with the district's fetch
-   and its reading into columns broken out;
+   `--loads` times, each once the page before is at rest: time to first full paint is from
+   navigation start to the first frame with every lamp on it (the page's
+   `streetlight:full-paint` mark), with the district's fetch and its reading into columns
+   broken out;
 4. a scripted pan and zoom, one step per animation frame for `--seconds`: across the whole
    district zoomed out (clusters), from there down to street level and back (every cluster
    level is crossed), and along streets at street level (lamps one by one). Frames per second
@@ -187,8 +188,20 @@ async def _until_painted(page: Page, within: float = 60) -> dict[str, float]:
     raise SystemExit("the page never painted the district")
 
 
+async def _at_rest(page: Page, within: float = 60) -> None:
+    """Until the page has asked all it asks at a load (the names' tree comes after the map's
+    first paint), so the next load does not find the API still answering this one."""
+    deadline = time.monotonic() + within
+    while not await page.evaluate("() => !!window.streetlight.ctx"):
+        if time.monotonic() > deadline:
+            raise SystemExit("the page never loaded the asset tree")
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1)
+
+
 async def _load(page: Page) -> dict[str, Any]:
     """Reload the page (logged in) and time its first full paint."""
+    await _at_rest(page)
     await page.reload()
     marks = await _until_painted(page)
     district = await page.evaluate(
@@ -255,7 +268,7 @@ async def _browse(base: str, password: str, args: argparse.Namespace) -> dict[st
             await page.click("#login button[type=submit]")
             await _until_painted(page)
             loads = [await _load(page) for _ in range(args.loads)]
-            await asyncio.sleep(1)  # the tree, the roads' probe: the page at rest
+            await _at_rest(page)
             phases = await page.evaluate(PAN_AND_ZOOM, args.seconds)
             cdp = await page.context.new_cdp_session(page)
             await cdp.send("Performance.enable")
