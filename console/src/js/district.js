@@ -16,6 +16,12 @@ export const COLOURS = {
 export const ORDER = ['faulty', 'dark', 'burning', 'offline', 'unknown', 'planned', 'dimmed',
   'lit', 'off'];
 export const BAD = new Set(['faulty', 'dark', 'burning']);
+const UNKNOWN = ORDER.indexOf('unknown');
+/** This page's code of a state name (a name it does not know draws as unknown). */
+export function codeOf(name) {
+  const code = ORDER.indexOf(name);
+  return code < 0 ? UNKNOWN : code;
+}
 
 export function project(lon, lat) {
   const sin = Math.sin((Math.max(-85, Math.min(85, lat)) * Math.PI) / 180);
@@ -36,7 +42,7 @@ function columns(raw, names) {
   const row = new Map();
   raw.id.forEach((id, i) => row.set(id, i));
   // the API's state codes, re-coded to this page's ORDER (so colours index by code)
-  const code = Uint8Array.from(raw.state, (c) => ORDER.indexOf(names[c]));
+  const code = Uint8Array.from(raw.state, (c) => codeOf(names[c]));
   return { n, id: raw.id, x, y, site: Int32Array.from(raw.site), state: code, row };
 }
 
@@ -87,7 +93,7 @@ export class District {
       if (i === undefined) return;
       changed.rows.push(i);
       changed.old.push(lamps.state[i]);
-      lamps.state[i] = ORDER.indexOf(event.lamps.state[k]);
+      lamps.state[i] = codeOf(event.lamps.state[k]);
       lamps.level[i] = event.lamps.level[k];
       lamps.power[i] = event.lamps.power_w[k];
     });
@@ -98,7 +104,7 @@ export class District {
       if (j === undefined) return;
       cabinets.rows.push(j);
       cabinets.old.push(this.cabinets.state[j]);
-      this.cabinets.state[j] = ORDER.indexOf(event.cabinets.state[k]);
+      this.cabinets.state[j] = codeOf(event.cabinets.state[k]);
     });
     if (cabinets.rows.length) this.tell('cabinets', cabinets);
   }
