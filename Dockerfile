@@ -1,4 +1,10 @@
 # One image for every Streetlight role; docker-compose.yml picks the role with its command.
+# The web console's npm packages (console/package-lock.json), installed in a stage of their own
+FROM node:20-slim AS console
+WORKDIR /console
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --no-audit --no-fund --omit=dev
+
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
@@ -10,10 +16,12 @@ COPY simulator ./simulator
 COPY dashboards ./dashboards
 COPY examples ./examples
 COPY profiles ./profiles
+COPY console/src ./console/src
+COPY --from=console /console/node_modules ./console/node_modules
 # urllib3-future from source without its override of urllib3 (see the Makefile)
 RUN URLLIB3_NO_OVERRIDE=1 pip install --no-cache-dir --no-binary urllib3-future \
     -c constraints.txt .
 RUN useradd --system --uid 1000 streetlight && mkdir -p /app/var && chown streetlight /app/var
 USER streetlight
-ENV STREETLIGHT_VAR_DIR=/app/var
+ENV STREETLIGHT_VAR_DIR=/app/var STREETLIGHT_API_CONSOLE_DIR=/app/console
 ENTRYPOINT ["streetlight"]

@@ -6,11 +6,19 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the web console's npm packages, installed again whenever its lock file changes
+CONSOLE_STAMP := console/node_modules/.installed
 
 .PHONY: install lint format test demo schemas sample bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(CONSOLE_STAMP)
 	@$(BIN)/streetlight services install >/dev/null
+
+$(CONSOLE_STAMP): console/package-lock.json $(STAMP)
+	@# the Debian packages the servers, the tests and the console need (npm among them)
+	@$(BIN)/streetlight services install >/dev/null
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,4 +54,4 @@ bench: install
 	$(BIN)/python bench/influx_write.py
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) console/node_modules var .mypy_cache .ruff_cache .pytest_cache .hypothesis

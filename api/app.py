@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api import errors, metrics
+from api import console, errors, metrics
 from api.bus import Bus
 from api.events import Hub
 from api.lighting import Lighting
@@ -110,6 +110,7 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(history.router, prefix=PREFIX)
     app.include_router(projects.router, prefix=PREFIX)
     app.include_router(survey.router, prefix=PREFIX)
+    console.install(app, settings)  # last: its mount under /console/ takes no API route
     return app
 
 

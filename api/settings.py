@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from streetlight.settings import CommonSettings
 
+# the web console's files: the repository's console/, beside the api package
+CONSOLE_DIR = Path(__file__).resolve().parents[1] / "console"
 # secrets a deployment must never run with: the examples' placeholders
 KNOWN_SECRETS = frozenset({"change-me", "changeme", "secret", "streetlight", "development"})
 MIN_SECRET_CHARS = 32
@@ -30,6 +34,11 @@ class ApiSettings(CommonSettings):
     api_history_points_max: int = Field(default=5000, ge=10, le=1_000_000)
     # a lamp not heard for this long is offline on the map (3 reporting intervals of 300 s)
     api_stale_s: float = Field(default=900.0, gt=0)
+    # the web console (api.console): where its files are, and an optional raster tile server
+    # for its map ({z}/{x}/{y} template); without one, the district's roads are the base
+    api_console_dir: Path = CONSOLE_DIR
+    api_tile_url: str | None = Field(default=None, pattern=r"^https?://[^\s'\";]+$")
+    api_tile_attribution: str = Field(default="", max_length=200)
 
     @field_validator("api_secret")
     @classmethod

@@ -377,6 +377,13 @@ async def test_survey_through_the_api(api: Api) -> None:
     assert [(s["site"], s["stretches"]) for s in sites] == [("GT-S09", 0), ("PP-S02", 2)]
     response = await http.get(f"{V1}/survey/gaps/sites", headers=viewer, params={"format": "csv"})
     assert response.text.splitlines()[0].startswith("site,name,community,subdistrict,roads")
+    roads = _ok(await http.get(f"{V1}/roads", headers=viewer))["features"]  # the map's base
+    sample = load_inventory_file(SAMPLE_INVENTORY).inventory
+    assert {f["properties"]["road"] for f in roads} == {
+        k for k, r in sample.roads.items() if r.site_id in SITES
+    }
+    road = sample.roads[roads[0]["properties"]["road"]]
+    assert roads[0]["geometry"]["coordinates"] == [[p.lon, p.lat] for p in road.line]
 
 
 async def test_projects_through_the_api(api: Api) -> None:

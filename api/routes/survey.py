@@ -156,6 +156,27 @@ async def gaps(
 
 
 @router.get(
+    "/roads",
+    summary="Road centre lines, as GeoJSON LineStrings with name, road_class and site",
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {}}, "description": "GeoJSON"}},
+)
+async def roads(_who: Reader, session: Session) -> Response:
+    inventory = await read_inventory(session)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": [[p.lon, p.lat] for p in r.line]},
+            "properties": {"road": r.id, "name": r.name, "road_class": r.road_class.value,
+                           "site": r.site_id},
+        }
+        for r in (inventory.roads.values() if inventory is not None else ())
+    ]  # fmt: skip
+    document = {"type": "FeatureCollection", "features": features}
+    return Response(orjson.dumps(document), media_type="application/geo+json")
+
+
+@router.get(
     "/survey/gaps/sites",
     summary="Per site with roads: its roads' length and how much of it is dark",
     responses=AS_CSV,

@@ -49,7 +49,10 @@ def _check(settings: CommonSettings, _var_dir: Path, _args: argparse.Namespace) 
 
 
 def _install(_settings: CommonSettings, _var_dir: Path, _args: argparse.Namespace) -> int:
-    paths = services.ensure_programs({**services.SERVER_PACKAGES, **services.TOOL_PACKAGES})
+    paths = services.ensure_programs(
+        {**services.SERVER_PACKAGES, **services.TOOL_PACKAGES, **services.CONSOLE_PACKAGES}
+    )
+    paths["chromium"] = services.ensure_browser()
     for name, path in paths.items():
         print(f"{name:14} {path}")
     return 0

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from streetlight.profiles import MqttLampProfile, load_profiles
 from streetlight.services._install import (
+    CONSOLE_PACKAGES,
     SERVER_PACKAGES,
     TOOL_PACKAGES,
     InstallError,
+    ensure_browser,
     ensure_programs,
     find_program,
 )
@@ -176,6 +178,7 @@ def down(var_dir: Path) -> ServiceState | None:
 
 
 __all__ = [
+    "CONSOLE_PACKAGES",
     "SERVER_PACKAGES",
     "STATE_FILE",
     "TOOL_PACKAGES",
@@ -192,6 +195,7 @@ __all__ = [
     "broker_auth",
     "die_with_parent",
     "down",
+    "ensure_browser",
     "ensure_programs",
     "find_program",
     "free_port",

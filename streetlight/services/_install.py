@@ -15,6 +15,11 @@ logger = logging.getLogger(__name__)
 # program -> the Debian package that provides it
 SERVER_PACKAGES = {"mosquitto": "mosquitto", "mosquitto_passwd": "mosquitto", "influxd": "influxdb"}
 TOOL_PACKAGES = {"mosquitto_sub": "mosquitto-clients", "mbpoll": "mbpoll", "openssl": "openssl"}
+# the web console's tests and benchmark drive Debian's Chromium (Playwright cannot fetch a
+# browser of its own here), with CJK fonts so that its Chinese renders; npm installs its packages
+BROWSER_PACKAGES = {"chromium": "chromium"}
+FONT_FILES = {Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"): "fonts-noto-cjk"}
+CONSOLE_PACKAGES = {"npm": "npm"}
 _SBIN = (Path("/usr/sbin"), Path("/usr/bin"), Path("/sbin"))
 
 
@@ -46,6 +51,22 @@ def ensure_programs(programs: dict[str, str]) -> dict[str, Path]:
             raise InstallError(f"{name} not found after installing Debian package {package!r}")
         paths[name] = path
     return paths
+
+
+def ensure_files(files: dict[Path, str]) -> None:
+    """Install the Debian packages of the files that are missing (fonts, data)."""
+    missing = sorted({package for path, package in files.items() if not path.exists()})
+    if missing:
+        _apt_install(missing)
+    for path, package in files.items():
+        if not path.exists():
+            raise InstallError(f"{path} not found after installing Debian package {package!r}")
+
+
+def ensure_browser() -> Path:
+    """Debian's Chromium, with the fonts a Chinese page needs, installed when missing."""
+    ensure_files(FONT_FILES)
+    return ensure_programs(BROWSER_PACKAGES)["chromium"]
 
 
 def _apt_install(packages: list[str]) -> None:
