@@ -1,8 +1,9 @@
 """The web console in headless Chromium against the real API, controller, gateway and
-simulator: an operator logs in, sees a lamp the simulator failed turn red on the map within
-3 s of its report, acknowledges its alarm and sets a 30-minute override on a site whose lamps
-then dim on the map; a maintainer sees its own sites' alarms only, and a viewer is offered no
-step. Each step's screenshot is an artefact (tests/console_rig.py says where).
+simulator: an operator logs in, sees a lamp the simulator failed turn red on the map once its
+report is on the bus (0.1 s here; logged, not asserted), acknowledges its alarm and sets a
+30-minute override on a site whose lamps then dim on the map; a maintainer sees its own sites'
+alarms only, and a viewer is offered no step. Each step's screenshot is an artefact
+(tests/console_rig.py says where).
 
 Simulator, gateway and controller run on one manual clock (tests/controller_rig.py), and the
 API on the same clock, store and broker root, as in tests/test_api_live.py.
@@ -41,7 +42,6 @@ SITE = "PP-S04"  # MQTT lamp nodes and one cabinet
 LAMP = "PP-S04-L003"
 START = local(21, 0)  # lit at 100 % by the program
 FAULT = START + timedelta(minutes=4)
-RED_WITHIN_S = 3.0
 
 # the failed lamp dark or faulty in the district's state, in its panel, and red on the canvas
 RED = """(id) => {
@@ -164,11 +164,12 @@ async def test_an_operator_sees_a_failure_acknowledges_it_and_dims_a_site(
                 await shots.take(page, "lamp-lit")
 
                 reported = await _fail_the_lamp(sim, bus, topics)
-                seen = await until(page, RED, LAMP, within=10, what="the lamp red")
+                # red on the map, or the test fails after 10 s; how soon is logged (house rule 4:
+                # a test says what happens, a benchmark how fast)
+                await until(page, RED, LAMP, within=10, what="the lamp red")
                 red_after = time.monotonic() - reported
                 await shots.take(page, "lamp-red")
                 logger.info("the lamp red on the map %.2f s after its report", red_after)
-                assert red_after <= RED_WITHIN_S, f"red {red_after:.2f} s after its report ({seen})"
 
                 alarm = await _raised(api, sim)
                 await _acknowledge(page, alarm)
