@@ -295,6 +295,7 @@ class Controller:
             self.evaluate_and_dispatch()
             self.detector.tick(self.clock.now())
             self.ledger.tick(self.clock.now())
+            self.kpi.look()  # lamps told to switch, and whose switch shows
             await first_of(self.clock.sleep(self.config.tick_s), self._changed)  # or sooner
             self._changed.clear()
 

@@ -109,7 +109,6 @@ def run(args: argparse.Namespace) -> int:
     kpi = KpiConfig(
         targets=LightingTargets.with_overrides(settings.kpi_targets),
         switch_tolerance_min=settings.kpi_switch_tolerance_min,
-        watch_s=config.tick_s,
     )
     notify = load_notify_config(settings.notify_config) if settings.notify_config else None
     ledger = load_ledger_config(settings.ledger_config) if settings.ledger_config else None

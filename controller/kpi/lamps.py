@@ -156,6 +156,8 @@ class LampBoard:
         self.last_wh: list[float | None] = [None] * lamps
         self.reported_night = [0] * lamps  # the latest night a lamp counted as reporting in
         self.last_mark: float | None = None
+        self._lit_dim = [-1] * lamps
+        self._lit_w = [0.0] * lamps
 
     def newest_of(self, index: int) -> LampTelemetry | None:
         """The lamp's newest reading by device time, taking in the dispatcher's latest."""
@@ -176,8 +178,11 @@ class LampBoard:
         power = reading.power_w
         if power is None:
             return True
-        expected = lamp_power_w(self.tree.rated[index], True, reading.dim_pct)
-        return power >= self.failure_fraction[index] * expected
+        dim = reading.dim_pct
+        if dim != self._lit_dim[index]:  # the threshold at this dim level, kept till it changes
+            expected = lamp_power_w(self.tree.rated[index], True, dim)
+            self._lit_dim[index], self._lit_w[index] = dim, self.failure_fraction[index] * expected
+        return power >= self._lit_w[index]
 
     async def count(
         self, mark: datetime, faulty: Faulty, interval: Interval, sample: Interval
@@ -197,66 +202,69 @@ class LampBoard:
         )
         self.last_mark = mark_s
         for start in range(0, len(tree.lamps), self.chunk):
-            for index in range(start, min(start + self.chunk, len(tree.lamps))):
-                lit = self._heard(index, at)
-                self._told(index, lit, at)
+            self._judge(range(start, min(start + self.chunk, len(tree.lamps))), at)
             await asyncio.sleep(0)  # detection's turn
         return at.counts
 
-    def _heard(self, index: int, at: _Mark) -> bool:
-        """Count what the lamp's newest reading says; whether it shows the lamp lit."""
-        reading = self.newest_of(index)
-        if reading is None:
-            return False
-        counts, site, ts = at.counts, self.tree.lamp_site[index], self.newest_ts[index]
-        if reading is not self.counted[index]:  # news since the last mark
-            self.counted[index] = reading
-            self._energy(index, site, reading, counts)
-            interval = at.interval
-            if interval.start <= ts < interval.end and self.reported_night[index] < interval.number:
-                self.reported_night[index] = interval.number
-                counts.reporting[site] += 1
-        sample = at.sample
-        if ts >= sample.start and self.reported_night[index] < sample.number:
-            self.reported_night[index] = sample.number  # at noon: heard in the new night
-            counts.reporting_sample[site] += 1
-        if at.mark_s - ts > self.offline_after[index]:
-            return False
-        counts.online[site] += 1
-        power = reading.power_w
-        if power is not None:
-            counts.power_w[site] += power
-            if self.last_wh[index] is None and reading.energy_wh is None:
-                counts.energy_wh[site] += power * at.dt_s / 3600  # no counter: power x time
-        if not self.lit(index, reading):
-            return False
-        counts.on[site] += 1
-        counts.full_wh[site] += self.tree.rated[index] * MARK_S / 3600
-        return True
-
-    def _told(self, index: int, lit: bool, at: _Mark) -> None:
-        """Count what the lamp was told, settled or not, and whether nothing it hangs on has an
-        open fault."""
-        tree, counts, faulty, told = self.tree, at.counts, at.faulty, self.told
-        lamp, site = tree.lamps[index], tree.lamp_site[index]
-        on = told.on[index]
-        if on is not None:
-            settled = told.since[index] <= at.settled_by
-            if not on:
-                if settled and lit:
-                    counts.day_burning[site] += 1
-            else:
-                counts.told_on[site] += 1
-                if settled:
-                    counts.should[site] += 1
+    def _judge(self, lamps: range, at: _Mark) -> None:  # noqa: PLR0912 - the hot loop, in one
+        """Count each lamp of `lamps`: what its newest reading says (news since the last mark,
+        online, lit), what it was told (settled or not), whether it is intact."""
+        tree, told, counts, faulty = self.tree, self.told, at.counts, at.faulty
+        interval, sample = at.interval, at.sample
+        names, sites, reported = tree.lamps, tree.lamp_site, self.reported
+        newest, newest_ts, counted = self.newest, self.newest_ts, self.counted
+        for index in lamps:
+            lamp, site = names[index], sites[index]
+            reading = reported.get(lamp)
+            latest = newest[index]
+            if reading is not None and reading is not latest:
+                ts = reading.ts.timestamp()
+                if latest is None or ts > newest_ts[index]:
+                    newest[index] = latest = reading
+                    newest_ts[index] = ts
+            lit = False
+            if latest is not None:
+                ts = newest_ts[index]
+                if latest is not counted[index]:  # news since the last mark
+                    counted[index] = latest
+                    self._energy(index, site, latest, counts)
+                    if interval.start <= ts < interval.end and (
+                        self.reported_night[index] < interval.number
+                    ):
+                        self.reported_night[index] = interval.number
+                        counts.reporting[site] += 1
+                if ts >= sample.start and self.reported_night[index] < sample.number:
+                    self.reported_night[index] = sample.number  # at noon: in the new night
+                    counts.reporting_sample[site] += 1
+                if at.mark_s - ts <= self.offline_after[index]:
+                    counts.online[site] += 1
+                    power = latest.power_w
+                    if power is not None:
+                        counts.power_w[site] += power
+                        if self.last_wh[index] is None and latest.energy_wh is None:
+                            counts.energy_wh[site] += power * at.dt_s / 3600  # power x time
+                    lit = self.lit(index, latest)
                     if lit:
-                        counts.lit_ok[site] += 1
-        if not (
-            lamp in faulty.lamps
-            or tree.lamp_circuit[index] in faulty.circuits
-            or tree.lamp_cabinet[index] in faulty.cabinets
-        ):
-            counts.intact[site] += 1
+                        counts.on[site] += 1
+                        counts.full_wh[site] += tree.rated[index] * MARK_S / 3600
+            on = told.on[index]
+            if on is not None:
+                settled = told.since[index] <= at.settled_by
+                if not on:
+                    if settled and lit:
+                        counts.day_burning[site] += 1
+                else:
+                    counts.told_on[site] += 1
+                    if settled:
+                        counts.should[site] += 1
+                        if lit:
+                            counts.lit_ok[site] += 1
+            if not (
+                lamp in faulty.lamps
+                or tree.lamp_circuit[index] in faulty.circuits
+                or tree.lamp_cabinet[index] in faulty.cabinets
+            ):
+                counts.intact[site] += 1
 
     def _energy(self, index: int, site: int, reading: LampTelemetry, counts: SiteCounts) -> None:
         """The counter's increase since the lamp's last reading counted (a counter that went

@@ -4,8 +4,8 @@ A lamp's planned switch-on is when the controller's expected level for it first 
 off in the night (controller.kpi.lamps.Told), its seen switch-on the device time of its first
 report after that showing it lit; the switch-off likewise, from the last time it was told
 off. Reports come every reporting interval and the dispatcher keeps only the latest, so the
-lamps waiting for their switch to show are looked at every `watch_s` (the writer's cadence),
-well inside an interval.
+lamps waiting for their switch to show are looked at at each of the controller's
+evaluations, well inside an interval.
 """
 
 from __future__ import annotations

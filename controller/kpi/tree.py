@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 from streetlight.contract import KPI, KPI_NIGHT, SWITCHING
 from streetlight.domain import Inventory, KpiScope, LightingTargets, scope_nodes, scope_tags
 from streetlight.influx import series_key
-from streetlight.schedule import NOON, site_places
+from streetlight.schedule import NOON, Place, site_places
 
 MARK_S = 300  # `kpi` every 300 s of clock time, at multiples of 300 s since the epoch
+SUN_CELL_DEG = 0.05  # sites this close share their dusk and dawn (seconds apart)
+DARK_CACHE = 10_000  # dusk-and-dawn reckonings kept (a few per night)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class KpiTree:
             for site in inventory.sites.values()
         }
         self.places = site_places(inventory)
+        self._dark: dict[tuple[int, int, int], tuple[datetime, datetime] | None] = {}
         self.lamps = sorted(inventory.lamps)
         self.lamp_site: list[int] = []
         self.lamp_circuit: list[str] = []
@@ -102,13 +105,22 @@ class KpiTree:
 
     def dark(self, site: int, night: date) -> tuple[datetime, datetime] | None:
         """Civil dusk on the evening and civil dawn the next morning at a site (None where the
-        sun does not go that low, or the site has no cabinet to place it)."""
+        sun does not go that low, or the site has no cabinet to place it). Sites within the
+        same 0.05 degrees share one reckoning: a few seconds apart, and a district of a
+        thousand sites needs a handful."""
         place = self.places.get(self.sites[site])
         if place is None:
             return None
-        dusk = place.sun(night).dusk
-        dawn = place.sun(night + timedelta(days=1)).dawn
-        return None if dusk is None or dawn is None else (dusk, dawn)
+        cell = (round(place.latitude / SUN_CELL_DEG), round(place.longitude / SUN_CELL_DEG))
+        key = (*cell, night.toordinal())
+        if key not in self._dark:
+            centre = Place(cell[0] * SUN_CELL_DEG, cell[1] * SUN_CELL_DEG, place.timezone)
+            dusk = centre.sun(night).dusk
+            dawn = centre.sun(night + timedelta(days=1)).dawn
+            self._dark[key] = None if dusk is None or dawn is None else (dusk, dawn)
+            if len(self._dark) > DARK_CACHE:
+                del self._dark[next(iter(self._dark))]
+        return self._dark[key]
 
 
 def mark_after(moment: datetime) -> datetime:

@@ -5,10 +5,11 @@ view (controller.kpi.lamps), counts per site, sums per node and queues one `kpi`
 node, an `open_alarm` point per open alarm and a `work_order` point per order not closed. At
 the noon mark that ends a night it queues the night's `kpi_night` per node and `switching`
 per site, once the store has given the night's alarms and orders (if the store is away, at
-the next mark). Between marks it watches the lamps whose switch has not yet shown
-(controller.kpi.switching). Points go to InfluxDB through the controller's client from a
-bounded backlog (controller.kpi.outbox), sent by a task of their own, so neither InfluxDB
-nor the store ever holds up detection; the lamp loop yields every few thousand lamps.
+the next mark). Between marks, at each of the controller's evaluations (`look`), it watches
+the lamps whose switch has not yet shown (controller.kpi.switching). Points go to InfluxDB
+through the controller's client from a bounded backlog (controller.kpi.outbox), sent by a task
+of their own, so neither InfluxDB nor the store ever holds up detection; the lamp loop yields
+every few thousand lamps.
 
 A restarted controller counts the night from its first mark on (`lamp_intervals` says how
 much of the night that is).
@@ -61,7 +62,6 @@ logger = logging.getLogger(__name__)
 class KpiConfig:
     targets: LightingTargets = field(default_factory=LightingTargets)
     switch_tolerance_min: float = 5.0  # switching: how far from the plan a switch may be
-    watch_s: float = 5.0  # clock seconds between looks at lamps whose switch has not shown
     backlog_lines: int = 300_000  # about a day of marks of 100,000 lamps in 1,000 sites
     retry_s: float = 30.0  # wall seconds between tries while InfluxDB is away
     chunk: int = 5000  # lamps judged between turns of the event loop
@@ -133,9 +133,7 @@ class KpiWriter:
 
     async def _marks(self, stop: asyncio.Event) -> None:
         clock, mark = self.clock, mark_after(self.clock.now())
-        watch = timedelta(seconds=self.config.watch_s)
-        while await first_of(clock.sleep_until(min(mark, clock.now() + watch)), stop):
-            self.look()
+        while await first_of(clock.sleep_until(mark), stop):
             while clock.now() >= mark:
                 try:
                     await self.round(mark)
@@ -156,7 +154,9 @@ class KpiWriter:
 
     def look(self, *, scan: bool = False) -> None:
         """What lamps were told, if the dispatcher has sent commands since the last look (or
-        `scan`: at a mark, for lamps adopted without a command), and whose switch shows."""
+        `scan`: at a mark, for lamps adopted without a command), and whose switch shows. The
+        controller calls it at each evaluation, well inside a reporting interval, so a lamp's
+        first report after its switch is seen before the dispatcher keeps a later one."""
         sent = self.dispatcher.stats.commands_sent
         if scan or sent != self._commands:
             self._commands = sent
