@@ -111,7 +111,7 @@ class KpiWriter:
             confirm_s=confirm_s, chunk=config.chunk,
         )  # fmt: skip
         self.switches = SwitchWatch(self.board, config.switch_tolerance_min)
-        self._commands = -1  # the dispatcher's commands sent, when last looked
+        self._told_seen = (-1, -1)  # the dispatcher's commands sent and lamps told, last looked
         self.states = StatePoints(tree)
         self.outbox = Outbox(config.backlog_lines)
         self.stats = KpiStats()
@@ -153,13 +153,14 @@ class KpiWriter:
                 self._queued.clear()
 
     def look(self, *, scan: bool = False) -> None:
-        """What lamps were told, if the dispatcher has sent commands since the last look (or
-        `scan`: at a mark, for lamps adopted without a command), and whose switch shows. The
-        controller calls it at each evaluation, well inside a reporting interval, so a lamp's
-        first report after its switch is seen before the dispatcher keeps a later one."""
-        sent = self.dispatcher.stats.commands_sent
-        if scan or sent != self._commands:
-            self._commands = sent
+        """What lamps were told, if the dispatcher has sent commands or adopted lamps since the
+        last look (or `scan`), and whose switch shows. The controller calls it at each
+        evaluation, well inside a reporting interval, so a lamp's first report after its switch
+        is seen before the dispatcher keeps a later one."""
+        dispatcher = self.dispatcher
+        told = (dispatcher.stats.commands_sent, len(dispatcher.asserted_at))
+        if scan or told != self._told_seen:
+            self._told_seen = told
             self.switches.told(self.told.scan())
         self.switches.look()
 
@@ -178,7 +179,7 @@ class KpiWriter:
         if self.tally is None:
             self.tally = NightTally(tree, sample)
         view = self._alarm_view()
-        self.look(scan=True)
+        self.look()
         counts = await self.board.count(
             mark, view.faulty, self._interval(interval), self._interval(sample)
         )
