@@ -1,6 +1,7 @@
-"""How fast each dashboard query answers over 30 simulated days of the sample district.
+"""How fast each dashboard query answers over 30 simulated days of the sample district, and
+what the controller's KPI writer costs for 100,000 lamps.
 
-    python bench/dashboard_queries.py [--days 30] [--repeats 5]
+    python bench/dashboard_queries.py [--days 30] [--repeats 5] [--kpi-lamps 100000]
 
 Starts its own influxd and fills it with the KPI points of the sample district (2,305 lamps in
 45 sites) as `bench/kpi_sample.py` makes them in the contract's schema: one `kpi_night` and
@@ -10,7 +11,11 @@ it runs every query of the dashboards (the Chinese set; the English one sends th
 statements) as Grafana sends it, with `$timeFilter` widened to the whole period whatever the
 panel's own range (the slowest a user can ask for), all subdistricts, and one site. Each query
 runs `--repeats` times; the median and the slowest are printed, against the target of 1 s.
-Figures go to bench/results/dashboard_queries.json.
+
+Then the KPI writer (controller/kpi) runs on a district of `--kpi-lamps` lamps
+(bench/kpi_writer.py): CPU seconds per 5-minute round, per night summary and per night, and the
+points each writes (`--kpi-lamps 0` leaves it out). Figures go to
+bench/results/dashboard_queries.json.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dashboards
+from bench import kpi_writer
 from bench._common import Timer, local_servers, median, write_results
 from bench.kpi_sample import KpiSample
 from dashboards.queries import queries, statement, time_range
@@ -87,7 +93,22 @@ async def time_queries(
     return figures
 
 
-async def main(days: int, repeats: int) -> None:
+def print_writer(cost: dict[str, Any]) -> None:
+    night = cost["per_night"]
+    print(
+        f"KPI writer, {cost['lamps']} lamps in {cost['sites']} sites ({cost['nodes']} nodes, "
+        f"{cost['open_alarms']} open alarms): a 5-minute round {cost['round_cpu_s_median']} s "
+        f"CPU (max {cost['round_cpu_s_max']} s), {cost['round_points']:.0f} points; the night's "
+        f"summary {cost['night_summary_cpu_s']} s CPU, {cost['night_summary_points']} points; "
+        f"a night {night['cpu_s']} s CPU and {night['points']} points ({night['rounds']} rounds "
+        f"and the summary); a scan after commands {cost['scan_after_commands_cpu_s']} s, a "
+        f"quiet tick {cost['tick_look_cpu_s']} s; a round's and the night's points written in "
+        f"{cost['write_backlog_s']} s",
+        flush=True,
+    )
+
+
+async def main(days: int, repeats: int, kpi_lamps: int) -> None:
     inventory = load_inventory(SAMPLE)
     now = datetime.now(UTC)
     sample = KpiSample(inventory, now, days)
@@ -101,6 +122,7 @@ async def main(days: int, repeats: int) -> None:
             )
             period = time_range(f"now-{days}d", now, inventory.district.tz)
             figures = await time_queries(client, period, repeats, min(inventory.sites))
+        writer = await kpi_writer.measure(kpi_lamps, servers.influx_url) if kpi_lamps else None
     slowest = max(figures, key=lambda f: f["max_s"])
     over = [f for f in figures if f["median_s"] > TARGET_S]
     print(
@@ -119,8 +141,11 @@ async def main(days: int, repeats: int) -> None:
             "target_s": TARGET_S,
             "over_target": len(over),
             "queries": figures,
+            "kpi_writer": writer,
         },
     )
+    if writer is not None:
+        print_writer(writer)
     print(f"figures: {path}")
 
 
@@ -128,5 +153,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--kpi-lamps", type=int, default=100_000)
     args = parser.parse_args()
-    asyncio.run(main(args.days, args.repeats))
+    asyncio.run(main(args.days, args.repeats, args.kpi_lamps))

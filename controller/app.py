@@ -14,7 +14,8 @@ It also watches: every reading and the gateways' word on devices going offline a
 for detection, whose alarms go to the store, the bus and InfluxDB (controller.alarms). Open
 alarms and detection's debounce state are read back from the store after a restart, so no
 fault is raised twice. Root alarms open work orders in the ledger, and crews are told
-(controller.ledger, controller.notify).
+(controller.ledger, controller.notify). Every 300 s of clock time, and once a night, it writes
+the district's KPIs to InfluxDB (controller.kpi).
 
 A lamp's report takes one path, in one order (`take_lamp_report`): it settles the command it
 confirms, detection judges it against what the lamp was told when it was taken, and a lamp
@@ -43,6 +44,7 @@ from controller.alarms import (
     read_watches,
     save_watches,
 )
+from controller.kpi import KpiConfig, KpiWriter
 from controller.ledger import LedgerConfig, LedgerKeeper
 from controller.notify import Notifier
 from controller.schedule import RATE_PER_S, Dispatcher
@@ -113,6 +115,7 @@ class Controller:
         thresholds: ThresholdBook | None = None,
         notifier: Notifier | None = None,
         ledger: LedgerConfig | None = None,
+        kpi: KpiConfig | None = None,
     ) -> None:
         self.settings = settings
         self.inventory = inventory
@@ -142,6 +145,10 @@ class Controller:
             hold_s=self.config.notify_hold_s, poll_s=self.config.ledger_poll_s, notifier=notifier,
         )  # fmt: skip
         self.outlet.listeners.append(self.ledger.on_changes)
+        self.kpi = KpiWriter(
+            inventory, clock, engine, dispatcher=self.dispatcher, book=self.book,
+            thresholds=self.detector.thresholds, confirm_s=self.config.confirm_s, config=kpi,
+        )  # fmt: skip
         self.lux = LuxBoard()
         self._started = clock.now()
         self._changed = asyncio.Event()  # the schedule changed: evaluate now
@@ -178,6 +185,7 @@ class Controller:
             self.outlet.influx = influx
             if self.notifier is not None:  # it needs no broker: it runs until told to stop
                 tasks.create_task(self.notifier.run(stop), name="controller-notify")
+            tasks.create_task(self.kpi.run(influx, stop), name="controller-kpi")  # nor this
             try:
                 await self._run(stop)
             finally:
@@ -287,6 +295,7 @@ class Controller:
             self.evaluate_and_dispatch()
             self.detector.tick(self.clock.now())
             self.ledger.tick(self.clock.now())
+            self.kpi.look()  # lamps told to switch, and whose switch shows
             await first_of(self.clock.sleep(self.config.tick_s), self._changed)  # or sooner
             self._changed.clear()
 

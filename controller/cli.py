@@ -14,13 +14,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, field_validator
+
 from controller.alarms import ThresholdBook, load_thresholds
 from controller.app import Controller, ControllerConfig
+from controller.kpi import KpiConfig
 from controller.ledger import load_ledger_config
 from controller.notify import Notifier, load_notify_config
 from controller.schedule import RATE_PER_S
 from streetlight.cli import moment_option, run_until_signal, settings_and_logging
 from streetlight.contract import ScheduleChange
+from streetlight.domain import LightingTargets
 from streetlight.schedule import GroupRef, Groups, announce, load_schedule_file
 from streetlight.settings import CommonSettings
 from streetlight.store import inventory_from, open_store, sessions
@@ -48,6 +52,15 @@ class ControllerSettings(CommonSettings):
     alarm_thresholds: Path | None = None  # YAML (docs/contract.md "Alarm thresholds file")
     notify_config: Path | None = None  # YAML (docs/contract.md "Notification file")
     ledger_config: Path | None = None  # YAML (docs/contract.md "Work orders (ledger)")
+    # lighting-rate targets of some road classes, JSON ({"main": 99}); the others keep theirs
+    kpi_targets: dict[str, float] = Field(default_factory=dict)
+    kpi_switch_tolerance_min: float = Field(default=5.0, gt=0, le=180)
+
+    @field_validator("kpi_targets")
+    @classmethod
+    def _targets(cls, value: dict[str, float]) -> dict[str, float]:
+        LightingTargets.with_overrides(value)  # refused here, naming the class
+        return value
 
 
 def add_parser(roles: Any) -> None:
@@ -93,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_and_logging(ControllerSettings)
     thresholds = load_thresholds(settings.alarm_thresholds) if settings.alarm_thresholds else None
     config = controller_config(settings, thresholds or ThresholdBook())
+    kpi = KpiConfig(
+        targets=LightingTargets.with_overrides(settings.kpi_targets),
+        switch_tolerance_min=settings.kpi_switch_tolerance_min,
+    )
     notify = load_notify_config(settings.notify_config) if settings.notify_config else None
     ledger = load_ledger_config(settings.ledger_config) if settings.ledger_config else None
 
@@ -102,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             controller = Controller(
                 settings, inventory, engine=engine, clock=settings.clock(), config=config,
                 thresholds=thresholds, notifier=Notifier(notify) if notify else None,
-                ledger=ledger,
+                ledger=ledger, kpi=kpi,
             )  # fmt: skip
             print(f"controller: {len(inventory.lamps)} lamps; Ctrl-C to stop", flush=True)
             await controller.run(stop)

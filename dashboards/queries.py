@@ -87,14 +87,21 @@ def statement(
     end: datetime,
     variables: Mapping[str, str],
     interval: str = "5m",
+    *,
+    now: datetime | None = None,
 ) -> str:
     """`query` as Grafana sends it: ``$timeFilter`` as epoch milliseconds, ``$__interval``,
     and the dashboard's variables (values as Grafana formats them: a regex for a multi-value
-    variable inside ``/.../``)."""
+    variable inside ``/.../``). With `now`, InfluxQL's ``now()`` reads as that moment too: the
+    server's ``now()`` is its wall clock, and a simulated night's points sit at the simulator's
+    time (a window ``time > now() - 15m`` has no end: `now` must be the data's end, as the real
+    now is)."""
     time_filter = (
         f"time >= {int(start.timestamp() * 1000)}ms and time <= {int(end.timestamp() * 1000)}ms"
     )
     text = query.replace("$timeFilter", time_filter).replace("$__interval", interval)
+    if now is not None:
+        text = text.replace("now()", f"{int(now.timestamp() * 1000)}ms")
     for name in sorted(variables, key=len, reverse=True):
         text = text.replace(f"${name}", variables[name])
     return text

@@ -151,7 +151,9 @@ class Gateway:
         retry = RetryPolicy(attempts=2, initial_delay=0.2, max_delay=1.0)
         async with InfluxClient.from_settings(settings, retry=retry) as influx:
             try:
-                await ensure_database(influx, settings.influx_retention)
+                await ensure_database(
+                    influx, settings.influx_retention, settings.influx_kpi_retention
+                )
             except InfluxError as exc:
                 logger.warning("cannot prepare InfluxDB's database yet: %s", exc)
             outputs = Outputs(

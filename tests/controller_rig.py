@@ -19,7 +19,7 @@ from streetlight.contract import Topics
 from streetlight.domain import Level, agrees
 from streetlight.influx import InfluxClient
 from streetlight.scenario import Scenario
-from streetlight.schedule import Groups, load_schedule_file
+from streetlight.schedule import Groups, Schedule, load_schedule_file
 from streetlight.services import ServiceState
 from streetlight.settings import CommonSettings
 from streetlight.store import open_engine, save_inventory, sessions
@@ -40,14 +40,16 @@ STEP_S = 30
 
 
 @asynccontextmanager
-async def schedule_store(simulator: Simulator, directory: Path) -> AsyncIterator[AsyncEngine]:
-    """A store holding the simulator's inventory and the sample schedule."""
+async def schedule_store(
+    simulator: Simulator, directory: Path, schedule: Schedule | None = None
+) -> AsyncIterator[AsyncEngine]:
+    """A store holding the simulator's inventory and a schedule (the sample's by default)."""
     engine = await open_engine(f"sqlite:///{directory / 'store.db'}")
     inventory = simulator.world.inventory
     try:
         async with sessions(engine)() as session, session.begin():
             await save_inventory(session, inventory, "test")
-            schedule = load_schedule_file(SAMPLE_SCHEDULE)
+            schedule = schedule or load_schedule_file(SAMPLE_SCHEDULE)
             await save_schedule(
                 session, schedule, Groups(inventory), by="test", at=simulator.world.clock.now()
             )

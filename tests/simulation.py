@@ -52,6 +52,7 @@ async def running(
     truth: Path | None = None,
     lamps_per_link: int = 1,
     as_devices: bool = False,
+    settle_turns: int = 20,
 ) -> AsyncIterator[Simulator]:
     """A simulator on a manual clock; every link connected before the test goes on.
 
@@ -66,7 +67,7 @@ async def running(
         subset(sites),
         profiles(),
         scenario or Scenario(),
-        ManualClock(start),
+        ManualClock(start, settle_turns),
         mqtt_url=MqttUrl.parse(state.url_for("simulator") if as_devices else state.mqtt_url),
         field_root=root,
         seed=seed,

@@ -184,8 +184,8 @@ async def test_query_runs_and_finds_its_figures(
     kpi_database: FilledDatabase, lang: dashboards.Lang, name: str, where: str
 ) -> None:
     """Every query parses and returns at least one value on points written in the schema.
-    (The figures themselves are proved against a simulated night with the KPI writer; that
-    test extends this one with the figure each query must return.)"""
+    (The figures themselves are proved against a simulated night with the KPI writer:
+    tests/test_kpi.py gives each query the figure it must return.)"""
     document = dashboards.build(name, lang)
     query = next(q for q in queries(document) if q.where == where)
     tz = sample_district().district.tz

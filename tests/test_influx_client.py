@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from streetlight.contract import AlarmEvent, Target, TargetKind, alarm_line
 from streetlight.contract.influx_schema import ensure_database
+from streetlight.domain import AlarmState, AlarmType, Severity
 from streetlight.influx import (
     BatchWriter,
     InfluxClient,
@@ -242,3 +245,26 @@ async def test_gzip_setting(url: str, setting: str, compress: bool) -> None:
     settings = load_settings(CommonSettings, influx_url=url, influx_gzip=setting)
     async with InfluxClient.from_settings(settings) as client:
         assert client.compress is compress
+
+
+async def test_alarms_raised_at_one_reading_time_are_a_point_each(influx: InfluxClient) -> None:
+    """The lamps behind one concentrator are read together, so their alarms share a time and a
+    series (type, severity, kind, state, subdistrict): each must still be its own point."""
+    at = datetime(2026, 12, 21, 9, 33, tzinfo=UTC)
+    events = [
+        AlarmEvent(
+            id=f"al-{n}",
+            type=AlarmType.LAMP_FAILURE,
+            asset=Target(kind=TargetKind.LAMP, id=f"PP-S09-L00{n}"),
+            severity=Severity.ORDINARY,
+            state=AlarmState.RAISED,
+            at=at,
+            raised_at=at,
+        )
+        for n in (1, 2, 3)
+    ]
+    await influx.write_lines([alarm_line(event, "PP") for event in events])
+    (series,) = await influx.query('SELECT "asset" FROM "alarm"', epoch="ms")
+    assets = sorted(row["asset"] for row in series.rows())
+    assert assets == [f"PP-S09-L00{n}" for n in (1, 2, 3)]
+    assert {row["time"] for row in series.rows()} == {int(at.timestamp() * 1000)}

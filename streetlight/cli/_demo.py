@@ -50,6 +50,7 @@ from streetlight.store import open_store, save_inventory, sessions
 from streetlight.store.schedules import save_schedule
 
 EXAMPLES = Path("examples/xunyang")
+PROVISIONING = Path("dashboards/provisioning")  # Grafana's provisioning folder (dashboards/)
 STOP_GRACE_S = 15.0
 ENDPOINTS_WAIT_S = 120.0  # for the simulator to open its Modbus ports
 GATEWAY_ID = "gw-demo"
@@ -195,12 +196,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"crews       webhook receiver {receiver.url}, bodies in {receiver.out}")
         operator = _operator_env(settings, state, var_dir)
         print(f"operators   . {operator}; streetlight alarms list; streetlight workorders list")
-        query = shlex.quote(f"q={TELEMETRY_QUERY}")
-        print(f"telemetry   InfluxQL on database {settings.influx_db!r}: {TELEMETRY_QUERY}")
-        print(
-            f"            curl -sG {state.influx_url}/query "
-            f"--data-urlencode db={settings.influx_db} --data-urlencode {query}"
-        )
+        _print_views(settings.influx_db, state.influx_url)
         print("demo running; press Ctrl-C to stop")
         return run_until_signal(lambda stop: _watch(roles, stop))
     finally:
@@ -209,6 +205,23 @@ def run(args: argparse.Namespace) -> int:
         receiver.stop()
         servers.stop()
         print("demo stopped; every process it started is stopped")
+
+
+def _print_views(database: str, influx_url: str) -> None:
+    """How to look at the telemetry, and how a Grafana 11.3 shows the dashboards on the demo's
+    InfluxDB (Grafana's own packages: Debian has none)."""
+    query = shlex.quote(f"q={TELEMETRY_QUERY}")
+    print(f"telemetry   InfluxQL on database {database!r}: {TELEMETRY_QUERY}")
+    print(
+        f"            curl -sG {influx_url}/query "
+        f"--data-urlencode db={database} --data-urlencode {query}"
+    )
+    provisioning = PROVISIONING.resolve()
+    print(f"dashboards  Grafana provisioning folder {provisioning} (KPIs every 5 simulated min)")
+    print(
+        f"            INFLUX_URL={influx_url} GF_PATHS_PROVISIONING={provisioning} "
+        "grafana server --homepath /usr/share/grafana"
+    )
 
 
 def _start_api(settings: CommonSettings, state: ServiceState, logs: Path) -> Role:
@@ -347,7 +360,7 @@ async def _prepare(
             at = settings.clock().now()
             await save_schedule(session, schedule, Groups(inventory), by="demo", at=at)
     async with InfluxClient.from_settings(settings) as influx:
-        await ensure_database(influx, settings.influx_retention)
+        await ensure_database(influx, settings.influx_retention, settings.influx_kpi_retention)
     return (
         f"inventory   {path}: {inventory.summary()}\n"
         f"store       {settings.db_url}: {report.summary()}\n"

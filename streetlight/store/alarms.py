@@ -322,3 +322,24 @@ async def export_alarms(
     )
     for row in (await session.scalars(query)).all():
         yield export_record(row)
+
+
+async def root_alarm_counts(
+    session: AsyncSession, start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per site, for the KPIs: root alarms (no parent) raised in [start, end), and root alarms
+    the field cleared in it."""
+    counts: dict[str, list[int]] = {}
+    for index, column in enumerate((AlarmRow.raised_at, AlarmRow.cleared_at)):
+        rows = await session.execute(
+            select(AlarmRow.site_id, func.count())
+            .where(
+                AlarmRow.parent_id.is_(None),
+                column >= to_store(start),
+                column < to_store(end),
+            )
+            .group_by(AlarmRow.site_id)
+        )
+        for site, count in rows.all():
+            counts.setdefault(site, [0, 0])[index] = count
+    return {site: (raised, cleared) for site, (raised, cleared) in counts.items()}

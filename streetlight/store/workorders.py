@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, and_, not_, or_, select, update
+from sqlalchemy import CursorResult, Update, and_, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from streetlight.domain import AlarmType, Severity
@@ -60,6 +60,31 @@ class ActiveOrder:
     escalated_at: datetime | None
     raised_at: datetime
     detail: str
+
+    @property
+    def label(self) -> str:
+        return order_label(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTimes:
+    """A work order's moments with its alarm's, for the KPIs (docs/contract.md, "KPI
+    measurements"): `verified_at` is its latest verification."""
+
+    id: int
+    alarm_id: int
+    type: AlarmType
+    asset: str
+    site: str
+    maintainer: str
+    severity: Severity
+    state: OrderState
+    raised_at: datetime
+    opened_at: datetime
+    deadline: datetime
+    repaired_at: datetime | None
+    verified_at: datetime | None
+    closed_at: datetime | None
 
     @property
     def label(self) -> str:
@@ -225,6 +250,46 @@ async def read_active_orders(session: AsyncSession) -> list[ActiveOrder]:
             detail=alarm.detail,
         )
         for order, alarm in rows
+    ]
+
+
+async def orders_since(session: AsyncSession, since: datetime) -> list[OrderTimes]:
+    """Orders not closed, and those closed at or after `since`, oldest first, with their
+    alarms' and when each was verified."""
+    verified = (
+        select(
+            WorkOrderTransitionRow.work_order_id.label("order_id"),
+            func.max(WorkOrderTransitionRow.at).label("at"),
+        )
+        .where(WorkOrderTransitionRow.change == OrderState.VERIFIED.value)
+        .group_by(WorkOrderTransitionRow.work_order_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(WorkOrderRow, AlarmRow, verified.c.at)
+        .join(AlarmRow, AlarmRow.id == WorkOrderRow.alarm_id)
+        .outerjoin(verified, verified.c.order_id == WorkOrderRow.id)
+        .where(or_(WorkOrderRow.closed_at.is_(None), WorkOrderRow.closed_at >= to_store(since)))
+        .order_by(WorkOrderRow.id)
+    )
+    return [
+        OrderTimes(
+            id=order.id,
+            alarm_id=alarm.id,
+            type=AlarmType(alarm.type),
+            asset=f"{alarm.asset_kind}:{alarm.asset_id}",
+            site=alarm.site_id,
+            maintainer=order.maintainer_id,
+            severity=Severity(order.severity),
+            state=OrderState(order.state),
+            raised_at=from_store(alarm.raised_at),
+            opened_at=from_store(order.opened_at),
+            deadline=from_store(order.deadline),
+            repaired_at=maybe_from_store(order.repaired_at),
+            verified_at=maybe_from_store(verified_at),
+            closed_at=maybe_from_store(order.closed_at),
+        )
+        for order, alarm, verified_at in rows.all()
     ]
 
 
