@@ -3,6 +3,7 @@
 from streetlight.influx.client import (
     InfluxClient,
     InfluxError,
+    InfluxPartialWriteError,
     InfluxRequestError,
     InfluxUnavailableError,
     RetryPolicy,
@@ -26,6 +27,7 @@ __all__ = [
     "FieldValue",
     "InfluxClient",
     "InfluxError",
+    "InfluxPartialWriteError",
     "InfluxRequestError",
     "InfluxUnavailableError",
     "LineProtocolError",
