@@ -161,7 +161,11 @@ async def _wait_online(state: ServiceState, gateway_id: str) -> None:
 def _gateway_config(directory: Path, name: str, document: dict[str, Any]) -> list[str]:
     """Write a gateway configuration; the arguments that run a gateway with it."""
     path = directory / f"{name}.yaml"
-    defaults = {"spool": {"dir": str(directory / f"spool-{name}"), "max_mb": 512}}
+    defaults = {
+        "spool": {"dir": str(directory / f"spool-{name}"), "max_mb": 512},
+        # the reports are stamped on the night of the sample (T0), the gateway runs on wall time
+        "readings": {"max_ahead_s": None, "max_age_s": None},
+    }
     path.write_text(yaml.safe_dump({**defaults, "health_interval_s": 3600, **document}))
     return ["gateway", "--config", str(path)]
 

@@ -53,9 +53,12 @@ class LampTelemetry(_Payload):
     current_a: float | None = Field(default=None, ge=0, le=50)
     power_w: float | None = Field(default=None, ge=0, le=5000)
     power_factor: float | None = Field(default=None, ge=0, le=1)
-    energy_wh: float | None = Field(default=None, ge=0, description="cumulative since install")
+    # a 1 kW lamp lit for a century draws 876 MWh and burns 876,000 h: beyond is no reading
+    energy_wh: float | None = Field(
+        default=None, ge=0, le=1e9, description="cumulative since install"
+    )
     driver_temp_c: float | None = Field(default=None, ge=-60, le=200)
-    burning_hours: float | None = Field(default=None, ge=0)
+    burning_hours: float | None = Field(default=None, ge=0, le=1e6)
     faults: list[LampFault] = Field(default_factory=list)
     source: Id | None = Field(default=None, description="the gateway that read it")
     ts_source: Literal["device", "gateway"] | None = Field(
