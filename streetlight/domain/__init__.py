@@ -2,6 +2,7 @@
 
 from streetlight.domain.alarms import (
     ASSET_KINDS,
+    CREW_ALARMS,
     REPAIR_DEADLINE,
     SEVERITY,
     AlarmChange,
@@ -46,6 +47,7 @@ from streetlight.domain.power import STANDBY_W, lamp_power_w, power_factor
 __all__ = [
     "ADDRESS_PATTERN",
     "ASSET_KINDS",
+    "CREW_ALARMS",
     "DEFAULT_LIGHTING_TARGETS",
     "ID_PATTERN",
     "INTEGRITY_TARGET_PCT",
