@@ -296,7 +296,7 @@ class Controller:
         self.ledger.evidence(batch)
         arrived, source = self.clock.now(), batch.source
         times = [r.ts for r in batch.lamps] + [c.ts for c in batch.cabinets]
-        detector.arrived(source, max(times, default=None), arrived)
+        detector.arrived(source, max(times, default=None), arrived, batch.behind_s)
         for reading in batch.lamps:
             take_lamp_report(reading, dispatcher, detector, arrived=arrived, source=source)
         for cabinet in batch.cabinets:

@@ -210,6 +210,7 @@ class Gateway:
     async def _serve(self, bus: ThreadedClient, outputs: Outputs, stop: asyncio.Event) -> None:
         config = self.config
         pollers, places = self._modbus(outputs)
+        outputs.behind = lambda: max((poller.behind_s() for poller in pollers), default=0.0)
         router = self.router(outputs, places)
         online = DeviceStatus(
             device=Target(kind=TargetKind.GATEWAY, id=config.id), online=True, at=self.clock.now()

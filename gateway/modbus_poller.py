@@ -144,6 +144,12 @@ class Poller:
                 else math.inf  # no concentrator lamps: nothing to poll
             )
 
+    def behind_s(self) -> float:
+        """How far polling is behind its schedule now: the age of the oldest poll overdue
+        (clock seconds; 0 when every poll is on time)."""
+        due = min(min(u.next_cabinet, u.next_lamps) for u in self.units)
+        return max(0.0, self.clock.now().timestamp() - due)
+
     async def run(self) -> None:
         while True:
             due = min(min(u.next_cabinet, u.next_lamps) for u in self.units)

@@ -176,6 +176,8 @@ class Outputs:
         self._bus_lamps: list[dict[str, Any]] = []
         self._bus_cabinets: list[dict[str, Any]] = []
         self._bus_tickets: list[tuple[int, Ticket]] = []  # (end in _bus_lamps, its ticket)
+        # how far the gateway's polling is behind its schedule, told with each batch
+        self.behind: Callable[[], float] = lambda: 0.0
         bus.on_published = self._published
 
     async def __aenter__(self) -> Outputs:
@@ -324,7 +326,10 @@ class Outputs:
                     later.append((end - count, ticket))
                 start = end
             self._bus_tickets = later
-            document = {"v": 1, "source": self.source, "lamps": lamps, "cabinets": cabinets}
+            document: dict[str, Any] = {"v": 1, "source": self.source}
+            if (behind := self.behind()) >= 1.0:
+                document["behind_s"] = round(behind, 1)
+            document["lamps"], document["cabinets"] = lamps, cabinets
             payload = orjson.dumps(document, option=orjson.OPT_UTC_Z)
             self.publish(self._telemetry_topic, payload, tickets=carried)
             for ticket in finished:

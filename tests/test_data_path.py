@@ -36,11 +36,13 @@ class Path:
     def alarms(self) -> set[tuple[str, str]]:
         return {(a.type.value, a.asset) for a in self.book.open_alarms() if a.parent is None}
 
-    def batch(self, taken: datetime, lamps: list[str] | None = None) -> None:
+    def batch(
+        self, taken: datetime, lamps: list[str] | None = None, behind_s: float | None = None
+    ) -> None:
         """A batch of `GATEWAY` arrives now, with readings of `lamps` (all) taken at `taken`."""
         now = self.clock.now()
         chosen = list(self.inventory.lamps) if lamps is None else lamps
-        self.detector.arrived(GATEWAY, taken, now)
+        self.detector.arrived(GATEWAY, taken, now, behind_s)
         for lamp in chosen:
             rated = self.inventory.lamps[lamp].rated_power_w
             power = lamp_power_w(rated, True, 100)
@@ -144,3 +146,19 @@ async def test_the_controllers_own_link_down_judges_no_feed(path: Path) -> None:
         await path.minute()
     assert path.alarms() == set()
     assert AlarmType.DATA_STALE not in {a.type for a in path.book.open_alarms()}
+
+
+async def test_a_gateway_whose_polling_falls_behind_holds_its_lamps(path: Path) -> None:
+    """Its batches keep coming (its MQTT lamps), but its Modbus poller is behind schedule: the
+    lamps it has not read are not offline, the gateway is."""
+    await path.minute()
+    polled = sorted(path.inventory.lamps)[:10]  # read by the poller, now late
+    for _ in range(5):
+        await path.clock.advance(60)
+        now = path.clock.now()
+        path.batch(now, [lamp for lamp in path.inventory.lamps if lamp not in polled], 240.0)
+        path.detector.tick(now)
+    assert path.alarms() == {STALE}
+    for _ in range(2):
+        await path.minute()  # caught up: every lamp read, no word of lateness
+    assert path.alarms() == set()

@@ -127,10 +127,13 @@ class Detector:
 
     # --- lamps ---------------------------------------------------------------------------------
 
-    def arrived(self, source: str, newest: datetime | None, at: datetime) -> None:
+    def arrived(
+        self, source: str, newest: datetime | None, at: datetime, behind_s: float | None = None
+    ) -> None:
         """A batch of `source` arrived at `at` (the controller's clock); its newest reading was
-        taken at `newest`. Its lamps follow with `lamp(..., arrived=at, source=source)`."""
-        self.feeds.arrived(source, newest, at)
+        taken at `newest`; its gateway's polling is `behind_s` behind. Its lamps follow with
+        `lamp(..., arrived=at, source=source)`."""
+        self.feeds.arrived(source, newest, at, behind_s)
 
     def lamp(
         self, reading: LampTelemetry, *, arrived: datetime | None = None, source: str | None = None

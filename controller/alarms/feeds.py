@@ -6,10 +6,13 @@ source, the gateway a lamp's readings come from (`telemetry_batch.source`):
 
 - a feed is *silent* when no batch of it has arrived for `stale_after_s` of the controller's
   clock, and *behind* when the newest reading of its latest batch was taken more than
-  `stale_after_s` before the batch arrived (a gateway replaying a backlog after a pause);
+  `stale_after_s` before the batch arrived (a gateway replaying a backlog after a pause), or
+  when the gateway says its polling is that far behind its schedule (`behind_s` of the batch:
+  a Modbus poller that cannot keep up leaves its lamps unread while the rest flows);
   a gateway that says it is offline (its last will, or its "stopped" status) is stale at once;
 - a stale feed raises one `data_stale` alarm on its gateway, naming the lag and the lamps that
-  wait on it, and holds its lamps' offline judgement until the feed is back and caught up;
+  wait on it, and holds its lamps' offline judgement until the feed is back and caught up (a
+  lamp not heard since the controller started waits while any feed is stale);
   then the alarm clears and its lamps' silence is counted from that moment;
 - a lamp's silence is counted from the arrival of its last report (the controller's clock), not
   from the time the reading was taken: a lamp whose reports arrive late, but arrive, is never
@@ -41,6 +44,7 @@ class Feed:
     source: str
     arrived: datetime  # controller clock: when its latest batch arrived
     lag_s: float = 0.0  # arrival of its latest batch - the newest reading in it
+    polling_behind_s: float = 0.0  # the gateway's own word on its polling
     said_offline: bool = False  # the gateway's own status (last will or stopped)
     stale: bool = False
     resumed: datetime | None = None  # when it was last caught up again after being stale
@@ -62,13 +66,17 @@ class Feeds:
     def get(self, source: str | None) -> Feed | None:
         return self.feeds.get(source) if source is not None else None
 
-    def arrived(self, source: str, newest: datetime | None, at: datetime) -> Feed:
+    def arrived(
+        self, source: str, newest: datetime | None, at: datetime, behind_s: float | None = None
+    ) -> Feed:
         """A batch of `source` arrived at `at` (the controller's clock); its newest reading was
-        taken at `newest` (None: a batch without readings)."""
+        taken at `newest` (None: a batch without readings); its gateway's polling is `behind_s`
+        behind its schedule."""
         feed = self.feeds.get(source)
         if feed is None:
             feed = self.feeds[source] = Feed(source, at)
         feed.arrived = max(feed.arrived, at)
+        feed.polling_behind_s = behind_s or 0.0
         if newest is not None:
             feed.lag_s = max(0.0, (at - newest).total_seconds())
         return feed
@@ -89,12 +97,22 @@ class Feeds:
         self.link_up = up
 
     def holds(self, feed: Feed | None) -> bool:
-        """Whether a lamp of this feed waits with its offline judgement."""
-        return not self.link_up or (feed is not None and feed.stale)
+        """Whether a lamp of this feed waits with its offline judgement; a lamp not heard yet
+        (no feed) waits while any feed is stale: its reports may be the ones held up there."""
+        if not self.link_up:
+            return True
+        if feed is None:
+            return any(f.stale for f in self.feeds.values())
+        return feed.stale
 
     def since(self, feed: Feed | None) -> datetime | None:
-        """From when silence counts for the lamps of this feed (besides their own reports)."""
-        moments = [m for m in (self._link_back, feed.resumed if feed else None) if m is not None]
+        """From when silence counts for the lamps of this feed (besides their own reports): its
+        return, or the link's; for a lamp not heard yet, the latest return of any feed."""
+        if feed is not None:
+            resumed = [feed.resumed]
+        else:
+            resumed = [f.resumed for f in self.feeds.values()]
+        moments = [m for m in (self._link_back, *resumed) if m is not None]
         return max(moments, default=None)
 
     def tick(self, now: datetime) -> None:
@@ -105,7 +123,7 @@ class Feeds:
         for feed in self.feeds.values():
             silent_s = (now - max(feed.arrived, self._link_back or feed.arrived)).total_seconds()
             silent = silent_s > self.stale_after_s
-            behind = feed.lag_s > self.stale_after_s
+            behind = max(feed.lag_s, feed.polling_behind_s) > self.stale_after_s
             stale = feed.said_offline or silent or behind
             if stale:
                 if not feed.stale:
@@ -116,7 +134,7 @@ class Feeds:
                     if feed.said_offline
                     else f"no telemetry for {silent_s:.0f} s"
                     if silent
-                    else f"telemetry {feed.lag_s:.0f} s behind"
+                    else f"telemetry {max(feed.lag_s, feed.polling_behind_s):.0f} s behind"
                 )
                 self.book.observe(
                     AlarmType.DATA_STALE,

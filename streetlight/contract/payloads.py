@@ -113,6 +113,12 @@ class TelemetryBatch(_Payload):
     """
 
     source: Id = Field(description="the gateway that read them")
+    behind_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="how far the gateway's polling is behind its schedule (clock seconds), "
+        "when it is",
+    )
     lamps: list[LampTelemetry] = Field(default_factory=list, max_length=TELEMETRY_BATCH_MAX)
     cabinets: list[CabinetTelemetry] = Field(default_factory=list, max_length=TELEMETRY_BATCH_MAX)
 
