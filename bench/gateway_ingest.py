@@ -62,7 +62,7 @@ from streetlight.contract.influx_schema import TelemetryLines, ensure_database  
 from streetlight.domain import Inventory  # noqa: E402
 from streetlight.influx import InfluxClient  # noqa: E402
 from streetlight.inventory import dump_geojson  # noqa: E402
-from streetlight.mqtt import make_client  # noqa: E402
+from streetlight.mqtt import client_id, make_client  # noqa: E402
 from streetlight.profiles import MqttLampProfile, load_profiles  # noqa: E402
 from streetlight.services import LocalServices, ServiceState, broker_auth  # noqa: E402
 from streetlight.settings import MqttUrl  # noqa: E402
@@ -90,7 +90,7 @@ def _reports(lamps: list[str], count: int) -> list[tuple[str, bytes]]:
 
 def _publish_all(url: MqttUrl, messages: list[tuple[str, bytes]]) -> float:
     """Publish QoS 1 and wait for every acknowledgement; returns messages per second."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-publisher")
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id(url, "bench-publisher"))
     client.username_pw_set(url.username, url.password)
     client.max_inflight_messages_set(5000)
     client.max_queued_messages_set(0)

@@ -30,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from streetlight.backoff import LinkState
-from streetlight.mqtt import tls_context
+from streetlight.mqtt import client_id, tls_context
 from streetlight.settings import MqttUrl
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class ThreadedClient:
         self._link = LinkState(logger, f"MQTT broker at {url} (as {identifier})")
         client = _ChunkedReadClient(
             CallbackAPIVersion.VERSION2,
-            client_id=identifier,
+            client_id=client_id(url, identifier),
             clean_session=clean_session,
             manual_ack=manual_ack,
         )

@@ -50,6 +50,7 @@ def _check(settings: CommonSettings, _var_dir: Path, _args: argparse.Namespace) 
 
 def _install(_settings: CommonSettings, _var_dir: Path, _args: argparse.Namespace) -> int:
     paths = services.ensure_programs({**services.SERVER_PACKAGES, **services.TOOL_PACKAGES})
+    paths["cc"] = services.ensure_build_tools()  # the broker's client-id plugin is built with it
     for name, path in paths.items():
         print(f"{name:14} {path}")
     return 0

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from streetlight.profiles import MqttLampProfile, load_profiles
+from streetlight.services._clientid import ensure_build_tools
 from streetlight.services._install import (
     SERVER_PACKAGES,
     TOOL_PACKAGES,
@@ -192,6 +193,7 @@ __all__ = [
     "broker_auth",
     "die_with_parent",
     "down",
+    "ensure_build_tools",
     "ensure_programs",
     "find_program",
     "free_port",
