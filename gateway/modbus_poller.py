@@ -74,6 +74,7 @@ class CabinetUnit:
     next_cabinet: float = 0.0
     next_lamps: float = 0.0
     lamps_offline: set[str] = field(default_factory=set)
+    counters: dict[str, int] = field(default_factory=dict)  # event counters, as last read
 
 
 def cabinet_unit(
@@ -201,7 +202,9 @@ class Poller:
             words = await self.coordinator.read(unit.endpoint.unit, request)
             values.update(((request.table, request.address + k), w) for k, w in enumerate(words))
         cabinet = self.inventory.cabinets[unit.endpoint.cabinet]
-        telemetry = modbus_cabinet(unit.profile, cabinet, values, self.clock.now(), self.source)
+        telemetry = modbus_cabinet(
+            unit.profile, cabinet, values, self.clock.now(), self.source, counters=unit.counters
+        )
         await self.sink.cabinet(telemetry)
 
     async def _lamps(self, unit: CabinetUnit) -> None:

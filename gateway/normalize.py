@@ -395,6 +395,19 @@ class MqttDecoder:
         return Reading(lamp=lamp, ts=ts, faults=faults, ts_source=ts_source, **values)
 
 
+def _events(name: str, kind: str, raw: Any, counters: dict[str, int] | None) -> int:
+    if kind == "latched":
+        return int(bool(raw))
+    count = int(raw)
+    if counters is None:
+        return 0
+    before = counters.get(name)
+    counters[name] = count
+    if before is None:
+        return 0  # the first read: what came before the gateway is not news
+    return count - before if count >= before else count
+
+
 @dataclass(frozen=True, slots=True)
 class SlotBlock:
     """Registers read from a concentrator: `registers[0]` is at `address`."""
@@ -442,8 +455,13 @@ def modbus_cabinet(
     read: Mapping[tuple[str, int], int | bool],
     ts: datetime,
     source: str,
+    *,
+    counters: dict[str, int] | None = None,
 ) -> CabinetTelemetry:
-    """A cabinet's telemetry from the values read, by (table, address)."""
+    """A cabinet's telemetry from the values read, by (table, address). Event fields give the
+    events since the previous report: a latched bit 0 or 1; a counter its increase since the
+    value kept in `counters` (0 the first time; a counter that went down was reset or wrapped,
+    and counts from 0), which is updated."""
 
     def value(spec: RegisterSpec, index: int = 0) -> Any:
         start = spec.address_of(index)
@@ -469,6 +487,9 @@ def modbus_cabinet(
             for i, circuit_id in enumerate(cabinet.circuit_ids)
         ]
         fields = {name: value(spec) for name, spec in profile.fields.items()}
+        for name, spec in profile.fields.items():
+            if spec.event is not None:
+                fields[name] = _events(name, spec.event, fields[name], counters)
         return CabinetTelemetry.model_validate(
             {
                 "cabinet": cabinet.id,

@@ -392,19 +392,33 @@ class Detector:
                 clear_after=clear,
                 detail=f"{lowest:.0f} V",
             )
-        if report.leakage_ma is not None:
+        # an event the controller latched or counted since the last poll is a fault seen, even
+        # if it came and went between the two polls
+        tripped = bool(report.leakage_events)
+        if report.leakage_ma is not None or report.leakage_events is not None:
+            over = report.leakage_ma is not None and report.leakage_ma > limits.leakage_ma
             book.observe(
                 AlarmType.LEAKAGE,
                 asset,
-                report.leakage_ma > limits.leakage_ma,
+                over or tripped,
                 at,
                 raise_after=1,
                 clear_after=clear,
-                detail=f"{report.leakage_ma:.0f} mA",
-            )
-        if report.door_open is not None:
-            book.observe(AlarmType.DOOR_OPEN, asset, report.door_open, at, raise_after=1,
-                         clear_after=1)  # fmt: skip
+                detail=f"{report.leakage_ma:.0f} mA" if over or not tripped
+                else f"{report.leakage_events} leakage trips since the previous poll",
+            )  # fmt: skip
+        opened = bool(report.door_events)
+        if report.door_open is not None or report.door_events is not None:
+            book.observe(
+                AlarmType.DOOR_OPEN,
+                asset,
+                bool(report.door_open) or opened,
+                at,
+                raise_after=1,
+                clear_after=1,
+                detail="" if report.door_open or not opened
+                else "opened and shut since the previous poll",
+            )  # fmt: skip
         for circuit in report.circuits:
             watch.contactor[circuit.circuit] = circuit.contactor_on
             watch.circuit_current[circuit.circuit] = circuit.current_a

@@ -98,6 +98,16 @@ class CabinetTelemetry(_Payload):
     door_open: bool | None = None
     lux: float | None = Field(default=None, ge=0, le=200_000)
     supply_on: bool | None = Field(default=None, description="mains present on every phase")
+    door_events: int | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="door openings since the previous report (a latched bit, or the increase "
+        "of the controller's counter): a door opened and shut between two polls",
+    )
+    leakage_events: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="leakage trips since the previous report"
+    )
     source: Id | None = None
 
 
