@@ -369,6 +369,13 @@ class Controller:
                 "alarms_open": sum(1 for _ in self.book.open_alarms()),
                 "in_flight": self.dispatcher.in_flight,
                 "bad_messages": self.bad_messages,
+                "superseded": stats.superseded,
+                "alarm_changes_refused": self.outlet.refused,
+                "alarm_changes_dropped": self.outlet.dropped,
+                "ledger_actions_dropped": self.ledger.dropped_actions,
+                "feeds_stale": sorted(
+                    f.source for f in self.detector.feeds.feeds.values() if f.stale
+                ),
             }
             await publish(client, topic, orjson.dumps(report), qos=0, retain=True)
 
