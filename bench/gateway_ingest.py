@@ -256,7 +256,9 @@ async def _ceiling(
 
 async def ingest(state: ServiceState, directory: Path, lamps: int, count: int) -> dict[str, Any]:
     inventory, path = _district(directory, "ingest", max(1, round(lamps / 2305)))
-    messages = _reports(sorted(inventory.lamps), count)
+    # reports of the district's MQTT nodes: a lamp of another model on their topics is refused
+    nodes = sorted(i for i, lamp in inventory.lamps.items() if lamp.profile == "slc-mqtt-a")
+    messages = _reports(nodes, count)
     argv = _gateway_config(
         directory,
         "ingest",
@@ -278,7 +280,7 @@ async def ingest(state: ServiceState, directory: Path, lamps: int, count: int) -
     ceiling_rate = await _ceiling(state, inventory, messages)
     return {
         "reports": count,
-        "lamps": len(inventory.lamps),
+        "lamps": len(nodes),
         "publish_rate_per_s": round(published_rate),
         "gateway_reports_per_s": round(gateway_rate),
         "gateway_cpu_s_per_1000_reports": round(1000 * cpu["gateway"] / arrived, 3),
