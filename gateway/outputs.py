@@ -1,8 +1,10 @@
 """Where normalised telemetry goes: InfluxDB and the bus, each with a spool of its own.
 
-- InfluxDB, in batches. While InfluxDB is away or slow (every place for a pending batch is
-  taken), or older data still waits in the spool, batches go to the Influx spool on disk, and a
-  replayer writes them back in order when InfluxDB answers again.
+- InfluxDB, in batches. While InfluxDB is away, or older data from its absence still waits in
+  the spool, batches go to the Influx spool on disk, and a replayer writes them back in order
+  when InfluxDB answers again. While it is merely slower than the ingest (every place for a
+  pending batch is taken), the batch that finds no place goes to the spool, and the replayer
+  writes it beside the direct writes.
 - The bus: canonical telemetry (in `telemetry_batch` messages), device status and health,
   published QoS 1 through the gateway's MQTT client. While the broker is away, or more
   telemetry messages than `BUS_UNACKED` wait for its acknowledgement, or older messages wait,
@@ -54,6 +56,7 @@ from streetlight.influx import (
     InfluxError,
     InfluxPartialWriteError,
     InfluxRequestError,
+    WriterFullError,
     encode_line,
     series_key,
     to_ns,
@@ -156,6 +159,7 @@ class Outputs:
         self.influx_spool = Spool(spool_dir / "influx", spool_bytes // 2)
         self.mqtt_spool = Spool(spool_dir / "mqtt", spool_bytes // 2)
         self._influx_down = bool(self.influx_spool)  # spooled data from before a restart
+        self._influx_slow = False  # batches went to the spool because the writer was full
         self._spooled = asyncio.Event()  # the Influx spool has frames to write
         self._bus_backlog = asyncio.Event()  # messages wait for the MQTT spool
         self._pending_mqtt: list[_Pending] = []
@@ -267,8 +271,14 @@ class Outputs:
             self.health.errors["influx_refused"] += len(batch)
             logger.error("InfluxDB refused %d points: %s", len(batch), error)
             return
-        if not self._influx_down:
-            logger.warning("InfluxDB away or slow (%s): spooling telemetry to disk", error)
+        if isinstance(error, WriterFullError):
+            # slower than the ingest, not away: this batch waits in the spool, the next ones
+            # are tried directly, and InfluxDB takes both as fast as it can
+            if not self._influx_slow:
+                logger.info("InfluxDB slower than the ingest: the excess waits in the spool")
+                self._influx_slow = True
+        elif not self._influx_down:
+            logger.warning("InfluxDB away (%s): spooling telemetry to disk", error)
             self._influx_down = True
         await asyncio.to_thread(self.influx_spool.append, "\n".join(batch).encode(), len(batch))
         self._spooled.set()
@@ -280,7 +290,7 @@ class Outputs:
             if frame is None:
                 if self._influx_down:
                     logger.info("InfluxDB back and the spool written: writing directly again")
-                self._influx_down = False
+                self._influx_down = self._influx_slow = False
                 self._spooled.clear()
                 await self._spooled.wait()
                 continue

@@ -20,7 +20,7 @@ from streetlight.influx.line_protocol import (
     series_key,
     to_ns,
 )
-from streetlight.influx.writer import BatchWriter, WriterStats
+from streetlight.influx.writer import BatchWriter, WriterFullError, WriterStats
 
 __all__ = [
     "BatchWriter",
@@ -34,6 +34,7 @@ __all__ = [
     "Point",
     "RetryPolicy",
     "Series",
+    "WriterFullError",
     "WriterStats",
     "encode_line",
     "from_ns",

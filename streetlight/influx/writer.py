@@ -47,6 +47,13 @@ from streetlight.influx.line_protocol import Point
 logger = logging.getLogger(__name__)
 
 FailureHandler = Callable[[list[str], InfluxError], Awaitable[None]]
+
+
+class WriterFullError(InfluxUnavailableError):
+    """Every place for a pending batch was taken (`when_full="fail"`): the server is slower
+    than the writer's caller, not necessarily away."""
+
+
 DoneHandler = Callable[[list[object]], None]
 
 
@@ -196,7 +203,7 @@ class BatchWriter:
         if self._when_full == "fail" and self._batches.full() and not self._closing:
             assert self._on_failure is not None
             self.stats.batches_overflowed += 1
-            await self._on_failure(batch, InfluxUnavailableError("the writer is full"))
+            await self._on_failure(batch, WriterFullError("every pending batch's place is taken"))
             self._release(number, receipts)
             return
         self._unsent += len(batch)
