@@ -48,7 +48,6 @@ sys.path.insert(0, str(ROOT / "examples" / "xunyang"))
 import generate  # noqa: E402
 
 from bench._common import write_results  # noqa: E402
-from gateway.normalize import MqttDecoder, device_names  # noqa: E402
 from streetlight.contract import (  # noqa: E402
     Command,
     CommandAck,
@@ -63,6 +62,7 @@ from streetlight.domain import Inventory  # noqa: E402
 from streetlight.influx import InfluxClient  # noqa: E402
 from streetlight.inventory import dump_geojson  # noqa: E402
 from streetlight.mqtt import client_id, make_client  # noqa: E402
+from streetlight.normalize import MqttDecoder, device_names  # noqa: E402
 from streetlight.profiles import MqttLampProfile, load_profiles  # noqa: E402
 from streetlight.services import LocalServices, ServiceState, broker_auth  # noqa: E402
 from streetlight.settings import MqttUrl  # noqa: E402

@@ -25,7 +25,6 @@ from gateway.commands import CommandRouter, ModbusPlace
 from gateway.config import GatewayConfig, GatewayConfigError
 from gateway.modbus_link import Coordinator
 from gateway.modbus_poller import Poller, cabinet_unit
-from gateway.normalize import MqttDecoder, Reading, Rejected, TimeWindow, device_names
 from gateway.outputs import Health, Outputs
 from streetlight.clock import Clock
 from streetlight.contract import Channel, DeviceStatus, Target, TargetKind, Topics, encode
@@ -33,6 +32,7 @@ from streetlight.contract.influx_schema import ensure_database
 from streetlight.domain import Inventory
 from streetlight.influx import InfluxClient, InfluxError, RetryPolicy
 from streetlight.mqtt_threaded import Received, ThreadedClient, Will
+from streetlight.normalize import MqttDecoder, Reading, Rejected, TimeWindow, device_names
 from streetlight.profiles import ModbusCabinetProfile, ModbusLampProfile, MqttLampProfile, Profile
 from streetlight.settings import CommonSettings
 

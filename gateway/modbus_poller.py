@@ -27,10 +27,10 @@ from gateway.modbus_link import (
     ModbusLinkError,
     Request,
 )
-from gateway.normalize import Reading, Rejected, SlotBlock, modbus_cabinet, modbus_lamp
 from streetlight.clock import Clock
 from streetlight.contract import CabinetTelemetry
 from streetlight.domain import Inventory
+from streetlight.normalize import Reading, Rejected, SlotBlock, modbus_cabinet, modbus_lamp
 from streetlight.profiles import BIT_TABLES, ModbusCabinetProfile, ModbusLampProfile
 
 logger = logging.getLogger(__name__)

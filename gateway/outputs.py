@@ -33,7 +33,6 @@ from typing import Any
 import orjson
 
 from gateway.config import BUS_BATCH_S
-from gateway.normalize import Reading
 from gateway.spool import Spool
 from streetlight.clock import Clock
 from streetlight.contract import (
@@ -62,6 +61,7 @@ from streetlight.influx import (
     to_ns,
 )
 from streetlight.mqtt_threaded import ThreadedClient
+from streetlight.normalize import Reading
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,12 @@ from hypothesis import strategies as st
 
 from gateway.app import Gateway
 from gateway.config import GatewayConfig
-from gateway.normalize import (
+from gateway.outputs import Health, Outputs
+from streetlight.clock import ManualClock
+from streetlight.contract import LampTelemetry, Topics
+from streetlight.influx import InfluxClient
+from streetlight.mqtt_threaded import Received, ThreadedClient
+from streetlight.normalize import (
     MALFORMED,
     OUT_OF_RANGE,
     TIME_AHEAD,
@@ -34,11 +39,6 @@ from gateway.normalize import (
     Rejected,
     TimeWindow,
 )
-from gateway.outputs import Health, Outputs
-from streetlight.clock import ManualClock
-from streetlight.contract import LampTelemetry, Topics
-from streetlight.influx import InfluxClient
-from streetlight.mqtt_threaded import Received, ThreadedClient
 from streetlight.profiles import MqttLampProfile, load_profiles
 from streetlight.settings import CommonSettings, MqttUrl, load_settings
 from tests.conftest import EXAMPLE_PROFILES, ROOT

@@ -5,6 +5,9 @@ reason naming the field. The limits are the canonical payload's own (streetlight
 so what is accepted here always validates against the contract's schema. A report is also
 refused when its time is outside a window around the gateway's clock (`TimeWindow`), and when
 its device is not a lamp of the profile whose topic carried it.
+
+It is the core's, not the gateway's alone: the onboarding check (`streetlight contract profiles
+--sample`) decodes a recorded payload exactly as the gateway does.
 """
 
 from __future__ import annotations
