@@ -29,7 +29,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 from aiomqtt import Client
@@ -79,12 +79,20 @@ logger = logging.getLogger(__name__)
 RECONNECT_CAP_S = 30.0
 
 
-def take_lamp_report(reading: LampTelemetry, dispatcher: Dispatcher, detector: Detector) -> None:
+def take_lamp_report(
+    reading: LampTelemetry,
+    dispatcher: Dispatcher,
+    detector: Detector,
+    *,
+    arrived: datetime | None = None,
+    source: str | None = None,
+) -> None:
     """A lamp's report, in the order that is right: judged after it settles the command it
     confirms, and before a lamp given up on is told again, so detection holds it against what
-    the lamp was told when the report was taken, not against a command sent because of it."""
+    the lamp was told when the report was taken, not against a command sent because of it.
+    `arrived` is when it reached the controller, `source` the gateway it came through."""
     heard = dispatcher.hear(reading)
-    detector.lamp(reading)
+    detector.lamp(reading, arrived=arrived, source=source)
     dispatcher.reassert(heard)
 
 
@@ -217,8 +225,16 @@ class Controller:
         await client.subscribe(self.topics.subscription(Channel.TELEMETRY), qos=1)
         await client.subscribe(self.topics.subscription(Channel.ACK), qos=1)
         await client.subscribe(self.topics.subscription(Channel.STATUS, TargetKind.LAMP), qos=1)
+        await client.subscribe(self.topics.subscription(Channel.STATUS, TargetKind.GATEWAY), qos=1)
         await client.subscribe(self.topics.subscription(Channel.SCHEDULE), qos=1)
         await self._say_status(client, online=True)
+        self.detector.feeds.link(True, self.clock.now())
+        try:
+            await self._serve_connected(client)
+        finally:  # the link is down: no gateway's feed is judged until it is back
+            self.detector.feeds.link(False, self.clock.now())
+
+    async def _serve_connected(self, client: Client) -> None:
 
         async def publish_once(topic: str, payload: bytes) -> None:
             await publish(client, topic, payload)
@@ -269,7 +285,10 @@ class Controller:
                 elif topic.startswith(status_prefix):
                     status = decode(DeviceStatus, payload)
                     at = status.at or self.clock.now()  # a last will carries no time
-                    self.detector.lamp_status(status.device.id, status.online, at)
+                    if status.device.kind is TargetKind.GATEWAY:
+                        self.detector.feeds.status(status.device.id, status.online, at)
+                    else:
+                        self.detector.lamp_status(status.device.id, status.online, at)
                 elif topic.startswith(schedule_prefix):
                     change = decode(ScheduleChange, payload)
                     logger.info("%s saved by %s: reading the store", change.what, change.by)
@@ -283,8 +302,11 @@ class Controller:
     def _telemetry(self, batch: TelemetryBatch) -> None:
         dispatcher, detector = self.dispatcher, self.detector
         self.ledger.evidence(batch)
+        arrived, source = self.clock.now(), batch.source
+        times = [r.ts for r in batch.lamps] + [c.ts for c in batch.cabinets]
+        detector.arrived(source, max(times, default=None), arrived, batch.behind_s)
         for reading in batch.lamps:
-            take_lamp_report(reading, dispatcher, detector)
+            take_lamp_report(reading, dispatcher, detector, arrived=arrived, source=source)
         for cabinet in batch.cabinets:
             detector.cabinet(cabinet)
             if cabinet.lux is not None:
@@ -356,6 +378,13 @@ class Controller:
                 "alarms_open": sum(1 for _ in self.book.open_alarms()),
                 "in_flight": self.dispatcher.in_flight,
                 "bad_messages": self.bad_messages,
+                "superseded": stats.superseded,
+                "alarm_changes_refused": self.outlet.refused,
+                "alarm_changes_dropped": self.outlet.dropped,
+                "ledger_actions_dropped": self.ledger.dropped_actions,
+                "feeds_stale": sorted(
+                    f.source for f in self.detector.feeds.feeds.values() if f.stale
+                ),
             }
             await publish(client, topic, orjson.dumps(report), qos=0, retain=True)
 

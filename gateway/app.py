@@ -4,6 +4,10 @@ Its MQTT client (a network thread, for throughput) subscribes with a persistent 
 vendor topics of its MQTT profiles and to the bus's commands; its Modbus pollers read the
 cabinets of the endpoint map. Everything becomes canonical telemetry for `Outputs`, bad input
 is counted by kind, and health goes out every `health_interval_s`.
+
+Every handler of a device message is total: whatever the topic and the bytes, the message is
+counted (by kind, when it is bad), acknowledged once what it carried is safe, and the loop goes
+on; a failure of a handler itself is counted as `internal_error` and logged with its traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from gateway.commands import CommandRouter, ModbusPlace
 from gateway.config import GatewayConfig, GatewayConfigError
 from gateway.modbus_link import Coordinator
 from gateway.modbus_poller import Poller, cabinet_unit
-from gateway.normalize import MqttDecoder, Reading, Rejected, device_names
 from gateway.outputs import Health, Outputs
 from streetlight.clock import Clock
 from streetlight.contract import Channel, DeviceStatus, Target, TargetKind, Topics, encode
@@ -29,12 +32,15 @@ from streetlight.contract.influx_schema import ensure_database
 from streetlight.domain import Inventory
 from streetlight.influx import InfluxClient, InfluxError, RetryPolicy
 from streetlight.mqtt_threaded import Received, ThreadedClient, Will
+from streetlight.normalize import MqttDecoder, Reading, Rejected, TimeWindow, device_names
 from streetlight.profiles import ModbusCabinetProfile, ModbusLampProfile, MqttLampProfile, Profile
 from streetlight.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
 
 CONNECT_WAIT_S = 10.0
+INTERNAL_ERROR = "internal_error"  # a handler failed on a message: counted, never fatal
+LINK_NAME_CHARS = 64  # of a link's id, where it is quoted in a device's status
 
 
 def _topic_pattern(template: str, root: str) -> re.Pattern[str]:
@@ -88,6 +94,7 @@ class Gateway:
         self._profiles = profiles
         self.outputs: Outputs | None = None  # while running
         self.ready = asyncio.Event()  # polling and ingesting
+        self._internal_logged = False
 
     def _mqtt_routes(
         self, profiles: dict[str, Profile]
@@ -95,6 +102,8 @@ class Gateway:
         routes: list[_Route] = []
         lamps: dict[str, MqttLampProfile] = {}
         root = self.settings.field_root
+        readings = self.config.readings
+        window = TimeWindow(ahead_s=readings.max_ahead_s, behind_s=readings.max_age_s)
         for profile_id in self.config.mqtt.profiles:
             profile = profiles.get(profile_id)
             if not isinstance(profile, MqttLampProfile):
@@ -105,8 +114,15 @@ class Gateway:
                 if self.inventory.lamps[lamp].profile == profile_id
             }
             lamps.update(dict.fromkeys(known, profile))
+            of_profile = frozenset(
+                lamp.id for lamp in self.inventory.lamps.values() if lamp.profile == profile_id
+            )
             decoder = MqttDecoder(
-                profile, device_names(profile, self.inventory), now=self.clock.now
+                profile,
+                device_names(profile, self.inventory),
+                now=self.clock.now,
+                lamps=of_profile,
+                window=window,
             )
             for kind, template in (
                 ("report", profile.topics.report),
@@ -168,6 +184,8 @@ class Gateway:
                 batch_size=config.influx_batch_size,
                 flush_s=config.influx_flush_s,
                 bus_batch_s=config.bus_batch_s,
+                # of the shutdown timeout, what InfluxDB may take; the rest is the bus's
+                drain_timeout_s=config.shutdown_timeout_s / 2,
             )
             self.outputs = outputs
             bus.start()
@@ -185,25 +203,17 @@ class Gateway:
                     reason="stopped",
                 )
                 bus.publish(will.topic, encode(gone), retain=True)
-                await bus.stop()
+                try:
+                    async with asyncio.timeout(config.shutdown_timeout_s / 4):
+                        await bus.stop()
+                except TimeoutError:
+                    logger.warning("the MQTT client did not stop in time; leaving it")
 
     async def _serve(self, bus: ThreadedClient, outputs: Outputs, stop: asyncio.Event) -> None:
         config = self.config
         pollers, places = self._modbus(outputs)
-        router = CommandRouter(
-            inventory=self.inventory,
-            served_lamps=self.served_lamps,
-            mqtt_lamps=self._mqtt_lamps,
-            field_root=self.settings.field_root,
-            modbus=places,
-            outputs=outputs,
-            topics=self.topics,
-            clock=self.clock,
-            timeout_s=config.commands.timeout_s,
-            attempts=config.commands.attempts,
-            in_flight=config.commands.in_flight,
-            queued=config.commands.queued,
-        )
+        outputs.behind = lambda: max((poller.behind_s() for poller in pollers), default=0.0)
+        router = self.router(outputs, places)
         online = DeviceStatus(
             device=Target(kind=TargetKind.GATEWAY, id=config.id), online=True, at=self.clock.now()
         )
@@ -237,6 +247,24 @@ class Gateway:
                 task.cancel()
         for poller in pollers:
             poller.coordinator.close()
+
+    def router(self, outputs: Outputs, places: dict[str, ModbusPlace]) -> CommandRouter:
+        """The command path, for the Modbus cabinets at `places` and the MQTT lamps."""
+        commands = self.config.commands
+        return CommandRouter(
+            inventory=self.inventory,
+            served_lamps=self.served_lamps,
+            mqtt_lamps=self._mqtt_lamps,
+            field_root=self.settings.field_root,
+            modbus=places,
+            outputs=outputs,
+            topics=self.topics,
+            clock=self.clock,
+            timeout_s=commands.timeout_s,
+            attempts=commands.attempts,
+            in_flight=commands.in_flight,
+            queued=commands.queued,
+        )
 
     def _modbus(self, outputs: Outputs) -> tuple[list[Poller], dict[str, ModbusPlace]]:
         by_endpoint: dict[tuple[str, int], list[Any]] = {}
@@ -289,26 +317,47 @@ class Gateway:
 
     async def _ingest(self, bus: ThreadedClient, outputs: Outputs, router: CommandRouter) -> None:
         """Take the received messages a batch at a time: the hot path of the gateway."""
-        command_prefix = self.topics.base + "/" + Channel.COMMAND.value + "/"
+        command_prefix = self.command_prefix
         while True:
             batch = await bus.received()
             self.health.messages_in += len(batch)
             readings: list[Reading] = []
-            receipts: list[int] = []
+            receipts: list[tuple[int, int]] = []  # (message id, connection) of the readings
             for message in batch:
-                if message.topic.startswith(command_prefix):
-                    router.submit(message.payload)  # never waits: acks must keep flowing
-                    self._ack(bus, message)
-                    continue
-                reading = self._device_message(outputs, router, message)
+                reading = self.handle(outputs, router, message, command_prefix)
                 if reading is None:
                     self._ack(bus, message)  # nothing to keep: done with it
                     continue
                 readings.append(reading)
                 if message.qos:
-                    receipts.append(message.mid)
+                    receipts.append((message.mid, message.session))
             if readings:
                 await outputs.lamps(readings, receipts)
+
+    @property
+    def command_prefix(self) -> str:
+        return self.topics.base + "/" + Channel.COMMAND.value + "/"
+
+    def handle(
+        self, outputs: Outputs, router: CommandRouter, message: Received, command_prefix: str
+    ) -> Reading | None:
+        """One received message, whatever its topic and bytes: a report's reading to keep, or
+        None (a command queued, an ack or link status taken, bad input counted). Never raises."""
+        try:
+            if message.topic.startswith(command_prefix):
+                router.submit(message.payload)  # never waits: acks must keep flowing
+                return None
+            return self._device_message(outputs, router, message)
+        except Exception as exc:  # noqa: BLE001 - one message, never the loop
+            self._internal_error(outputs, message, exc)
+            return None
+
+    def _internal_error(self, outputs: Outputs, message: Received, exc: Exception) -> None:
+        where = message.topic[:120]
+        outputs.bad_input(INTERNAL_ERROR, where, f"{type(exc).__name__}: {exc}")
+        if not self._internal_logged:
+            self._internal_logged = True
+            logger.error("a message on %s failed its handler (logged once)", where, exc_info=exc)
 
     def _device_message(
         self, outputs: Outputs, router: CommandRouter, message: Received
@@ -371,12 +420,13 @@ class Gateway:
             except Rejected:
                 continue  # a device this gateway does not know: another's, or not yet in
             if lamp in self.served_lamps:
-                outputs.device_status("lamp", lamp, online=status["online"], reason=f"link {link}")
+                reason = f"link {link[:LINK_NAME_CHARS]}"  # a status's reason is 500 at most
+                outputs.device_status("lamp", lamp, online=status["online"], reason=reason)
 
     @staticmethod
     def _ack(bus: ThreadedClient, message: Received) -> None:
         if message.qos:
-            bus.ack(message.mid)
+            bus.ack(message.mid, message.session)
 
     async def _health(self, outputs: Outputs) -> None:
         while True:

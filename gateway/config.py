@@ -19,7 +19,11 @@ commands:
   attempts: 3
   in_flight: 500                          # carried out at once
   queued: 10000                           # waiting; more are refused (command_overflow)
+readings:                                 # null: no limit (replaying recorded data)
+  max_ahead_s: 600                        # a report stamped further ahead of the clock: refused
+  max_age_s: 86400                        # a report older than this: refused
 health_interval_s: 30                     # wall seconds between health reports
+shutdown_timeout_s: 10                    # wall seconds from a stop signal to the process's end
 """
 
 from __future__ import annotations
@@ -84,6 +88,13 @@ class CommandConfig(_Strict):
     queued: int = Field(default=10_000, ge=1, le=1_000_000)
 
 
+class ReadingsConfig(_Strict):
+    """The window around the clock a report's time must fall in (docs/contract.md)."""
+
+    max_ahead_s: float | None = Field(default=600.0, gt=0, le=86_400)
+    max_age_s: float | None = Field(default=86_400.0, gt=0, le=366 * 86_400)
+
+
 class GatewayConfig(_Strict):
     id: Id
     sites: Literal["all"] | list[Id] = "all"
@@ -92,7 +103,10 @@ class GatewayConfig(_Strict):
     mqtt: MqttConfig = MqttConfig()
     spool: SpoolConfig = SpoolConfig()
     commands: CommandConfig = CommandConfig()
+    readings: ReadingsConfig = ReadingsConfig()
     health_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    # from a stop signal to the process's end, whatever InfluxDB and the broker are doing
+    shutdown_timeout_s: float = Field(default=10.0, ge=2, le=600)
     influx_batch_size: int = Field(default=5000, ge=1, le=100_000)
     influx_flush_s: float = Field(default=0.5, gt=0, le=60)
     # the longest a reading waits for its telemetry batch on the bus

@@ -27,10 +27,10 @@ from gateway.modbus_link import (
     ModbusLinkError,
     Request,
 )
-from gateway.normalize import Reading, Rejected, SlotBlock, modbus_cabinet, modbus_lamp
 from streetlight.clock import Clock
 from streetlight.contract import CabinetTelemetry
 from streetlight.domain import Inventory
+from streetlight.normalize import Reading, Rejected, SlotBlock, modbus_cabinet, modbus_lamp
 from streetlight.profiles import BIT_TABLES, ModbusCabinetProfile, ModbusLampProfile
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class CabinetUnit:
     next_cabinet: float = 0.0
     next_lamps: float = 0.0
     lamps_offline: set[str] = field(default_factory=set)
+    counters: dict[str, int] = field(default_factory=dict)  # event counters, as last read
 
 
 def cabinet_unit(
@@ -144,6 +145,12 @@ class Poller:
                 else math.inf  # no concentrator lamps: nothing to poll
             )
 
+    def behind_s(self) -> float:
+        """How far polling is behind its schedule now: the age of the oldest poll overdue
+        (clock seconds; 0 when every poll is on time)."""
+        due = min(min(u.next_cabinet, u.next_lamps) for u in self.units)
+        return max(0.0, self.clock.now().timestamp() - due)
+
     async def run(self) -> None:
         while True:
             due = min(min(u.next_cabinet, u.next_lamps) for u in self.units)
@@ -195,7 +202,9 @@ class Poller:
             words = await self.coordinator.read(unit.endpoint.unit, request)
             values.update(((request.table, request.address + k), w) for k, w in enumerate(words))
         cabinet = self.inventory.cabinets[unit.endpoint.cabinet]
-        telemetry = modbus_cabinet(unit.profile, cabinet, values, self.clock.now(), self.source)
+        telemetry = modbus_cabinet(
+            unit.profile, cabinet, values, self.clock.now(), self.source, counters=unit.counters
+        )
         await self.sink.cabinet(telemetry)
 
     async def _lamps(self, unit: CabinetUnit) -> None:

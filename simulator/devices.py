@@ -36,6 +36,7 @@ CABINET_BITS: dict[AlarmType, int] = {
 }
 FAILED, LOW, HIGH, STUCK, WELDED, CYCLING, OFFLINE, HOT = (LAMP_BITS[k] for k in LAMP_BITS)
 V_HIGH, V_LOW, NO_SUPPLY, LEAKING, DOOR = (CABINET_BITS[k] for k in CABINET_BITS)
+_EVENTS = {AlarmType.DOOR_OPEN: "door_events", AlarmType.LEAKAGE: "leakage_events"}
 
 THERMAL_TAU_S = 1200.0  # driver temperature follows load with a 20-minute time constant
 # a failing driver's extra heating: past its limit within the hour, even dimmed to 30 % on a
@@ -266,6 +267,7 @@ class CabinetState:
         "controller_wh",
         "dead_circuits",
         "dead_phase",
+        "events",
         "faults",
         "key",
         "lamps",
@@ -287,6 +289,9 @@ class CabinetState:
         self.dead_circuits: set[int] = set()
         self.dead_phase: int | None = None
         self.faults = 0
+        # events the controller keeps between polls: latched bits (cleared when read) and
+        # counters, for the door and for leakage trips
+        self.events = {"door_events": [False, 0], "leakage_events": [False, 0]}
         self.lamps: list[LampState] = []
         self.controller_wh = 50_000.0 * noise.uniform(key, 5)
         self.t = now
@@ -347,6 +352,21 @@ class CabinetState:
             self.dead_phase = phase_index if phase_index is not None else 0
         else:
             self.faults |= CABINET_BITS[kind]
+        event = _EVENTS.get(kind)
+        if event is not None:
+            latch_and_count = self.events[event]
+            latch_and_count[0] = True
+            latch_and_count[1] = (int(latch_and_count[1]) + 1) % 65_536
+
+    def read_event(self, name: str, kind: str) -> int | bool:
+        """An event register as the controller answers it: a latched bit (set by the event,
+        cleared by this read) or the counter."""
+        latch_and_count = self.events[name]
+        if kind == "latched":
+            latched = bool(latch_and_count[0])
+            latch_and_count[0] = False
+            return latched
+        return int(latch_and_count[1])
 
     def end_fault(self, kind: AlarmType, t: float) -> None:
         self._settle(t)

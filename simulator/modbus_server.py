@@ -223,6 +223,8 @@ class CabinetDevice:
         if key not in cache:
             cache[key] = self._member(cell.group, cell.index, now)
         member = cache[key]
+        if cell.spec.event is not None:  # read now: a latched bit clears as it is read
+            return self.state.read_event(cell.name, cell.spec.event)
         if cell.group == "lamp":
             reading, online = member
             if cell.name == "online":

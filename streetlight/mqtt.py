@@ -30,6 +30,16 @@ def offline_will(topics: Topics, kind: TargetKind, identity: str) -> aiomqtt.Wil
     return aiomqtt.Will(topics.status(kind, identity), encode(payload), qos=1, retain=True)
 
 
+def client_id(url: MqttUrl, identifier: str) -> str:
+    """`identifier` as a client id of the URL's identity: "<identity>-<identifier>" (unless it
+    already is one). The broker refuses an identity any client id not its own, so no identity
+    can take another's connection or session (docs/contract.md, "Bus identities")."""
+    user = url.username
+    if not user or identifier == user or identifier.startswith(f"{user}-"):
+        return identifier
+    return f"{user}-{identifier}"
+
+
 def make_client(
     url: MqttUrl,
     *,
@@ -39,13 +49,14 @@ def make_client(
     clean_session: bool = True,
     **options: Any,
 ) -> aiomqtt.Client:
-    """An aiomqtt client for `url` (not yet connected: use it with ``async with``)."""
+    """An aiomqtt client for `url` (not yet connected: use it with ``async with``); its client
+    id is `identifier` under the identity's name (`client_id`)."""
     return aiomqtt.Client(
         url.host,
         url.port,
         username=url.username,
         password=url.password,
-        identifier=identifier,
+        identifier=client_id(url, identifier),
         tls_context=tls_context(ca_file) if url.tls else None,
         will=will,
         clean_session=clean_session,

@@ -7,6 +7,12 @@ being read, and the broker holds the backlog (TCP backpressure): nothing is drop
 
 With `manual_ack`, a QoS 1 message is acknowledged only when the application calls `ack(mid)`,
 after it has made the message's data safe: a crash before that and the broker delivers it again.
+Each message carries the number of the connection it came on (`session`); an acknowledgement
+for a message of an earlier connection is not sent, as the broker delivers such a message
+again (and may have given its message id to another).
+
+`on_published(mid)` is called on the event loop when the broker has acknowledged a QoS 1
+message this client published.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from streetlight.backoff import LinkState
-from streetlight.mqtt import tls_context
+from streetlight.mqtt import client_id, tls_context
 from streetlight.settings import MqttUrl
 
 logger = logging.getLogger(__name__)
@@ -72,6 +78,11 @@ class _ChunkedReadClient(paho.Client):
             rc = super().loop_read(max_packets)
         return rc
 
+    @property
+    def unsent(self) -> int:
+        """Packets queued for the socket and not yet written (acknowledgements among them)."""
+        return len(self._out_packet)
+
     def _handle_on_message(self, message: paho.MQTTMessage) -> None:
         on_message = self.on_message
         if on_message is not None:
@@ -84,6 +95,7 @@ class Received:
     topic: str
     payload: bytes
     qos: int
+    session: int = 0  # the connection it came on (ThreadedClient.session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +131,12 @@ class ThreadedClient:
         self._subscribed = threading.Event()  # SUBACK received too: messages will come
         self._subscribe_mid: int | None = None
         self._stopping = False
+        self.session = 0  # connections made so far: the number of the current one
+        self.on_published: Callable[[int], None] | None = None
         self._link = LinkState(logger, f"MQTT broker at {url} (as {identifier})")
         client = _ChunkedReadClient(
             CallbackAPIVersion.VERSION2,
-            client_id=identifier,
+            client_id=client_id(url, identifier),
             clean_session=clean_session,
             manual_ack=manual_ack,
         )
@@ -140,6 +154,7 @@ class ThreadedClient:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
         self._client = client
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -157,10 +172,15 @@ class ThreadedClient:
         return await asyncio.to_thread(self._subscribed.wait, within)
 
     async def stop(self) -> None:
-        """Disconnect cleanly (no last will) and stop the network thread."""
+        """Disconnect cleanly (no last will) and stop the network thread; the acknowledgements
+        already given go out first (for a second at most)."""
         self._stopping = True
         with self._room:
             self._room.notify_all()
+        for _ in range(50):
+            if not self._client.unsent or not self._connected.is_set():
+                break
+            await asyncio.sleep(0.02)
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
 
@@ -181,8 +201,11 @@ class ThreadedClient:
             if batch:
                 return batch
 
-    def ack(self, mid: int) -> None:
-        """Acknowledge a QoS 1 message taken with manual acknowledgement."""
+    def ack(self, mid: int, session: int | None = None) -> None:
+        """Acknowledge a QoS 1 message taken with manual acknowledgement; not if it came on an
+        earlier connection (`session`): the broker sends that one again."""
+        if session is not None and session != self.session:
+            return
         self._client.ack(mid, 1)
 
     # --- sending -----------------------------------------------------------------------------
@@ -211,6 +234,7 @@ class ThreadedClient:
         if reason.is_failure:
             self._loop.call_soon_threadsafe(self._link.failed, f"refused: {reason}")
             return
+        self.session += 1
         if self.subscriptions:
             _rc, self._subscribe_mid = client.subscribe(self.subscriptions)
         else:
@@ -254,10 +278,26 @@ class ThreadedClient:
             )
         self._subscribed.set()
 
+    def _on_publish(
+        self,
+        _client: paho.Client,
+        _userdata: object,
+        mid: int,
+        _reason: ReasonCode,
+        _properties: object,
+    ) -> None:
+        callback = self.on_published
+        if callback is not None:
+            self._loop.call_soon_threadsafe(callback, mid)
+
     def _on_message(
         self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage
     ) -> None:
-        item = Received(message.mid, message.topic, bytes(message.payload), message.qos)
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # a broker lets none through; never let it stop the thread
+            topic = message._topic.decode("utf-8", "replace")
+        item = Received(message.mid, topic, bytes(message.payload), message.qos, self.session)
         with self._room:
             while len(self._buffer) >= self._max_buffered and not self._stopping:
                 self._room.wait(0.5)  # the asyncio side is behind: let the broker hold the rest

@@ -116,6 +116,8 @@ async def test_every_sample_lands_in_influxdb_exactly_and_on_the_bus(
             "spool": {"dir": str(tmp_path / "spool"), "max_mb": 8},
             "health_interval_s": 3600,
             "influx_flush_s": 0.1,
+            # recorded samples, each of its own day: no window around the clock
+            "readings": {"max_ahead_s": None, "max_age_s": None},
         }
     )
     clock = ManualClock(NIGHT)

@@ -28,6 +28,7 @@ from streetlight.services import (
 )
 from streetlight.settings import MqttUrl
 from tests.conftest import ROOT
+from tests.gateway_process import GatewayProcess
 from tests.gateway_rig import config_for, gateway_settings, running_gateway
 from tests.helpers import Listener, eventually
 from tests.simulation import MQTT_SITE, clock_of, running, sent_all
@@ -151,9 +152,10 @@ async def test_a_killed_gateway_resumes_without_losing_or_doubling_spooled_data(
         from streetlight.inventory import dump_geojson  # noqa: PLC0415
 
         inventory.write_text(json.dumps(dump_geojson(sim.world.inventory)))
-        config_path.write_text(
-            yaml.safe_dump({**config.model_dump(mode="json"), "inventory": str(inventory)})
-        )
+        # the gateway runs on wall time, the simulator on its own: no window around the clock
+        document = {**config.model_dump(mode="json"), "inventory": str(inventory)}
+        document["readings"] = {"max_ahead_s": None, "max_age_s": None}
+        config_path.write_text(yaml.safe_dump(document))
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")},
             "STREETLIGHT_MQTT_URL": service_state.url_for("gateway"),
@@ -214,3 +216,40 @@ async def test_a_killed_gateway_resumes_without_losing_or_doubling_spooled_data(
             gateway.stdout.close()
     assert sent == 5 * first
     assert arrived == sent  # every report once: none lost, none doubled
+
+
+async def test_the_gateway_stops_within_its_shutdown_timeout_while_influxdb_hangs(
+    service_state: ServiceState,
+    topics: Topics,
+    own_influx: tuple[Influxd, InfluxClient],
+    tmp_path: Path,
+) -> None:
+    """influxd frozen (SIGSTOP: connections open, no answer) while reports flow: the gateway,
+    told to stop, ends within its `shutdown_timeout_s` all the same."""
+    server, _influx = own_influx
+    timeout_s = 4.0
+    async with running(service_state, topics.root, sites=(MQTT_SITE,), as_devices=True) as sim:
+        gateway = GatewayProcess(
+            tmp_path / "gw", service_state, topics.root, sim.world.inventory,
+            influx_url=server.url(), influx_db="gw",
+            config={"readings": {"max_ahead_s": None, "max_age_s": None},
+                    "shutdown_timeout_s": timeout_s},
+        )  # fmt: skip
+        status = f"{topics.base}/status/gateway/gw-test"
+        async with Listener(MqttUrl.parse(service_state.mqtt_url), [status]) as seen:
+            gateway.start()
+            await eventually(lambda: bool(seen.on("/status/")), within=30, what="online")
+        pid = server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            clock = clock_of(sim)
+            for _ in range(3):
+                await clock.advance(60)
+                await asyncio.sleep(0.5)
+            took = await gateway.stop(within=3 * timeout_s)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            if gateway.alive:
+                await gateway.kill()
+    assert took < timeout_s + 1.0, f"{took:.1f} s\n{gateway.output()}"

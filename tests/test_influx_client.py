@@ -17,6 +17,7 @@ from streetlight.influx import (
     BatchWriter,
     InfluxClient,
     InfluxError,
+    InfluxPartialWriteError,
     InfluxRequestError,
     InfluxUnavailableError,
     Point,
@@ -24,6 +25,7 @@ from streetlight.influx import (
     quote_ident,
     quote_literal,
 )
+from streetlight.influx.client import dropped_points
 from streetlight.services import Influxd, LocalServices, find_program, free_port
 from streetlight.settings import CommonSettings, load_settings
 from tests.conftest import FAST_RETRY
@@ -138,6 +140,40 @@ async def test_bad_points_are_refused_not_retried(influx: InfluxClient) -> None:
     await influx.write_lines(["m v=1.0 1"])
     with pytest.raises(InfluxRequestError, match="field type conflict"):
         await influx.write_lines(['m v="text" 2'])
+
+
+async def test_a_partial_write_counts_what_was_stored_and_what_was_dropped(
+    influx: InfluxClient,
+) -> None:
+    """InfluxDB 1.x stores the good points of a batch and answers 400 `partial write ...
+    dropped=N` for the rest: the writer counts both as they were, and sends nothing again."""
+    await influx.write_lines(["m v=1.0 1"])
+    with pytest.raises(InfluxPartialWriteError) as caught:
+        await influx.write_lines(['m v="text" 2', "m v=3.0 3", "m v=4.0 4"])
+    assert caught.value.dropped == 1
+    kept: list[list[str]] = []
+
+    async def keep(batch: list[str], _error: InfluxError) -> None:
+        kept.append(batch)
+
+    lines = ['m v="a" 5', 'm v="b" 6', "m v=7.0 7", "m v=8.0 8", "m v=9.0 9"]
+    async with BatchWriter(influx, batch_size=5, flush_interval=60, on_failure=keep) as writer:
+        await writer.write_many(lines)
+    assert (writer.stats.lines_written, writer.stats.lines_refused) == (3, 2)
+    assert kept == []
+    series = await influx.query("SELECT count(v) FROM m")
+    assert series[0].values[0][1] == 1 + 2 + 3
+
+
+def test_the_dropped_count_of_a_partial_write_answer() -> None:
+    assert dropped_points("partial write: points beyond retention policy dropped=7") == 7
+    assert (
+        dropped_points(
+            "partial write: unable to parse 'a b': bad\nunable to parse 'c d': bad dropped=0"
+        )
+        == 2
+    )
+    assert dropped_points("database not found: x") is None
 
 
 async def test_unreachable_server_is_retried_a_bounded_number_of_times(

@@ -53,8 +53,9 @@ async def test_anonymous_and_wrong_passwords_are_refused(service_state: ServiceS
     url = _url(service_state, "admin")
     for username, password in ((None, None), ("admin", "wrong"), ("nobody", "x")):
         client = aiomqtt.Client(
-            url.host, url.port, username=username, password=password, identifier="intruder"
-        )
+            url.host, url.port, username=username, password=password,
+            identifier=f"{username}-intruder",
+        )  # fmt: skip
         with pytest.raises(aiomqtt.MqttError, match=r"Not authorized|not authorised|Bad user"):
             async with client:
                 pass
@@ -110,6 +111,72 @@ async def test_roles_keep_to_their_channels(service_state: ServiceState) -> None
     assert not await _delivered(service_state, "operator", f"{root}/v1/schedule/api/api-1")
     assert not await _delivered(service_state, "gateway", f"{root}/v1/schedule/operator/cli")
     assert not await _delivered(service_state, "controller", f"{root}/v1/schedule/operator/cli")
+
+
+# --- client ids -------------------------------------------------------------------------------
+
+
+def _as(state: ServiceState, identity: str, client_id: str, *, clean: bool) -> aiomqtt.Client:
+    """A client of `identity` that asks for exactly `client_id` (no prefix of its own)."""
+    url = _url(state, identity)
+    return aiomqtt.Client(
+        url.host, url.port, username=url.username, password=url.password,
+        identifier=client_id, clean_session=clean,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("intruder", ["slc-mqtt-a", "controller", "api", "operator", "admin"])
+async def test_no_identity_connects_as_the_gateways_client(
+    service_state: ServiceState, intruder: str
+) -> None:
+    """A takeover: another identity asks for the gateway's client id while the gateway is
+    connected. Refused at once; the gateway's connection stays (it still receives)."""
+    root = f"sec{uuid.uuid4().hex[:6]}"
+    gateway_id = f"gateway-gw-{root}"
+    async with _as(service_state, "gateway", gateway_id, clean=False) as gateway:
+        await gateway.subscribe(f"{root}/v1/command/#", qos=1)
+        with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
+            async with _as(service_state, intruder, gateway_id, clean=True):
+                pass
+        async with make_client(_url(service_state, "controller"), identifier=root) as controller:
+            await controller.publish(f"{root}/v1/command/lamp/L1", b"still here", qos=1)
+        async with asyncio.timeout(10):
+            message = await anext(aiter(gateway.messages))
+    assert message.payload == b"still here"
+
+
+async def test_no_identity_wipes_the_gateways_session_while_it_is_away(
+    service_state: ServiceState,
+) -> None:
+    """A session wipe: while the gateway is away, a device identity connects with its client
+    id and a clean session. Refused; the reports queued for the gateway wait for it."""
+    root = f"sec{uuid.uuid4().hex[:6]}"
+    gateway_id = f"gateway-gw-{root}"
+    report = f"{root}/slc-a/L1/report"
+    async with _as(service_state, "gateway", gateway_id, clean=False) as gateway:
+        await gateway.subscribe(report, qos=1)
+    async with make_client(_url(service_state, "slc-mqtt-a"), identifier=root) as node:
+        await node.publish(report, b"queued", qos=1)
+    with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
+        async with _as(service_state, "slc-mqtt-a", gateway_id, clean=True):
+            pass
+    async with _as(service_state, "gateway", gateway_id, clean=False) as gateway:
+        async with asyncio.timeout(10):
+            message = await anext(aiter(gateway.messages))
+    assert message.payload == b"queued"
+
+
+async def test_an_identity_uses_client_ids_under_its_own_name(service_state: ServiceState) -> None:
+    cases = [("slc-mqtt-a", True), ("slc-mqtt-a-node-7", True), ("slc-mqtt-ab", False),
+             ("node-7", False), ("gateway", False)]  # fmt: skip
+    for client_id, accepted in cases:
+        if accepted:
+            async with _as(service_state, "slc-mqtt-a", client_id, clean=True):
+                pass
+        else:
+            with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
+                async with _as(service_state, "slc-mqtt-a", client_id, clean=True):
+                    pass
 
 
 # --- TLS -------------------------------------------------------------------------------------

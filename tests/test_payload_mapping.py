@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.normalize import MqttDecoder, Rejected
+from streetlight.normalize import MqttDecoder, Rejected
 from streetlight.profiles import (
     MqttLampProfile,
     ack_body,

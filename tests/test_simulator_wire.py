@@ -15,7 +15,7 @@ from simulator.app import Simulator
 from simulator.modbus_server import Endpoint
 from streetlight.contract import Topics
 from streetlight.domain import STANDBY_W, lamp_power_w
-from streetlight.mqtt import make_client
+from streetlight.mqtt import client_id, make_client
 from streetlight.profiles import ModbusCabinetProfile, ModbusLampProfile, MqttLampProfile, decode
 from streetlight.scenario import FaultEventKind
 from streetlight.services import ServiceState
@@ -61,6 +61,7 @@ async def test_mosquitto_sub_sees_every_report_once_per_interval(
     subscriber = await asyncio.create_subprocess_exec(
         "mosquitto_sub", "-h", "127.0.0.1", "-p", str(url.port), "-t", _report_filter(topics.root),
         "-u", url.username or "", "-P", url.password or "", "-v", "-q", "1", "-W", "120",
+        "-i", client_id(url, f"sub-{topics.root}"),
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert subscriber.stdout is not None

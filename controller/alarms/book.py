@@ -33,7 +33,7 @@ from streetlight.store.alarms import Transition
 
 logger = logging.getLogger(__name__)
 
-Asset = str  # "lamp:<id>", "circuit:<id>", "cabinet:<id>"
+Asset = str  # "lamp:<id>", "circuit:<id>", "cabinet:<id>", "gateway:<id>" (data_stale)
 Key = tuple[AlarmType, Asset]
 
 
@@ -342,8 +342,11 @@ class AlarmBook:
         return all(inventory.lamps[lamp].phase.value in dead for lamp in lamps)
 
     def _site(self, asset: Asset) -> str:
+        """The site of an asset; "" for a gateway, which serves many or none."""
         asset_kind, _, ident = asset.partition(":")
         inventory = self.inventory
+        if asset_kind == "gateway":
+            return ""
         if asset_kind == "lamp":
             ident = inventory.circuits[inventory.lamps[ident].circuit_id].cabinet_id
         elif asset_kind == "circuit":

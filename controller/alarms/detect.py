@@ -20,6 +20,9 @@ DESIGN.md section 6 gives the alarm book (controller.alarms.book) a bad or good 
   its live phases, leakage, door_open — on the first report that shows them.
 - circuit: circuit_dead, when every lamp of a circuit has lost contact while its cabinet's
   supply on their phases is live (and the circuit draws no current, where it is metered).
+- gateway: data_stale, when the stream of the gateway a lamp's reports come from stops or falls
+  behind (controller.alarms.feeds): its lamps' offline judgement waits for it, and a lamp's
+  silence is counted from the arrival of its reports, not from their time.
 
 Expected power comes from the lamp's rated power and the driver curve (streetlight.domain).
 """
@@ -32,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from controller.alarms.book import AlarmBook
+from controller.alarms.feeds import Feeds
 from controller.alarms.thresholds import ThresholdBook, Thresholds
 from streetlight.contract import CabinetTelemetry, LampFault, LampTelemetry
 from streetlight.domain import AlarmType, Inventory, Level, agrees, lamp_power_w
@@ -58,7 +62,9 @@ class _LampWatch:
     phase: str
     rated_w: float
     thresholds: Thresholds
-    last_seen: datetime | None = None
+    last_seen: datetime | None = None  # the time its newest report was taken
+    heard_at: datetime | None = None  # when that report arrived (the controller's clock)
+    source: str | None = None  # the gateway its reports come from
     offline_since: datetime | None = None  # the gateway said so
     lit: bool | None = None
     changes: deque[datetime] = field(default_factory=deque)  # lit/dark changes while on
@@ -111,6 +117,7 @@ class Detector:
                         thresholds=self.thresholds.for_asset(lamp.profile, site),
                     )
         self.unknown_devices = 0
+        self.feeds = Feeds(book, self.thresholds.default.report_interval_s)
         self._started: datetime | None = None  # the first tick: silence is counted from it
         # Silence is a lamp's only while the others are heard: when no reading at all has come
         # for a reporting interval (the gateway, the broker or the controller's link is down),
@@ -120,16 +127,36 @@ class Detector:
 
     # --- lamps ---------------------------------------------------------------------------------
 
-    def lamp(self, reading: LampTelemetry) -> None:
+    def arrived(
+        self, source: str, newest: datetime | None, at: datetime, behind_s: float | None = None
+    ) -> None:
+        """A batch of `source` arrived at `at` (the controller's clock); its newest reading was
+        taken at `newest`; its gateway's polling is `behind_s` behind. Its lamps follow with
+        `lamp(..., arrived=at, source=source)`."""
+        self.feeds.arrived(source, newest, at, behind_s)
+
+    def lamp(
+        self, reading: LampTelemetry, *, arrived: datetime | None = None, source: str | None = None
+    ) -> None:
+        """One report; `arrived` is when it reached the controller (default: its own time) and
+        `source` the gateway it came through."""
         watch = self._lamps.get(reading.lamp)
         if watch is None:
             self.unknown_devices += 1
             return
         at = reading.ts
         book, asset, limits = self.book, watch.asset, watch.thresholds
-        self._hear(at)
+        self._hear(arrived or at)
+        if source is not None and source != watch.source:
+            if (old := self.feeds.get(watch.source)) is not None:
+                old.lamps.discard(reading.lamp)
+            watch.source = source
+            if (feed := self.feeds.get(source)) is not None:
+                feed.lamps.add(reading.lamp)
         if watch.offline_since is None or at > watch.offline_since:
             watch.last_seen = at
+            heard = arrived or at
+            watch.heard_at = heard if watch.heard_at is None else max(watch.heard_at, heard)
             if watch.offline_since is not None:
                 self._online(watch)
             book.observe(AlarmType.LAMP_OFFLINE, asset, False, at, raise_after=1, clear_after=1)
@@ -298,6 +325,7 @@ class Detector:
                 self._online(watch)
             # a sign of life: silence is counted from here, not from its last report
             watch.last_seen = at if watch.last_seen is None else max(watch.last_seen, at)
+            watch.heard_at = at if watch.heard_at is None else max(watch.heard_at, at)
         elif watch.offline_since is None:
             watch.offline_since = at
             self._offline_by_circuit[watch.circuit] += 1
@@ -364,19 +392,33 @@ class Detector:
                 clear_after=clear,
                 detail=f"{lowest:.0f} V",
             )
-        if report.leakage_ma is not None:
+        # an event the controller latched or counted since the last poll is a fault seen, even
+        # if it came and went between the two polls
+        tripped = bool(report.leakage_events)
+        if report.leakage_ma is not None or report.leakage_events is not None:
+            over = report.leakage_ma is not None and report.leakage_ma > limits.leakage_ma
             book.observe(
                 AlarmType.LEAKAGE,
                 asset,
-                report.leakage_ma > limits.leakage_ma,
+                over or tripped,
                 at,
                 raise_after=1,
                 clear_after=clear,
-                detail=f"{report.leakage_ma:.0f} mA",
-            )
-        if report.door_open is not None:
-            book.observe(AlarmType.DOOR_OPEN, asset, report.door_open, at, raise_after=1,
-                         clear_after=1)  # fmt: skip
+                detail=f"{report.leakage_ma:.0f} mA" if over or not tripped
+                else f"{report.leakage_events} leakage trips since the previous poll",
+            )  # fmt: skip
+        opened = bool(report.door_events)
+        if report.door_open is not None or report.door_events is not None:
+            book.observe(
+                AlarmType.DOOR_OPEN,
+                asset,
+                bool(report.door_open) or opened,
+                at,
+                raise_after=1,
+                clear_after=1,
+                detail="" if report.door_open or not opened
+                else "opened and shut since the previous poll",
+            )  # fmt: skip
         for circuit in report.circuits:
             watch.contactor[circuit.circuit] = circuit.contactor_on
             watch.circuit_current[circuit.circuit] = circuit.current_a
@@ -442,17 +484,25 @@ class Detector:
         )
 
     def tick(self, now: datetime) -> None:
-        """What only the passing of time shows: lamps gone quiet, and so dead circuits."""
+        """What only the passing of time shows: data paths stopped or behind, lamps gone quiet
+        (unless their data path is at fault), and so dead circuits."""
         if self._started is None:
             self._started = now
+        feeds = self.feeds
+        feeds.tick(now)
         feed_down = self._feed_down(now)
         for watch in self._lamps.values():
             limits = watch.thresholds
             since = watch.offline_since
             if since is None:
-                if feed_down:
-                    continue
-                last = max(watch.last_seen or self._started, self._resumed or self._started)
+                feed = feeds.get(watch.source)
+                if feed_down or feeds.holds(feed):
+                    continue  # the data path is at fault, not the lamp: wait for it
+                started = self._started
+                resumed = feeds.since(feed)  # its feed, or the controller's link, came back
+                last = max(watch.heard_at or started, self._resumed or started)
+                if resumed is not None:
+                    last = max(last, resumed)
                 if (now - last).total_seconds() < limits.offline_after_s:
                     continue
                 watch.offline_since = since = last

@@ -22,8 +22,9 @@ from streetlight.domain import AlarmType, Level, lamp_power_w
 
 # open alarms of these types do not make a lamp less than intact: a door or a lost command is
 # not a broken facility, and a gateway's stale data is the data path's
-# (by name: `data_stale` is the gateway's, issue 14)
-NOT_FAULTS = frozenset({AlarmType.DOOR_OPEN.value, AlarmType.COMMAND_FAILED.value, "data_stale"})
+NOT_FAULTS = frozenset(
+    {AlarmType.DOOR_OPEN.value, AlarmType.COMMAND_FAILED.value, AlarmType.DATA_STALE.value}
+)
 _UNTOLD = object()  # a lamp the controller has told nothing yet
 
 

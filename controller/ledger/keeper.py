@@ -42,7 +42,7 @@ from controller.notify import Notice, Notifier
 from streetlight.backoff import LinkState
 from streetlight.clock import Clock
 from streetlight.contract import TelemetryBatch
-from streetlight.domain import AlarmChange, Inventory
+from streetlight.domain import CREW_ALARMS, AlarmChange, Inventory
 from streetlight.domain.workorders import OrderState, order_label
 from streetlight.schedule import site_places
 from streetlight.store import sessions
@@ -62,6 +62,7 @@ from streetlight.store.workorders import (
 logger = logging.getLogger(__name__)
 
 Action = tuple[Literal["open", "ended"], Transition]
+ACTIONS_MAX = 100_000  # ledger actions waiting for the store, at most
 
 
 class LedgerKeeper:
@@ -93,9 +94,12 @@ class LedgerKeeper:
             c: (circuit.cabinet_id, inventory.lamps_on_circuit(c))
             for c, circuit in inventory.circuits.items()
         }
-        # in order: released roots to open an order for, ends of roots to tell crews of;
-        # bounded by the alarms themselves (one entry per root's release or end)
+        # in order: released roots to open an order for, ends of roots to tell crews of; one
+        # entry per root's release or end, ACTIONS_MAX at most: beyond (the store away through
+        # an alarm storm), an action is dropped, counted and logged; a root left without its
+        # order gets it when the controller next starts (`restore`)
         self._actions: deque[Action] = deque()
+        self.dropped_actions = 0
         self.orders: dict[int, ActiveOrder] = {}  # not yet verified, as last read
         self._watch_lamps: set[str] = set()  # whose reports are evidence for a repaired order
         self._watch_cabinets: set[str] = set()
@@ -114,14 +118,16 @@ class LedgerKeeper:
         async with sessions(self.engine)() as session:
             have = await open_alarms_with_orders(session)
         for alarm in self.book.open_alarms():
-            if alarm.parent is None and alarm.id not in have:
+            if alarm.parent is None and alarm.id not in have and alarm.type in CREW_ALARMS:
                 self.hold.hold_again(alarm.transition(AlarmChange.RAISED, alarm.raised_at, ""))
 
     async def on_changes(self, batch: Sequence[Transition]) -> None:
-        """The alarm outlet's listener: the book's changes, once stored."""
+        """The alarm outlet's listener: the book's changes, once stored (those of alarms a crew
+        repairs: a gateway's `data_stale` opens no order)."""
+        batch = [t for t in batch if t.type in CREW_ALARMS]
         for t in self.hold.take(batch):
             if self.notifier is not None:
-                self._actions.append(("ended", t))
+                self._act(("ended", t))
         for t in batch:
             if t.change in (AlarmChange.RAISED, AlarmChange.SURFACED):
                 for order in self.orders.values():  # bad again: the wait starts over
@@ -141,6 +147,16 @@ class LedgerKeeper:
                 if cabinet.cabinet in self._watch_cabinets:
                     self._saw(f"cabinet:{cabinet.cabinet}", cabinet.ts)
 
+    def _act(self, action: Action) -> None:
+        if len(self._actions) >= ACTIONS_MAX:
+            self.dropped_actions += 1
+            logger.error(
+                "%d ledger actions wait for the store: dropped %s of al-%d (%d so far)",
+                len(self._actions), action[0], action[1].alarm_id, self.dropped_actions,
+            )  # fmt: skip
+            return
+        self._actions.append(action)
+
     def _saw(self, source: str, at: datetime) -> None:
         last = self._seen.get(source)
         if last is None or at > last:
@@ -148,7 +164,8 @@ class LedgerKeeper:
 
     def tick(self, now: datetime) -> None:
         """Release held roots whose time is up; look at repaired and overdue orders."""
-        self._actions.extend(("open", t) for t in self.hold.due(now))
+        for t in self.hold.due(now):
+            self._act(("open", t))
         self._review(now)
         if self._actions or self._verify or self._escalate:
             self._wake.set()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -81,6 +82,7 @@ class DispatchStats:
     failed: int = 0
     reasserted: int = 0  # lamps given up on and told again
     deferred: int = 0  # commands to silent lamps, held until they report
+    superseded: int = 0  # queued commands whose lamps all got a newer one: dropped unsent
 
 
 class Dispatcher:
@@ -114,7 +116,13 @@ class Dispatcher:
         self.reported: dict[str, LampTelemetry] = {}
         self._tracked: dict[str, Tracked] = {}  # command id -> its command
         self._lamp_command: dict[str, str] = {}  # lamp -> the command that carries it now
-        self._queue: asyncio.Queue[Tracked] = asyncio.Queue()  # bounded by the lamp count
+        # commands waiting for their turn to be sent. Bounded: each lamp is carried by one live
+        # command at most, so when more than the lamps wait, the commands whose lamps all got
+        # a newer one (they would be skipped when their turn came) are dropped from the queue;
+        # a live command is never dropped
+        self._queue: deque[Tracked] = deque()
+        self._queue_max = max(1, len(inventory.lamps))
+        self._queued = asyncio.Event()
         self._ids = itertools.count(1)
         self._run = f"{int(clock.now().timestamp()):x}"
         self.stats = DispatchStats()
@@ -192,7 +200,21 @@ class Dispatcher:
             self._lamp_command[lamp] = command.id
             self.acknowledged.pop(lamp, None)  # an earlier ack does not speak for this one
         self._tracked[command.id] = tracked
-        self._queue.put_nowait(tracked)
+        if len(self._queue) >= self._queue_max:
+            self._drop_superseded()
+        self._queue.append(tracked)
+        self._queued.set()
+
+    def _drop_superseded(self) -> None:
+        """The queue is full: drop the commands every lamp of which has a newer one."""
+        live: deque[Tracked] = deque()
+        for tracked in self._queue:
+            if tracked.lamps:
+                live.append(tracked)
+            else:
+                self._tracked.pop(tracked.command.id, None)
+                self.stats.superseded += 1
+        self._queue = live
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -206,7 +228,10 @@ class Dispatcher:
         room = asyncio.Semaphore(OUTSTANDING)
         async with asyncio.TaskGroup() as sending:
             while True:
-                tracked = await self._queue.get()
+                while not self._queue:
+                    self._queued.clear()
+                    await self._queued.wait()
+                tracked = self._queue.popleft()
                 if not tracked.lamps:  # every lamp was taken over by a newer command
                     self._tracked.pop(tracked.command.id, None)
                     continue

@@ -119,8 +119,8 @@ def topic_device(profile: MqttLampProfile, topic: str) -> str | None:
 
 
 def _sample(args: argparse.Namespace, directory: Path) -> int:
-    from gateway.normalize import MqttDecoder, Rejected, device_names
     from streetlight.inventory import load_inventory
+    from streetlight.normalize import MqttDecoder, Rejected, device_names
 
     if args.sample is None or args.profile is None:
         raise SampleError("--sample FILE and --profile ID go together")

@@ -120,6 +120,8 @@ CABINET = MeasurementSpec(
         _f("door_open", "boolean", "", "door switch open"),
         _f("lux", "float", "lx", "ambient light at the cabinet's sensor"),
         _f("supply_on", "boolean", "", "mains present on every phase"),
+        _f("door_events", "integer", "", "door openings since the previous report"),
+        _f("leakage_events", "integer", "", "leakage trips since the previous report"),
     ),
     "one point per cabinet report",
 )
@@ -430,6 +432,8 @@ class TelemetryLines:
             "door_open": report.door_open,
             "lux": report.lux,
             "supply_on": report.supply_on,
+            "door_events": report.door_events,
+            "leakage_events": report.leakage_events,
         }
         if any(value is not None for value in fields.values()):
             lines.append(encode_line(series_key(CABINET.name, tags), fields, ts))

@@ -53,9 +53,12 @@ class LampTelemetry(_Payload):
     current_a: float | None = Field(default=None, ge=0, le=50)
     power_w: float | None = Field(default=None, ge=0, le=5000)
     power_factor: float | None = Field(default=None, ge=0, le=1)
-    energy_wh: float | None = Field(default=None, ge=0, description="cumulative since install")
+    # a 1 kW lamp lit for a century draws 876 MWh and burns 876,000 h: beyond is no reading
+    energy_wh: float | None = Field(
+        default=None, ge=0, le=1e9, description="cumulative since install"
+    )
     driver_temp_c: float | None = Field(default=None, ge=-60, le=200)
-    burning_hours: float | None = Field(default=None, ge=0)
+    burning_hours: float | None = Field(default=None, ge=0, le=1e6)
     faults: list[LampFault] = Field(default_factory=list)
     source: Id | None = Field(default=None, description="the gateway that read it")
     ts_source: Literal["device", "gateway"] | None = Field(
@@ -95,6 +98,16 @@ class CabinetTelemetry(_Payload):
     door_open: bool | None = None
     lux: float | None = Field(default=None, ge=0, le=200_000)
     supply_on: bool | None = Field(default=None, description="mains present on every phase")
+    door_events: int | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="door openings since the previous report (a latched bit, or the increase "
+        "of the controller's counter): a door opened and shut between two polls",
+    )
+    leakage_events: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="leakage trips since the previous report"
+    )
     source: Id | None = None
 
 
@@ -110,6 +123,12 @@ class TelemetryBatch(_Payload):
     """
 
     source: Id = Field(description="the gateway that read them")
+    behind_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="how far the gateway's polling is behind its schedule (clock seconds), "
+        "when it is",
+    )
     lamps: list[LampTelemetry] = Field(default_factory=list, max_length=TELEMETRY_BATCH_MAX)
     cabinets: list[CabinetTelemetry] = Field(default_factory=list, max_length=TELEMETRY_BATCH_MAX)
 

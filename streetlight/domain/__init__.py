@@ -2,6 +2,7 @@
 
 from streetlight.domain.alarms import (
     ASSET_KINDS,
+    CREW_ALARMS,
     REPAIR_DEADLINE,
     SEVERITY,
     AlarmChange,
@@ -54,6 +55,7 @@ from streetlight.domain.renovation import (
 __all__ = [
     "ADDRESS_PATTERN",
     "ASSET_KINDS",
+    "CREW_ALARMS",
     "DEFAULT_LIGHTING_TARGETS",
     "DEFAULT_POLE_SPACING_M",
     "ID_PATTERN",

@@ -25,6 +25,8 @@ class AlarmType(StrEnum):
     LEAKAGE = "leakage"
     DOOR_OPEN = "door_open"
     COMMAND_FAILED = "command_failed"
+    # the data path (a gateway, its broker, its feed) stopped or fell behind: not the lamps
+    DATA_STALE = "data_stale"
 
 
 class Severity(StrEnum):
@@ -60,6 +62,8 @@ SEVERITY: dict[AlarmType, Severity] = {
     # an open cabinet door exposes live parts in a street where people walk
     AlarmType.DOOR_OPEN: Severity.EMERGENCY,
     AlarmType.COMMAND_FAILED: Severity.ORDINARY,
+    # in place of the lamp_offline alarms it holds back (ordinary, too)
+    AlarmType.DATA_STALE: Severity.ORDINARY,
 }
 
 ASSET_KINDS: dict[AlarmType, frozenset[AssetKind]] = {
@@ -84,7 +88,15 @@ ASSET_KINDS: dict[AlarmType, frozenset[AssetKind]] = {
     AlarmType.LEAKAGE: frozenset({AssetKind.CABINET}),
     AlarmType.DOOR_OPEN: frozenset({AssetKind.CABINET}),
     AlarmType.COMMAND_FAILED: frozenset({AssetKind.LAMP, AssetKind.CIRCUIT, AssetKind.CABINET}),
+    AlarmType.DATA_STALE: frozenset({AssetKind.GATEWAY}),
 }
+
+# alarms a maintenance crew repairs: a root alarm of these opens a work order and is told to
+# the site's crew; a gateway's data path is not a street's (its alarm is on the bus, in the
+# store and in InfluxDB for the operator, and holds back its lamps' offline alarms)
+CREW_ALARMS: frozenset[AlarmType] = frozenset(
+    kind for kind, assets in ASSET_KINDS.items() if AssetKind.GATEWAY not in assets
+)
 
 
 class AlarmState(StrEnum):

@@ -93,6 +93,8 @@ class AssetKind(StrEnum):
     CABINET = "cabinet"
     CIRCUIT = "circuit"
     LAMP = "lamp"
+    # not a node of the tree: the process that reads the field, on which `data_stale` is raised
+    GATEWAY = "gateway"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from streetlight.influx.client import (
     InfluxClient,
     InfluxError,
+    InfluxPartialWriteError,
     InfluxRequestError,
     InfluxUnavailableError,
     RetryPolicy,
@@ -19,19 +20,21 @@ from streetlight.influx.line_protocol import (
     series_key,
     to_ns,
 )
-from streetlight.influx.writer import BatchWriter, WriterStats
+from streetlight.influx.writer import BatchWriter, WriterFullError, WriterStats
 
 __all__ = [
     "BatchWriter",
     "FieldValue",
     "InfluxClient",
     "InfluxError",
+    "InfluxPartialWriteError",
     "InfluxRequestError",
     "InfluxUnavailableError",
     "LineProtocolError",
     "Point",
     "RetryPolicy",
     "Series",
+    "WriterFullError",
     "WriterStats",
     "encode_line",
     "from_ns",

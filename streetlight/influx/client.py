@@ -6,7 +6,10 @@ Token ...``, for 2.x/3.x) or a user name and password (HTTP basic, for 1.x).
 
 Errors are kept apart: `InfluxUnavailableError` is transient (connection refused, timeout,
 5xx, 429) and is retried a bounded number of times with backoff; `InfluxRequestError` is the
-server refusing the request (bad points, unknown database, bad credentials) and is not.
+server refusing the request (bad points, unknown database, bad credentials) and is not. A
+write of which InfluxDB stored some points and dropped others (1.x: HTTP 400 `partial write:
+... dropped=N`, or lines it could not parse) is an `InfluxPartialWriteError` that says how
+many it dropped, so a writer counts what was stored and what was refused as they were.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import base64
 import gzip
 import ipaddress
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +48,32 @@ class InfluxRequestError(InfluxError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class InfluxPartialWriteError(InfluxRequestError):
+    """InfluxDB stored the points of a write but `dropped` of them (out of its retention, of a
+    conflicting field type, or lines it could not parse)."""
+
+    def __init__(self, message: str, status: int, dropped: int) -> None:
+        super().__init__(message, status)
+        self.dropped = dropped
+
+
+_DROPPED = re.compile(r"\bdropped=(\d+)")
+_UNPARSABLE = "unable to parse"
+
+
+def dropped_points(message: str) -> int | None:
+    """How many points a 1.x "partial write" answer says were dropped; None if it is not one.
+
+    InfluxDB 1.x answers `partial write: <reason> dropped=N` for points it refused among others
+    it stored, and `partial write: unable to parse '<line>': ... dropped=0` (one "unable to
+    parse" per line) when it stored the lines it could parse: those lines count as dropped."""
+    if "partial write" not in message:
+        return None
+    match = _DROPPED.search(message)
+    dropped = int(match.group(1)) if match else 0
+    return dropped + message.count(_UNPARSABLE)
 
 
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -228,11 +258,18 @@ class InfluxClient:
         message = _error_text(response)
         if response.status_code in _TRANSIENT_STATUS:
             raise InfluxUnavailableError(
-                f"InfluxDB at {self.url}: HTTP {response.status_code}: {message}"
+                f"InfluxDB at {self.url}: HTTP {response.status_code}: {message[:300]}"
+            )
+        dropped = dropped_points(message) if path == "/write" else None
+        if dropped is not None:
+            raise InfluxPartialWriteError(
+                f"InfluxDB at {self.url} stored part of a write: {message[:300]}",
+                response.status_code,
+                dropped,
             )
         raise InfluxRequestError(
             f"InfluxDB at {self.url} refused {method} {path}: HTTP {response.status_code}: "
-            f"{message}",
+            f"{message[:300]}",
             response.status_code,
         )
 
@@ -248,10 +285,11 @@ def _is_loopback(url: str) -> bool:
 
 
 def _error_text(response: httpx.Response) -> str:
+    """The server's reason, whole (a partial write's count of dropped points is at its end)."""
     try:
         payload = response.json()
     except ValueError:
-        return response.text.strip()[:300] or response.reason_phrase
+        return response.text.strip()[:2000] or response.reason_phrase
     if isinstance(payload, dict) and isinstance(payload.get("error"), str):
         return str(payload["error"])
     return str(payload)[:300]

@@ -5,8 +5,14 @@
 
 A batch is sent when it holds `batch_size` lines or when its oldest line is `flush_interval`
 seconds old. At most `max_pending` sealed batches wait to be sent; when they are all taken,
-`write` blocks (backpressure) rather than grow without bound. `max_in_flight` batches are sent
-at once, so encoding the next batch overlaps the server's work on the previous one.
+`write` blocks (backpressure) rather than grow without bound, or, with `when_full="fail"`, the
+new batch goes to `on_failure` at once (the gateway spools it: a slow server never holds up
+its caller). `max_in_flight` batches are sent at once, so encoding the next batch overlaps the
+server's work on the previous one.
+
+A batch of which the server stored some lines and dropped others (a 1.x partial write) counts
+the stored ones in `stats.lines_written` and the dropped ones in `stats.lines_refused`; it is
+not handed to `on_failure`, as sending it again would not change the answer.
 
 A batch that still fails after the client's bounded retries goes to `on_failure` (the gateway
 spools it to disk); without a handler it is logged and counted in `stats.lines_failed`. While
@@ -28,13 +34,26 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from streetlight.influx.client import InfluxClient, InfluxError, InfluxUnavailableError
+from streetlight.influx.client import (
+    InfluxClient,
+    InfluxError,
+    InfluxPartialWriteError,
+    InfluxUnavailableError,
+)
 from streetlight.influx.line_protocol import Point
 
 logger = logging.getLogger(__name__)
 
 FailureHandler = Callable[[list[str], InfluxError], Awaitable[None]]
+
+
+class WriterFullError(InfluxUnavailableError):
+    """Every place for a pending batch was taken (`when_full="fail"`): the server is slower
+    than the writer's caller, not necessarily away."""
+
+
 DoneHandler = Callable[[list[object]], None]
 
 
@@ -44,6 +63,8 @@ class WriterStats:
     batches_written: int = 0
     lines_failed: int = 0
     batches_failed: int = 0
+    lines_refused: int = 0  # dropped by the server from a write it otherwise stored
+    batches_overflowed: int = 0  # handed to on_failure because every pending place was taken
 
 
 class BatchWriter:
@@ -61,7 +82,10 @@ class BatchWriter:
         on_done: DoneHandler | None = None,
         hold: Callable[[], bool] | None = None,
         database: str | None = None,
+        when_full: Literal["wait", "fail"] = "wait",
     ) -> None:
+        if when_full == "fail" and on_failure is None:
+            raise ValueError('when_full="fail" needs an on_failure handler to take the batch')
         if batch_size < 1 or flush_interval <= 0 or max_pending < 1 or max_in_flight < 1:
             raise ValueError("batch_size, flush_interval, max_pending, max_in_flight must be > 0")
         self._client = client
@@ -72,6 +96,7 @@ class BatchWriter:
         self._on_done = on_done
         self._hold = hold
         self._database = database
+        self._when_full = when_full
         self._buffer: list[str] = []
         self._receipts: list[object] = []
         self._buffer_since = 0.0
@@ -82,6 +107,8 @@ class BatchWriter:
         self._released = 0  # batches whose receipts have gone to on_done, in order
         self._finished: dict[int, list[object]] = {}  # receipts of batches done out of order
         self._tasks: asyncio.TaskGroup | None = None
+        self._senders: list[asyncio.Task[None]] = []
+        self.drain_timeout: float | None = None  # on close, the longest to wait for the server
         self._closing = False
         self._closed = asyncio.Event()
         self._unsent = 0  # lines in sealed batches not yet written or handed to on_failure
@@ -91,18 +118,32 @@ class BatchWriter:
         self._tasks = asyncio.TaskGroup()
         await self._tasks.__aenter__()
         self._tasks.create_task(self._age_flusher(), name="influx-writer-age-flusher")
-        for index in range(self._max_in_flight):
+        self._senders = [
             self._tasks.create_task(self._sender(), name=f"influx-writer-sender-{index}")
+            for index in range(self._max_in_flight)
+        ]
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        """Send what is buffered; within `drain_timeout` seconds, if one is set: what the server
+        has not taken by then is left unsent (its receipts are never done) and logged."""
         self._closing = True
         self._closed.set()
         assert self._tasks is not None
         try:
-            await self._seal()
-            for _ in range(self._max_in_flight):
-                await self._batches.put(None)
+            async with asyncio.timeout(self.drain_timeout):
+                await self._seal()
+                for _ in range(self._max_in_flight):
+                    await self._batches.put(None)
+                await asyncio.wait(self._senders)
+        except TimeoutError:
+            logger.warning(
+                "InfluxDB took no more within %.0f s of closing: %d lines left unsent",
+                self.drain_timeout,
+                self.buffered,
+            )
+            for task in self._senders:
+                task.cancel()
         finally:
             await self._tasks.__aexit__(None, None, None)
             self._tasks = None
@@ -158,8 +199,14 @@ class BatchWriter:
             raise RuntimeError("BatchWriter is used outside its 'async with' block")
         batch, self._buffer = self._buffer, []
         receipts, self._receipts = self._receipts, []
-        self._unsent += len(batch)
         number, self._sealed = self._sealed, self._sealed + 1
+        if self._when_full == "fail" and self._batches.full() and not self._closing:
+            assert self._on_failure is not None
+            self.stats.batches_overflowed += 1
+            await self._on_failure(batch, WriterFullError("every pending batch's place is taken"))
+            self._release(number, receipts)
+            return
+        self._unsent += len(batch)
         await self._batches.put((number, batch, receipts))
 
     async def _age_flusher(self) -> None:
@@ -197,6 +244,12 @@ class BatchWriter:
             if self._hold is not None and self._hold():
                 raise InfluxUnavailableError("writes held: the server is away or a spool drains")
             await self._client.write_lines(batch, database=self._database)
+        except InfluxPartialWriteError as exc:
+            dropped = min(exc.dropped, len(batch))
+            self.stats.lines_written += len(batch) - dropped
+            self.stats.lines_refused += dropped
+            self.stats.batches_written += 1
+            logger.error("InfluxDB dropped %d of %d points: %s", dropped, len(batch), exc)  # noqa: TRY400 - the reason is in the message
         except InfluxError as exc:
             self.stats.batches_failed += 1
             if self._on_failure is not None:

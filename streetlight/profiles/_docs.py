@@ -22,6 +22,8 @@ def _row(group: str, name: str, spec: RegisterSpec) -> str:
         "bits: " + ", ".join(f"{b} {f.value}" for b, f in spec.bits.items()) if spec.bits else ""
     )
     access = "read/write" if spec.writable else "read"
+    if spec.event is not None:  # latched: cleared when read; counter: counts the events
+        access = f"read ({spec.event})"
     return (
         f"| {group} | `{name}` | {spec.table} | {spec.address} | {spec.stride or ''} | {spec.type} "
         f"| {scale} | {unit} | {access} |"

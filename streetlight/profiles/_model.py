@@ -31,7 +31,12 @@ WIDTH = {"bool": 1, "u16": 1, "i16": 1, "u32": 2, "i32": 2, "f32": 2}
 PHASE_FIELDS = frozenset({"voltage_v", "current_a", "power_w", "power_factor", "energy_wh"})
 BROADCAST_FIELDS = frozenset({"dim_pct", "relay_on"})
 CIRCUIT_FIELDS = frozenset({"contactor_on", "current_a"})
-CABINET_FIELDS = frozenset({"leakage_ma", "door_open", "lux", "supply_on"})
+CABINET_FIELDS = frozenset(
+    {"leakage_ma", "door_open", "lux", "supply_on", "door_events", "leakage_events"}
+)
+# fields of events a cabinet controller keeps between polls (a latched bit or a counter), so an
+# event that came and went between two polls is still read
+EVENT_FIELDS = frozenset({"door_events", "leakage_events"})
 
 
 class RegisterSpec(Strict):
@@ -47,9 +52,18 @@ class RegisterSpec(Strict):
     bits: dict[int, LampFault] | None = Field(
         default=None, description="for a fault word: bit number -> fault flag"
     )
+    event: Literal["latched", "counter"] | None = Field(
+        default=None,
+        description="an event kept between polls: latched (a bit set by the event, cleared when "
+        "read) or counter (a count of events, unsigned, wrapping at its width)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if self.event == "latched" and self.type != "bool":
+            raise ValueError("a latched event is one bit: type must be bool")
+        if self.event == "counter" and self.type not in ("u16", "u32"):
+            raise ValueError("an event counter is unsigned: type must be u16 or u32")
         if self.table in BIT_TABLES and self.type != "bool":
             raise ValueError(f"a {self.table} holds single bits: type must be bool")
         if self.writable and self.table in ("discrete", "input"):
@@ -142,6 +156,13 @@ class ModbusCabinetProfile(ModbusProfile):
         self._check("phases", self.phases, PHASE_FIELDS)
         self._check("circuits", self.circuits, CIRCUIT_FIELDS)
         self._check("fields", self.fields, CABINET_FIELDS)
+        for name, spec in self.fields.items():
+            if (name in EVENT_FIELDS) != (spec.event is not None):
+                raise ValueError(
+                    f"fields.{name}: "
+                    + ("needs event: latched or counter" if name in EVENT_FIELDS
+                       else "only door_events and leakage_events are events")
+                )  # fmt: skip
         contactor = self.circuits.get("contactor_on")
         if contactor is None or not contactor.writable:
             raise ValueError("circuits.contactor_on: required and writable (commands switch it)")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from streetlight.profiles import MqttLampProfile, load_profiles
+from streetlight.services._clientid import ensure_build_tools
 from streetlight.services._install import (
     CONSOLE_PACKAGES,
     SERVER_PACKAGES,
@@ -196,6 +197,7 @@ __all__ = [
     "die_with_parent",
     "down",
     "ensure_browser",
+    "ensure_build_tools",
     "ensure_programs",
     "find_program",
     "free_port",

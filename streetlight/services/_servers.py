@@ -24,6 +24,7 @@ from urllib.parse import quote, urlencode
 
 from streetlight.errors import StreetlightError
 from streetlight.profiles import MqttLampProfile
+from streetlight.services._clientid import clientid_plugin
 from streetlight.services._mqtt_auth import ROLES, acl_text, load_credentials, write_password_file
 
 logger = logging.getLogger(__name__)
@@ -304,7 +305,13 @@ class Mosquitto(ManagedServer):
             raise ServiceError("mosquitto_passwd is needed for password authentication")
         write_password_file(passwords, self.credentials, self.passwd_program)
         acl.write_text(acl_text(auth.bus_root, auth.field_root, auth.device_classes))
-        return ["allow_anonymous false", f"password_file {passwords}", f"acl_file {acl}"]
+        return [
+            "allow_anonymous false",
+            # an identity may use only client ids of its own: "<identity>" or "<identity>-..."
+            f"plugin {clientid_plugin(self.directory)}",
+            f"password_file {passwords}",
+            f"acl_file {acl}",
+        ]
 
     def _command(self) -> list[str]:
         return [str(self.program), "-c", str(self.config_path)]

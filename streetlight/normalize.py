@@ -2,7 +2,12 @@
 
 A rejected message raises `Rejected` with a kind (the health counters count by kind) and a
 reason naming the field. The limits are the canonical payload's own (streetlight.contract),
-so what is accepted here always validates against the contract's schema.
+so what is accepted here always validates against the contract's schema. A report is also
+refused when its time is outside a window around the gateway's clock (`TimeWindow`), and when
+its device is not a lamp of the profile whose topic carried it.
+
+It is the core's, not the gateway's alone: the onboarding check (`streetlight contract profiles
+--sample`) decodes a recorded payload exactly as the gateway does.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import annotated_types
@@ -41,6 +46,9 @@ UNMAPPED = "unmapped"  # a field the profile needs is missing
 WRONG_TYPE = "wrong_type"
 OUT_OF_RANGE = "out_of_range"
 UNKNOWN_DEVICE = "unknown_device"
+WRONG_PROFILE = "wrong_profile"  # a lamp of another model, on this model's topics
+TIME_AHEAD = "time_ahead"  # stamped further ahead of the clock than the window allows
+TIME_OLD = "time_old"  # older than the window allows
 
 
 class Rejected(ValueError):  # noqa: N818 - a verdict on a message, raised and counted
@@ -116,7 +124,7 @@ class Reading:
 
 def _checked(name: str, value: float, device: str) -> float:
     low, high = LAMP_LIMITS[name]
-    if math.isnan(value) or not low <= value <= high:
+    if not math.isfinite(value) or not low <= value <= high:
         raise Rejected(OUT_OF_RANGE, f"{name} {value!r} outside {low:g}..{high:g}", device)
     return value
 
@@ -159,6 +167,7 @@ def _number_reader(name: str, spec: JsonField) -> Reader:
         value = _number(name, raw, device)
         if not plain:
             value = round(convert.to_canonical(scaled(value)), 6)
+        value = _checked(name, float(value), device)
         if value != int(value):
             raise Rejected(WRONG_TYPE, f"dim_pct {value!r} is not a whole number", device)
         return int(_checked(name, value, device))
@@ -207,7 +216,7 @@ def _time_reader(spec: JsonTime) -> Callable[[Any, str], datetime]:
         seconds = _number("time", raw, device) / divisor
         try:
             return datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError) as exc:
+        except (OverflowError, OSError, ValueError) as exc:  # beyond year 9999, or NaN
             raise Rejected(OUT_OF_RANGE, f"time {raw!r} is not a date", device) from exc
 
     return epoch
@@ -219,7 +228,7 @@ def _fault_reader(spec: FaultSpec) -> Callable[[Any, str], list[str]]:
 
         def word(raw: Any, device: str) -> list[str]:
             value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
-            if isinstance(raw, str) and raw.strip().isdigit():
+            if isinstance(raw, str) and raw.strip().isdigit() and len(raw) <= 20:
                 value = int(raw)
             if value is None:
                 raise Rejected(WRONG_TYPE, f"fault word {raw!r} is not an integer", device)
@@ -251,21 +260,44 @@ def device_names(profile: MqttLampProfile, inventory: Inventory) -> dict[str, st
     }
 
 
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """How far from the clock a report's time may be: at most `ahead_s` ahead (a device clock
+    that is wrong, or a forged time) and at most `behind_s` behind (older than the broker's
+    queue and the spools are sized to hold)."""
+
+    ahead_s: float | None = 600.0  # None: no limit
+    behind_s: float | None = 86_400.0
+
+    def check(self, ts: datetime, now: datetime, device: str) -> None:
+        if self.ahead_s is not None and ts - now > timedelta(seconds=self.ahead_s):
+            raise Rejected(TIME_AHEAD, f"time {ts.isoformat()} is ahead of the clock", device)
+        if self.behind_s is not None and now - ts > timedelta(seconds=self.behind_s):
+            raise Rejected(TIME_OLD, f"time {ts.isoformat()} is older than the window", device)
+
+
 class MqttDecoder:
     """Decodes one MQTT profile's reports, its paths compiled once.
 
-    `devices` maps what a device calls itself (see `device_names`) to its lamp; `now` is the
-    time of receipt, for a profile whose reports carry no time."""
+    `devices` maps what a device calls itself (see `device_names`) to its lamp; `lamps`, if
+    given, are the lamps of this profile (another lamp named on its topics is refused as
+    `wrong_profile`); `now` is the clock, for a profile whose reports carry no time and for the
+    `window` a report's time must fall in (None: any time)."""
 
     def __init__(
         self,
         profile: MqttLampProfile,
         devices: Mapping[str, str],
         now: Callable[[], datetime] | None = None,
+        *,
+        lamps: frozenset[str] | None = None,
+        window: TimeWindow | None = None,
     ) -> None:
         report = profile.report
         self.profile = profile
         self._devices = devices
+        self._own = lamps
+        self._window = window
         self._fold = profile.devices_named_by == "device_address"
         self._now = now or (lambda: datetime.now(UTC))
         self._device = compiled(report.device.path) if report.device.path else None
@@ -310,7 +342,9 @@ class MqttDecoder:
         lamp = self._devices.get(self._key(name))
         if lamp is None:
             what = "device address" if self._fold else "device"
-            raise Rejected(UNKNOWN_DEVICE, f"unknown {what} {name!r}", name)
+            raise Rejected(UNKNOWN_DEVICE, f"unknown {what} {name[:80]!r}", name)
+        if self._own is not None and lamp not in self._own:
+            raise Rejected(WRONG_PROFILE, f"lamp {lamp} is not a {self.profile.id}", lamp)
         return lamp
 
     def _name(self, document: Any, topic_device: str | None) -> str:
@@ -346,6 +380,8 @@ class MqttDecoder:
             if raw_time is None:
                 raise Rejected(UNMAPPED, f"no time at {self._time[0].expression}", lamp)
             ts = self._time[1](raw_time, lamp)
+            if self._window is not None:
+                self._window.check(ts, self._now(), lamp)
         values: dict[str, Any] = {}
         for field_name, path, read in self._fields:
             raw = path.get(document)
@@ -360,6 +396,19 @@ class MqttDecoder:
             if raw_faults is not None:
                 faults = self._faults[1](raw_faults, lamp)
         return Reading(lamp=lamp, ts=ts, faults=faults, ts_source=ts_source, **values)
+
+
+def _events(name: str, kind: str, raw: Any, counters: dict[str, int] | None) -> int:
+    if kind == "latched":
+        return int(bool(raw))
+    count = int(raw)
+    if counters is None:
+        return 0
+    before = counters.get(name)
+    counters[name] = count
+    if before is None:
+        return 0  # the first read: what came before the gateway is not news
+    return count - before if count >= before else count
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,8 +458,13 @@ def modbus_cabinet(
     read: Mapping[tuple[str, int], int | bool],
     ts: datetime,
     source: str,
+    *,
+    counters: dict[str, int] | None = None,
 ) -> CabinetTelemetry:
-    """A cabinet's telemetry from the values read, by (table, address)."""
+    """A cabinet's telemetry from the values read, by (table, address). Event fields give the
+    events since the previous report: a latched bit 0 or 1; a counter its increase since the
+    value kept in `counters` (0 the first time; a counter that went down was reset or wrapped,
+    and counts from 0), which is updated."""
 
     def value(spec: RegisterSpec, index: int = 0) -> Any:
         start = spec.address_of(index)
@@ -436,6 +490,9 @@ def modbus_cabinet(
             for i, circuit_id in enumerate(cabinet.circuit_ids)
         ]
         fields = {name: value(spec) for name, spec in profile.fields.items()}
+        for name, spec in profile.fields.items():
+            if spec.event is not None:
+                fields[name] = _events(name, spec.event, fields[name], counters)
         return CabinetTelemetry.model_validate(
             {
                 "cabinet": cabinet.id,
