@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,13 +172,16 @@ class ThreadedClient:
         subscription, what devices publish is not kept for this client's session."""
         return await asyncio.to_thread(self._subscribed.wait, within)
 
-    async def stop(self) -> None:
+    async def stop(self, flush_s: float = 3.0) -> None:
         """Disconnect cleanly (no last will) and stop the network thread; the acknowledgements
-        already given go out first (for a second at most)."""
+        already given go out first (for `flush_s` at most: on a loaded machine the network
+        thread may take over a second to write them, and an acknowledgement lost here is a
+        message the broker sends again)."""
         self._stopping = True
         with self._room:
             self._room.notify_all()
-        for _ in range(50):
+        deadline = time.monotonic() + flush_s
+        while time.monotonic() < deadline:  # polled: paho tells no event when its queue empties
             if not self._client.unsent or not self._connected.is_set():
                 break
             await asyncio.sleep(0.02)

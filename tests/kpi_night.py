@@ -31,6 +31,7 @@ from typing import Any
 from controller.alarms import ThresholdBook
 from controller.app import Controller
 from controller.kpi import KpiConfig
+from gateway.app import Gateway
 from simulator.app import Simulator
 from streetlight.domain.workorders import OrderState
 from streetlight.influx import InfluxClient, quote_ident
@@ -152,17 +153,25 @@ def _record(sim: Simulator, truth: Truth, relay: dict[str, bool]) -> None:
     truth.power_w[moment] = power
 
 
-async def _caught_up(sim: Simulator, controller: Controller) -> None:
+async def _caught_up(sim: Simulator, gateway: Gateway, controller: Controller) -> None:
     """Wait (wall time) until every lamp's newest report has reached the controller, within a
-    reporting interval and half a minute of the clock."""
+    reporting interval and half a minute of the clock, and the gateway's polling has done what
+    was due: a step of the clock is as long as a reporting interval, so a poller still busy with
+    one step when the next is taken would fall two intervals behind, and the controller rightly
+    raise `data_stale` on the gateway."""
     limit = timedelta(seconds=INTERVAL_S + 30)
     lamps = sim.world.inventory.lamps
 
     def done() -> bool:
         now, reported = sim.world.clock.now(), controller.dispatcher.reported
-        return all(
-            now - (r.ts if (r := reported.get(lamp)) is not None else START) <= limit
-            for lamp in lamps
+        outputs = gateway.outputs
+        return (
+            outputs is not None
+            and outputs.behind() < 1.0
+            and all(
+                now - (r.ts if (r := reported.get(lamp)) is not None else START) <= limit
+                for lamp in lamps
+            )
         )
 
     deadline = time.monotonic() + 60
@@ -205,7 +214,7 @@ async def simulate(state: ServiceState, directory: Path) -> Night:
         )  # fmt: skip
         engine = await stack.enter_async_context(schedule_store(sim, directory, schedule()))
         polls = {"cabinet_interval_s": INTERVAL_S, "lamp_interval_s": INTERVAL_S}
-        await stack.enter_async_context(
+        gateway = await stack.enter_async_context(
             running_gateway(
                 sim,
                 _settings(state, root, database, "gateway"),
@@ -221,7 +230,7 @@ async def simulate(state: ServiceState, directory: Path) -> Night:
         await stack.enter_async_context(
             running_role("controller", controller.run, controller.ready)
         )
-        crew = await _run(sim, controller, truth)
+        crew = await _run(sim, gateway, controller, truth)
         await eventually(lambda: not controller.kpi.outbox.batches, what="KPI points written")
         writer = dataclasses.asdict(controller.kpi.stats) | dataclasses.asdict(
             controller.kpi.outbox.stats
@@ -262,7 +271,9 @@ def _changes() -> list[datetime]:
     return [at - timedelta(minutes=2) for at in moments]
 
 
-async def _run(sim: Simulator, controller: Controller, truth: Truth) -> dict[OrderState, datetime]:
+async def _run(
+    sim: Simulator, gateway: Gateway, controller: Controller, truth: Truth
+) -> dict[OrderState, datetime]:
     clock = clock_of(sim)
     changes = _changes()
     crew = list(CREW)
@@ -279,7 +290,7 @@ async def _run(sim: Simulator, controller: Controller, truth: Truth) -> dict[Ord
         step_s = _step(now, changes)
         await clock.advance(step_s)
         await asyncio.sleep(0.05 if step_s < 150 else 0)  # commands on their way
-        await _caught_up(sim, controller)
+        await _caught_up(sim, gateway, controller)
     return done
 
 

@@ -181,8 +181,8 @@ def expect_of(night: Night) -> Expect:
     alarms = {a["asset"]: a for a in night.alarms if a["parent"] is None}
     faulty: dict[str, list[int]] = {s: [0, 0] for s in SITES}
     for alarm in alarms.values():
-        if alarm["type"] == "door_open":
-            continue  # not a fault of the facility
+        if alarm["type"] == "door_open" or not alarm["site"]:
+            continue  # not a fault of the facility; or the gateway's data_stale, in no site
         raised = datetime.fromisoformat(alarm["raised_at"])
         cleared = datetime.fromisoformat(alarm["cleared_at"]) if alarm["cleared_at"] else END
         count = _mark_count(raised, cleared)
