@@ -15,7 +15,7 @@ import logging
 import shutil
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -155,7 +155,7 @@ def switch_chart(
 
 def nightly_chart(
     t: Tr,
-    series: dict[str, tuple[str, Sequence[tuple[date, float | None]]]],
+    series: Mapping[str, tuple[str, Sequence[tuple[date, float | None]]]],
     target: float | None,
 ) -> str:
     """One line per subdistrict (its name, its nights' rates) across the month, and the
