@@ -1,0 +1,102 @@
+"""The reports through the API, on SQLite and PostgreSQL: the monthly report in each format
+with its media type and file name, the same figures as the core computes; any role reads it;
+bad input refused naming the field."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from streetlight.clock import ManualClock
+from streetlight.contract import Topics
+from streetlight.influx import InfluxClient
+from streetlight.services import ServiceState, ensure_report_tools
+from streetlight.store.users import Role
+from tests.api_rig import BACKENDS, Api, api_settings, running_api, store_url
+from tests.test_reports import NOW, _inventory, _write_nights, _write_store
+
+MONTHLY = "/api/v1/reports/monthly"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest_asyncio.fixture
+async def api(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    service_state: ServiceState,
+    topics: Topics,
+    influx: InfluxClient,
+) -> AsyncIterator[Api]:
+    inventory = _inventory()
+    db_url = store_url(backend, tmp_path, request)
+    await _write_store(db_url, inventory)
+    await _write_nights(influx, inventory)
+    settings = api_settings(service_state, topics, influx, db_url)
+    async with running_api(settings, ManualClock(NOW)) as running:
+        yield running
+
+
+def _refused(response: Any, status: int, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body.get("field") == field, body
+    return body
+
+
+async def test_the_monthly_report_through_the_api(api: Api, tmp_path: Path) -> None:
+    http = api.http
+    maintainer = await api.as_role(Role.MAINTAINER, maintainer="XY-LDS")
+    answer = await http.get(MONTHLY, params={"month": "2026-12"}, headers=maintainer)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [r["id"] for r in body["rows"]] == ["GT", "PP"]
+    pp = body["rows"][1]
+    assert pp["lamp_intervals_should_lit"] == 3000 + 3000 + 2900  # December's nights only
+    assert (pp["faults_opened"], pp["faults_closed"], pp["faults_closed_in_time"]) == (2, 2, 1)
+    assert pp["closed_in_time_pct"] == 50.0
+    assert body["total"]["scope"] == "district"
+    assert [n["night"] for n in body["nightly"]["PP"]] == ["2026-12-01", "2026-12-02",
+                                                          "2026-12-03"]  # fmt: skip
+
+    viewer = await api.as_role(Role.VIEWER)
+    one = {"month": "2026-12", "subdistrict": "GT"}
+    csv = await http.get(MONTHLY, params={**one, "format": "csv"}, headers=viewer)
+    assert csv.status_code == 200, csv.text
+    assert csv.headers["content-type"] == "text/csv; charset=utf-8"
+    assert csv.headers["content-disposition"] == 'attachment; filename="streetlight-2026-12-GT.csv"'
+    assert [line.split(",")[2] for line in csv.text.splitlines()[1:]] == ["GT", "XY"]
+    html = await http.get(MONTHLY, params={**one, "format": "html", "lang": "en"}, headers=viewer)
+    assert html.headers["content-type"] == "text/html; charset=utf-8"
+    assert "Monthly progress report" in html.text
+    pdf = await http.get(MONTHLY, params={"month": "2026-12", "format": "pdf"}, headers=viewer)
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == 'attachment; filename="streetlight-2026-12.pdf"'
+    path = tmp_path / "monthly.pdf"
+    path.write_bytes(pdf.content)
+    text = subprocess.run([str(ensure_report_tools()["pdftotext"]), str(path), "-"],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "月度进展报告" in re.sub(r"\s+", "", text)
+
+    assert (await http.get(MONTHLY, params={"month": "2026-12"})).status_code == 401
+    for params, field in (
+        ({"month": "2026-13"}, "query.month"),
+        ({"month": "december"}, "query.month"),
+        ({"month": "2027-02"}, "query.month"),  # not begun
+        ({}, "query.month"),
+        ({"month": "2026-12", "format": "docx"}, "query.format"),
+        ({"month": "2026-12", "lang": "fr"}, "query.lang"),
+        ({"month": "2026-12", "subdistrict": "ZZ"}, "query.subdistrict"),
+        ({"month": "2026-12", "subdistrict": "bad id!"}, "query.subdistrict"),
+    ):
+        _refused(await http.get(MONTHLY, params=params, headers=viewer), 422, field)
