@@ -29,7 +29,7 @@ from streetlight.reports import (
     monthly_pdf,
     monthly_report,
 )
-from streetlight.services import ensure_report_tools
+from streetlight.services import ServiceState, ensure_report_tools
 from streetlight.store import open_engine, save_inventory, sessions
 from streetlight.store.models import AlarmRow, WorkOrderRow
 from streetlight.store.times import to_store
@@ -38,6 +38,7 @@ from tests import acceptance_results as acc
 from tests.conftest import ROOT, SAMPLE_INVENTORY
 from tests.helpers import subset
 from tests.simulation import SHANGHAI
+from tests.test_cli import run
 
 SITES = ("PP-S04", "GT-S01")  # one site in each of two subdistricts
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=SHANGHAI)
@@ -305,3 +306,30 @@ async def test_bad_months_and_subdistricts_are_refused_naming_them(
     with pytest.raises(ReportError, match="has not begun") as refused:
         await _report(db_url, influx, month="2027-01")
     assert refused.value.field == "month"
+
+
+async def test_the_monthly_report_command(
+    tmp_path: Path, influx: InfluxClient, service_state: ServiceState
+) -> None:
+    inventory = _inventory()
+    db_url = f"sqlite:///{tmp_path / 'store.db'}"
+    await _write_store(db_url, inventory)
+    await _write_nights(influx, inventory)
+    env = {"STREETLIGHT_DB_URL": db_url, "STREETLIGHT_INFLUX_URL": service_state.influx_url,
+           "STREETLIGHT_INFLUX_DB": influx.database, "STREETLIGHT_CLOCK_START": NOW.isoformat(),
+           "STREETLIGHT_PROFILES_DIR": str(ROOT / "profiles")}  # fmt: skip
+    paths = {kind: tmp_path / f"m.{kind}" for kind in ("pdf", "html", "csv")}
+    options = [item for kind, path in paths.items() for item in (f"--{kind}", str(path))]
+    result = run("report", "monthly", "--month", "2026-12", "--lang", "en", *options, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("monthly report 2026-12 of ")
+    assert [line.split()[0] for line in lines[2:5]] == ["GT", "PP", inventory.district.id]
+    assert [line.removeprefix("written ") for line in lines[5:]] == [
+        str(paths["csv"]), str(paths["html"]), str(paths["pdf"])]  # fmt: skip
+    assert paths["csv"].read_text(encoding="utf-8").count("\n") == 4
+    assert "Monthly progress report" in paths["html"].read_text(encoding="utf-8")
+    assert "Monthlyprogressreport" in pdf_text(paths["pdf"].read_bytes(), tmp_path)
+    refused = run("report", "monthly", "--month", "2026/12", env=env)
+    assert refused.returncode == 2
+    assert "month '2026/12' is not YYYY-MM" in refused.stderr

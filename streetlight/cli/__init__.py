@@ -1,9 +1,9 @@
 """`streetlight <role>`: the one command that starts every part of the system.
 
-The core's own commands (services, inventory, survey, contract, plan, alarms, workorders,
-demo) live in the modules here. Each process package declares its role's arguments next to their
-handlers, in its own `cli.py`, and registers it under the `streetlight.roles` entry points
-(pyproject.toml): the core finds the roles there and never imports a process package.
+The core's own commands (services, inventory, survey, report, contract, plan, alarms,
+workorders, demo) live in the modules here. Each process package declares its role's arguments
+next to their handlers, in its own `cli.py`, and registers it under the `streetlight.roles`
+entry points (pyproject.toml): the core finds the roles there and never imports a process package.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         _demo,
         _inventory,
         _plan,
+        _report,
         _services,
         _survey,
         _workorders,
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _demo.add_parser(roles)
     _inventory.add_parser(roles)
     _survey.add_parser(roles)
+    _report.add_parser(roles)
     _contract.add_parser(roles)
     return parser
 
