@@ -102,8 +102,8 @@ class Run:
     wall_s: float
 
 
-def _settings(state: ServiceState, root: str, database: str) -> Any:
-    return gateway_settings(state.url_for("gateway"), state.influx_url, database, root)
+def _settings(state: ServiceState, root: str, database: str, identity: str) -> Any:
+    return gateway_settings(state.url_for(identity), state.influx_url, database, root)
 
 
 def _changes() -> list[datetime]:
@@ -143,7 +143,16 @@ async def _caught_up(sim: Simulator, controller: Controller) -> None:
 
     deadline = time.monotonic() + 60
     while not done():
-        assert time.monotonic() < deadline, "readings did not catch up within 60 s"
+        if time.monotonic() > deadline:
+            now, reported = sim.world.clock.now(), controller.dispatcher.reported
+            behind = sorted(
+                lamp for lamp in lamps
+                if lamp not in reported or now - reported[lamp].ts > limit
+            )  # fmt: skip
+            raise AssertionError(
+                f"readings did not catch up within 60 s at {now.isoformat()}: {behind[:5]} "
+                f"({len(behind)} lamps)"
+            )
         await asyncio.sleep(0.005)
 
 
@@ -183,12 +192,12 @@ async def simulate(state: ServiceState, directory: Path) -> Run:
         await stack.enter_async_context(
             running_gateway(
                 sim,
-                _settings(state, root, database),
+                _settings(state, root, database, "gateway"),
                 config_for(sim, directory / "spool", modbus=polls, bus_batch_s=0.02),
             )
         )
         controller = Controller(
-            _settings(state, root, database), inventory, engine=engine,
+            _settings(state, root, database, "controller"), inventory, engine=engine,
             clock=sim.world.clock, config=CONFIG,
             thresholds=ThresholdBook({"report_interval_s": INTERVAL_S}),
             kpi=KpiConfig(switch_tolerance_min=CRITERIA.switch_tolerance_min),
