@@ -55,14 +55,14 @@ def _criteria(failing: bool) -> list[CriterionResult]:
         "(tolerance 5 min)",
     )  # fmt: skip
     rows: list[tuple[CriterionKey, dict[str, float | str], Figures, list[Finding]]] = [
-        (CriterionKey.COMPLETE, {"lamps_planned": LAMPS}, {"lamps_installed": LAMPS,
+        (CriterionKey.COMPLETE, {"lamps_planned": float(LAMPS)}, {"lamps_installed": LAMPS,
          "lamps_registered": LAMPS, "lamps_reporting": LAMPS}, []),
         (CriterionKey.LIGHTING_RATE, {"target_pct": 96.0},
          {"min_rate_pct": 95.83 if failing else 100.0}, [dark] if failing else []),
         (CriterionKey.SWITCH_TIMES, {"tolerance_min": 5.0},
          {"max_delay_min": 20.0 if failing else 2.0}, [late] if failing else []),
         (CriterionKey.ENERGY, {"tolerance_pct": 10.0}, {"max_deviation_pct": 3.2}, []),
-        (CriterionKey.FAULTS_CLOSED, {"faults_open": 0}, {"faults": 0}, []),
+        (CriterionKey.FAULTS_CLOSED, {"faults_open": 0.0}, {"faults": 0}, []),
     ]  # fmt: skip
     return [
         CriterionResult(key, Verdict.FAIL if found else Verdict.PASS, threshold, figures, found)

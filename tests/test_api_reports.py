@@ -1,6 +1,7 @@
 """The reports through the API, on SQLite and PostgreSQL: the monthly report in each format
-with its media type and file name, the same figures as the core computes; any role reads it;
-bad input refused naming the field."""
+with its media type and file name, the same figures as the core computes, any role reading it;
+the committee's report of a stored acceptance run, a maintainer seeing its own sites' only;
+bad input refused naming the field, unknown runs 404."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from streetlight.acceptance import AcceptanceInputs, AcceptanceResult, inputs_json, to_json
+from streetlight.acceptance.inputs import inputs_sha256
 from streetlight.clock import ManualClock
 from streetlight.contract import Topics
 from streetlight.influx import InfluxClient
 from streetlight.services import ServiceState
+from streetlight.store.acceptance import StoredRun, save_run
 from streetlight.store.users import Role
+from tests import acceptance_results as acc
 from tests.api_rig import BACKENDS, Api, api_settings, running_api, store_url
 from tests.test_reports import NOW, _inventory, _write_nights, _write_store, pdf_text
 
@@ -94,3 +99,48 @@ async def test_the_monthly_report_through_the_api(api: Api, tmp_path: Path) -> N
         ({"month": "2026-12", "subdistrict": "bad id!"}, "query.subdistrict"),
     ):
         _refused(await http.get(MONTHLY, params=params, headers=viewer), 422, field)
+
+
+async def _stored_run(api: Api, result: AcceptanceResult) -> None:
+    inputs = AcceptanceInputs(
+        site=result.site, site_name=result.site_name, subdistrict=result.subdistrict,
+        community=result.community, project=result.project, maintainer=result.maintainer,
+        road_class=result.road_class, timezone="Asia/Shanghai", first_night=result.first_night,
+        last_night=result.last_night, window_start=NOW, window_end=NOW, gathered_at=NOW,
+        lamps=[], nights=[], lamp_nights=[], alarms=[], orders=[],
+    )  # fmt: skip
+    data = inputs_json(inputs)
+    run = StoredRun(
+        id=result.run_id, site=result.site, first_night=result.first_night,
+        last_night=result.last_night, verdict=result.verdict.value, criteria="{}",
+        inputs=data.decode(), inputs_sha256=inputs_sha256(data), result=to_json(result).decode(),
+        run_by="test", run_at=NOW, accepted_by=None, accepted_at=None, handover_id=None,
+    )  # fmt: skip
+    async with api.app.state.sessions() as session, session.begin():
+        await save_run(session, run)
+
+
+async def test_the_acceptance_report_of_a_stored_run(api: Api, tmp_path: Path) -> None:
+    http, viewer = api.http, await api.as_role(Role.VIEWER)
+    await _stored_run(api, acc.failing())
+    report = f"/api/v1/acceptance/{acc.failing().run_id}/report"
+    pdf = await http.get(report, headers=viewer)
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == (
+        f'attachment; filename="acceptance-{acc.SITE}-{acc.failing().run_id}.pdf"')  # fmt: skip
+    text = pdf_text(pdf.content, tmp_path)
+    for words in ("竣工验收报告", "验收结论：不通过", acc.DARK_LAMP, acc.LATE_LAMP):  # noqa: RUF001
+        assert words in text, words
+    html = await http.get(report, params={"format": "html", "lang": "en"}, headers=viewer)
+    assert html.headers["content-type"] == "text/html; charset=utf-8"
+    assert "Handover acceptance report" in html.text
+    # a maintainer sees the runs of its own sites only; unknown runs and bad input
+    stranger = await api.as_role(Role.MAINTAINER, maintainer="WY-CJ")  # PP-S09's
+    _refused(await http.get(report, headers=stranger), 404)
+    _refused(await http.get("/api/v1/acceptance/acc-nothing/report", headers=viewer), 404)
+    _refused(await http.get("/api/v1/acceptance/bad!/report", headers=viewer), 422,
+             "path.run_id")  # fmt: skip
+    _refused(await http.get(report, params={"format": "docx"}, headers=viewer), 422,
+             "query.format")  # fmt: skip
+    assert (await http.get(report)).status_code == 401

@@ -40,7 +40,7 @@ from tests.helpers import subset
 from tests.simulation import SHANGHAI
 from tests.test_cli import run
 
-SITES = ("PP-S04", "GT-S01")  # one site in each of two subdistricts
+SITES = ("PP-S04", "PP-S09", "GT-S01")  # two subdistricts; PP-S09 has its own maintainer
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=SHANGHAI)
 REPORTING = ("PP-S04-L001", "PP-S04-L002", "PP-S04-L003", "GT-S01-L001", "GT-S01-L002")
 

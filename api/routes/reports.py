@@ -1,7 +1,9 @@
 """The reports as downloads: the leading group's monthly progress per subdistrict (JSON, CSV,
-HTML or PDF, Chinese by default). Read by anyone, as the survey and the KPIs they sum are: a
-report holds counts per subdistrict, no site's alarms. docs/contract.md ("Reports") defines
-every figure; the core (streetlight.reports) computes them, as `streetlight report` does."""
+HTML or PDF, Chinese by default), read by anyone, as the survey and the KPIs it sums are (it
+holds counts per subdistrict, no site's alarms); and the committee's report of a stored
+acceptance run (HTML or PDF), which a maintainer sees only for the sites it maintains, as it
+sees the run itself. docs/contract.md ("Reports") defines every figure; the core
+(streetlight.reports) makes them, as `streetlight report` and `streetlight acceptance` do."""
 
 from __future__ import annotations
 
@@ -9,19 +11,24 @@ import asyncio
 import logging
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from api.deps import Now, Session, Settings
-from api.errors import ApiError
+from api.errors import ApiError, not_found
+from api.scope import scope
 from api.security import Reader
+from streetlight.acceptance import RunNotFoundError, inputs_from_json, stored_result, stored_run
 from streetlight.domain import ID_PATTERN
 from streetlight.influx import InfluxRequestError, InfluxUnavailableError
 from streetlight.reports import (
     Lang,
     MonthlyReport,
     ReportError,
+    acceptance_html,
+    acceptance_pdf,
     monthly_csv,
     monthly_html,
     monthly_pdf,
@@ -156,3 +163,44 @@ async def monthly(
     if fmt == "pdf":
         return download(await asyncio.to_thread(monthly_pdf, report, lang), fmt, name)
     return _out(report)
+
+
+RunId = Annotated[str, Path(pattern=r"^acc-[0-9A-Za-z-]{1,60}$", max_length=64)]
+PAGES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/html": {}, "application/pdf": {}},
+        "description": "the committee's report as HTML or PDF (`format`)",
+    }
+}
+
+
+@router.get(
+    "/acceptance/{run_id}/report",
+    summary="The acceptance committee's report of a stored run (竣工验收报告): HTML or PDF",
+    response_class=Response,
+    responses=PAGES,
+)
+async def acceptance_report(
+    who: Reader,
+    session: Session,
+    now: Now,
+    run_id: RunId,
+    fmt: Annotated[Literal["html", "pdf"], Query(alias="format")] = "pdf",
+    lang: Lang = "zh",
+) -> Response:
+    try:
+        run = await stored_run(session, run_id)
+    except RunNotFoundError as exc:
+        raise not_found("acceptance run", run_id) from exc
+    mine = await scope(session, who, now)
+    if mine is not None and run.site not in mine.sites:
+        raise not_found("acceptance run", run_id)
+    await session.close()
+    result = stored_result(run)
+    tz = ZoneInfo(inputs_from_json(run.inputs).timezone)  # the district's, as it was judged
+    body: str | bytes
+    if fmt == "pdf":
+        body = await asyncio.to_thread(acceptance_pdf, result, lang, tz=tz)
+    else:
+        body = await asyncio.to_thread(acceptance_html, result, lang, tz=tz)
+    return download(body, fmt, f"acceptance-{result.site}-{run_id}")
