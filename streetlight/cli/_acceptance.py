@@ -2,10 +2,12 @@
 
 `run` gathers the window's data from the store and InfluxDB, judges the five criteria, stores
 the run with its inputs and prints the verdicts with their findings (lamp and night);
-`--json PATH` writes the result. `show` prints a stored run, `rerun` evaluates its stored
-inputs again and says whether the result is the same, `accept` hands a passed run's site over
-to its new maintainer (the ledger's handover). `acceptance_result` builds and stores a run and
-returns its result: a report writer takes it from there.
+`--json PATH` writes the result, `--pdf PATH` and `--html PATH` the committee's report
+(Chinese, or `--lang en`; switch times in China's zone). `show` prints a stored run (and its
+report likewise), `rerun` evaluates its stored inputs again and says whether the result is the
+same, `accept` hands a passed run's site over to its new maintainer (the ledger's handover).
+`acceptance_result` builds and stores a run and returns its result: a report writer takes it
+from there.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from streetlight.acceptance import (
 )
 from streetlight.cli._common import OptionError, settings_and_logging
 from streetlight.influx import InfluxClient
+from streetlight.reports import LANGS, Lang, acceptance_html, acceptance_pdf
 from streetlight.settings import CommonSettings
 from streetlight.store import open_store, sessions
 
@@ -53,11 +56,13 @@ def add_parser(roles: Any) -> None:
     run.add_argument("--to", dest="last", required=True, type=_night, help="the last night")
     run.add_argument("--criteria", type=Path, metavar="PATH", help="thresholds (YAML)")
     run.add_argument("--json", type=Path, metavar="PATH", help="write the result as JSON")
+    _report_options(run)
     run.add_argument("--by", default=None, help="who runs it (default: the login name)")
     run.set_defaults(handler=acceptance_run)
     show = verbs.add_parser("show", help="a stored run's verdicts and findings")
     show.add_argument("run_id", metavar="RUN_ID")
     show.add_argument("--json", type=Path, metavar="PATH", help="write the result as JSON")
+    _report_options(show)
     show.set_defaults(handler=acceptance_show)
     again = verbs.add_parser("rerun", help="evaluate a stored run's inputs again")
     again.add_argument("run_id", metavar="RUN_ID")
@@ -91,6 +96,7 @@ def acceptance_run(args: argparse.Namespace) -> int:
     result = asyncio.run(acceptance_result(args, settings))
     _write_json(args.json, result)
     print_result(result)
+    _write_report(args, result)
     return 0 if result.verdict is Verdict.PASS else 1
 
 
@@ -104,6 +110,7 @@ def acceptance_show(args: argparse.Namespace) -> int:
     result = asyncio.run(main())
     _write_json(args.json, result)
     print_result(result)
+    _write_report(args, result)
     return 0
 
 
@@ -140,6 +147,23 @@ def acceptance_accept(args: argparse.Namespace) -> int:
         f"{args.on.isoformat()} (handover {handover})"
     )
     return 0
+
+
+def _report_options(parser: argparse.ArgumentParser) -> None:
+    """The committee's report (竣工验收报告) of the run, written where asked."""
+    parser.add_argument("--pdf", type=Path, metavar="PATH", help="write the report as PDF")
+    parser.add_argument("--html", type=Path, metavar="PATH", help="write the report as HTML")
+    parser.add_argument("--lang", choices=LANGS, default="zh", help="the report's language")
+
+
+def _write_report(args: argparse.Namespace, result: AcceptanceResult) -> None:
+    lang: Lang = "en" if args.lang == "en" else "zh"
+    if args.html is not None:
+        args.html.write_text(acceptance_html(result, lang), encoding="utf-8")
+        print(f"written {args.html}")
+    if args.pdf is not None:
+        args.pdf.write_bytes(acceptance_pdf(result, lang))
+        print(f"written {args.pdf}")
 
 
 def _write_json(path: Path | None, result: AcceptanceResult) -> None:
