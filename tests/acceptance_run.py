@@ -6,7 +6,8 @@ Monday 21 December 2026 to 12:10 on the 23rd, so the KPI writer has written both
 
 - `CLEAN` has no fault: it should pass every criterion;
 - on `DARK_SITE` (a main road: 98 %) one lamp is out for the night of the 21st only (from
-  before dusk to the next morning), and its crew repairs and closes its work order next day;
+  before dusk to 06:00, a little before the morning's switch-off), and its crew repairs it and
+  closes its work order next morning;
 - on `LATE_SITE` one lamp lights 20 minutes after it is switched on, in the night of the 22nd
   only (the simulator's `late_start` fault).
 
@@ -77,18 +78,19 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 def faults() -> list[dict[str, Any]]:
     return [
         {"at": local(21, 15).isoformat(), "target": f"lamp:{DARK_LAMP}", "kind": "lamp_failure",
-         "until": local(22, 10).isoformat()},
+         "until": local(22, 6).isoformat()},
         {"at": local(22, 15).isoformat(), "target": f"lamp:{LATE_LAMP}", "kind": "late_start",
          "until": local(23, 10).isoformat()},
     ]  # fmt: skip
 
 
-# the dark lamp's crew: dispatched that evening, repaired once the fault is gone, closed (销号)
-# once the controller has verified the repair, within the 24 h of an ordinary fault
+# the dark lamp's crew: dispatched that evening, repaired before dawn (the lamp lights again,
+# still told on, so the field clears its alarm), closed (销号) once the controller has verified
+# the repair (tried from 09:00 until the ledger takes it), within the 24 h of an ordinary fault
 CREW = (
     (local(21, 21), OrderState.DISPATCHED),
-    (local(22, 10, 5), OrderState.REPAIRED),
-    (local(22, 13), OrderState.CLOSED),
+    (local(22, 6, 5), OrderState.REPAIRED),
+    (local(22, 9), OrderState.CLOSED),
 )
 
 

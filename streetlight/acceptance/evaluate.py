@@ -125,7 +125,7 @@ def _complete(inputs: AcceptanceInputs, nights: list[date]) -> CriterionResult:
         if not silent:
             reporting += 1
         findings.extend(
-            Finding(key, "not_reporting", asset, night, 0, 1,
+            Finding(key, "not_reporting", asset, night, 0.0, 1.0,
                     f"lamp {lamp.id} sent no report in the night of {night}")
             for night in silent
         )  # fmt: skip

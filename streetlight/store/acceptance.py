@@ -143,4 +143,4 @@ async def window_orders(
         )
         .order_by(WorkOrderRow.opened_at, WorkOrderRow.id)
     )
-    return [(order, alarm) for order, alarm in rows.tuples().all()]
+    return [(order, alarm) for order, alarm in rows.all()]

@@ -34,9 +34,7 @@ def upgrade() -> None:
         sa.Column("accepted_at", MOMENT, nullable=True),
         sa.Column("handover_id", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_acceptance_runs"),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name="fk_acceptance_runs_site_id_sites"
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name="fk_acceptance_runs_site_id_sites"),
         sa.ForeignKeyConstraint(
             ["handover_id"], ["handovers.id"], name="fk_acceptance_runs_handover_id_handovers"
         ),
