@@ -6,6 +6,10 @@ COPY console/package.json console/package-lock.json ./
 RUN npm ci --no-audit --no-fund --omit=dev
 
 FROM python:3.11-slim
+# the reports' PDFs: WeasyPrint's Pango and HarfBuzz, fontconfig and the CJK font for Chinese
+RUN apt-get update && apt-get install -y --no-install-recommends \
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY streetlight ./streetlight

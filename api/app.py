@@ -25,6 +25,7 @@ from api.limits import BodyLimit
 from api.live import LiveState, load_assets
 from api.reload import AssetReload
 from api.routes import (
+    acceptance,
     alarms,
     assets,
     audit,
@@ -33,6 +34,7 @@ from api.routes import (
     history,
     lighting,
     projects,
+    reports,
     state,
     survey,
     users,
@@ -110,6 +112,8 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(history.router, prefix=PREFIX)
     app.include_router(projects.router, prefix=PREFIX)
     app.include_router(survey.router, prefix=PREFIX)
+    app.include_router(acceptance.router, prefix=PREFIX)
+    app.include_router(reports.router, prefix=PREFIX)
     console.install(app, settings)  # last: its mount under /console/ takes no API route
     return app
 

@@ -100,6 +100,8 @@ LIT_KINDS = frozenset({AlarmType.LAMP_FAILURE, AlarmType.LOW_POWER, AlarmType.HI
                        AlarmType.DIMMING_FAILURE, AlarmType.CYCLING,
                        AlarmType.OVER_TEMPERATURE})  # fmt: skip
 HIDDEN = (AlarmType.DIMMING_FAILURE, AlarmType.DAY_BURNING)  # seen only where the schedule acts
+# the faults detection is scored on: those with an alarm of their own (not `late_start`)
+ALARM_FAULTS = [k for k in FAULT_TARGETS if isinstance(k, AlarmType)]
 
 
 Changes = Callable[[str, date], tuple[tuple[datetime, int | None], ...]]
@@ -111,7 +113,7 @@ def scenario(inventory: Inventory, args: argparse.Namespace, changes: Changes) -
     before the first dim step, day burning before the switch-off at dawn. Each lasts 3 h."""
     rng = random.Random(args.seed)
     lamps = sorted(inventory.lamps)
-    per_night = max(1, round(args.rate * len(lamps) / len(FAULT_TARGETS)))
+    per_night = max(1, round(args.rate * len(lamps) / len(ALARM_FAULTS)))
     faults: list[dict[str, Any]] = []
     for day in range(args.days):
         night = (START + timedelta(days=day)).date()
@@ -131,7 +133,7 @@ def scenario(inventory: Inventory, args: argparse.Namespace, changes: Changes) -
         "faults": faults,
         "random_faults": {
             "rate_per_lamp_per_night": args.rate,
-            "kinds": [k.value for k in FAULT_TARGETS if k not in HIDDEN],
+            "kinds": [k.value for k in ALARM_FAULTS if k not in HIDDEN],
             "duration_minutes": [60, 600],
         },
     }

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from simulator import noise, physics
 from streetlight.contract import LampFault
 from streetlight.domain import STANDBY_W, AlarmType, Cabinet, Lamp, lamp_power_w, power_factor
+from streetlight.scenario import LATE_START_MIN, DeviceFault, FaultKind
 
 # active faults as bits of one int per device (compact: thousands of lamps)
 LAMP_BITS: dict[AlarmType, int] = {
@@ -35,6 +36,9 @@ CABINET_BITS: dict[AlarmType, int] = {
     AlarmType.DOOR_OPEN: 1 << 4,
 }
 FAILED, LOW, HIGH, STUCK, WELDED, CYCLING, OFFLINE, HOT = (LAMP_BITS[k] for k in LAMP_BITS)
+LATE = 1 << 8  # DeviceFault.LATE_START: lights LATE_START_MIN after it is switched on
+LAMP_FAULT_BITS: dict[FaultKind, int] = {DeviceFault.LATE_START: LATE}
+LAMP_FAULT_BITS.update(LAMP_BITS.items())
 V_HIGH, V_LOW, NO_SUPPLY, LEAKING, DOOR = (CABINET_BITS[k] for k in CABINET_BITS)
 _EVENTS = {AlarmType.DOOR_OPEN: "door_events", AlarmType.LEAKAGE: "leakage_events"}
 
@@ -145,6 +149,8 @@ class LampState:
             level = self.stuck_level
         if on and self.faults & CYCLING and (t - self.cycle_origin) % CYCLE_S >= CYCLE_ON_S:
             on = False
+        if on and self.faults & LATE and t - self.switched_on_at < LATE_START_MIN * 60:
+            on = False
         return on, level
 
     def power(self, t: float, temp_c: float | None = None) -> float:
@@ -237,9 +243,9 @@ class LampState:
         if on:
             self.level = level
 
-    def start_fault(self, kind: AlarmType, t: float) -> None:
+    def start_fault(self, kind: FaultKind, t: float) -> None:
         self.advance(t)
-        bit = LAMP_BITS[kind]
+        bit = LAMP_FAULT_BITS[kind]
         if bit & STUCK:
             self.stuck_level = self.level
         elif bit & WELDED:
@@ -250,9 +256,9 @@ class LampState:
             self.frozen = self.reading(t)
         self.faults |= bit
 
-    def end_fault(self, kind: AlarmType, t: float) -> None:
+    def end_fault(self, kind: FaultKind, t: float) -> None:
         self.advance(t)
-        self.faults &= ~LAMP_BITS[kind]
+        self.faults &= ~LAMP_FAULT_BITS[kind]
         if not self.faults & OFFLINE:
             self.frozen = None
 

@@ -32,6 +32,7 @@ from streetlight.scenario import (
     FAULT_TARGETS,
     FaultEvent,
     FaultEventKind,
+    FaultKind,
     FaultTarget,
     ScenarioError,
     parse_kind,
@@ -144,7 +145,7 @@ class World:
         self.cabinet_profiles: dict[str, ModbusCabinetProfile] = {}
         self.lamp_profiles: dict[str, ModbusLampProfile] = {}  # by cabinet id
         self.mqtt_profiles: dict[str, MqttLampProfile] = {}
-        self.active: set[tuple[FaultTarget, AlarmType]] = set()
+        self.active: set[tuple[FaultTarget, FaultKind]] = set()
         self._build(profiles)
 
     @property
@@ -234,6 +235,7 @@ class World:
             lamp = self.lamps[target.id]
             (lamp.start_fault if starting else lamp.end_fault)(event.kind, t)
         elif target.kind is AssetKind.CABINET:
+            assert isinstance(event.kind, AlarmType)  # every cabinet fault is an alarm's
             cabinet = self.cabinets[target.id]
             if starting:
                 phase = "ABC".index(event.phase.value) if event.phase else None

@@ -38,8 +38,20 @@ class ScenarioError(StreetlightError):
     """A scenario file or a fault request that cannot be carried out."""
 
 
+class DeviceFault(StrEnum):
+    """Faults of a device that are no alarm of their own, played for what they do to the
+    figures (docs/contract.md, "Scenario")."""
+
+    # the lamp lights LATE_START_MIN minutes after its node switches it on (a driver whose
+    # protection holds it off after a cold start), the node reporting its relay closed
+    LATE_START = "late_start"
+
+
+LATE_START_MIN = 20
+FaultKind = AlarmType | DeviceFault
+
 # the faults the simulator can play, by the kind of asset each targets (DESIGN.md section 6)
-FAULT_TARGETS: dict[AlarmType, AssetKind] = {
+FAULT_TARGETS: dict[FaultKind, AssetKind] = {
     AlarmType.LAMP_FAILURE: AssetKind.LAMP,
     AlarmType.LOW_POWER: AssetKind.LAMP,
     AlarmType.HIGH_POWER: AssetKind.LAMP,
@@ -55,6 +67,7 @@ FAULT_TARGETS: dict[AlarmType, AssetKind] = {
     AlarmType.LEAKAGE: AssetKind.CABINET,
     AlarmType.DOOR_OPEN: AssetKind.CABINET,
     AlarmType.CIRCUIT_DEAD: AssetKind.CIRCUIT,
+    DeviceFault.LATE_START: AssetKind.LAMP,
 }
 
 
@@ -78,7 +91,7 @@ class FaultEvent:
 
     at: float
     target: FaultTarget
-    kind: AlarmType
+    kind: FaultKind
     event: FaultEventKind
     phase: Phase | None = None
 
@@ -111,7 +124,7 @@ def parse_target(text: str, inventory: Inventory) -> FaultTarget:
     return FaultTarget(kind, asset_id)
 
 
-def parse_kind(text: str, target: FaultTarget) -> AlarmType:
+def parse_kind(text: str, target: FaultTarget) -> FaultKind:
     kind = _known_kind(text)
     if kind is None:
         known = ", ".join(k.value for k in FAULT_TARGETS)
@@ -177,7 +190,7 @@ class Scenario:
     reporting_interval_s: float = 60.0
     events: list[FaultEvent] = field(default_factory=list)
     random_rate: float = 0.0
-    random_kinds: tuple[AlarmType, ...] = ()
+    random_kinds: tuple[FaultKind, ...] = ()
     random_minutes: tuple[float, float] = (30.0, 480.0)
     weather: list[WeatherSpell] = field(default_factory=list)
 
@@ -245,16 +258,20 @@ def build_scenario(document: Any, inventory: Inventory, source: str = "scenario"
     )
 
 
-def _known_kind(text: str) -> AlarmType | None:
+def _known_kind(text: str) -> FaultKind | None:
     """The fault kind named `text`, if the simulator can play it."""
+    kind: FaultKind
     try:
         kind = AlarmType(text)
     except ValueError:
-        return None
+        try:
+            kind = DeviceFault(text)
+        except ValueError:
+            return None
     return kind if kind in FAULT_TARGETS else None
 
 
-def _random_kinds(random_faults: _RandomFaults, source: str) -> tuple[AlarmType, ...]:
+def _random_kinds(random_faults: _RandomFaults, source: str) -> tuple[FaultKind, ...]:
     kinds = []
     for index, text in enumerate(random_faults.kinds):
         kind = _known_kind(text)

@@ -18,13 +18,12 @@ from datetime import datetime
 from controller.alarms import ThresholdBook
 from controller.kpi.tree import MARK_S, KpiTree
 from streetlight.contract import LampTelemetry
-from streetlight.domain import AlarmType, Level, lamp_power_w
+from streetlight.domain import Level
+from streetlight.domain.alarms import NOT_FAULTS as NOT_FAULT_TYPES
+from streetlight.domain.lighting import lit_floor_w, shows_lit
 
-# open alarms of these types do not make a lamp less than intact: a door or a lost command is
-# not a broken facility, and a gateway's stale data is the data path's
-NOT_FAULTS = frozenset(
-    {AlarmType.DOOR_OPEN.value, AlarmType.COMMAND_FAILED.value, AlarmType.DATA_STALE.value}
-)
+# open alarms of these types do not make a lamp less than intact (streetlight.domain.alarms)
+NOT_FAULTS = frozenset(kind.value for kind in NOT_FAULT_TYPES)
 _UNTOLD = object()  # a lamp the controller has told nothing yet
 
 
@@ -176,14 +175,11 @@ class LampBoard:
         curve gives at its dim level (a report without power: its relay alone)."""
         if not reading.relay_on:
             return False
-        power = reading.power_w
-        if power is None:
-            return True
         dim = reading.dim_pct
         if dim != self._lit_dim[index]:  # the threshold at this dim level, kept till it changes
-            expected = lamp_power_w(self.tree.rated[index], True, dim)
-            self._lit_dim[index], self._lit_w[index] = dim, self.failure_fraction[index] * expected
-        return power >= self._lit_w[index]
+            floor = lit_floor_w(self.tree.rated[index], dim, self.failure_fraction[index])
+            self._lit_dim[index], self._lit_w[index] = dim, floor
+        return shows_lit(True, reading.power_w, self._lit_w[index])
 
     async def count(
         self, mark: datetime, faulty: Faulty, interval: Interval, sample: Interval

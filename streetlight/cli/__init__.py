@@ -1,9 +1,10 @@
 """`streetlight <role>`: the one command that starts every part of the system.
 
-The core's own commands (services, inventory, survey, contract, plan, alarms, workorders,
-demo) live in the modules here. Each process package declares its role's arguments next to their
-handlers, in its own `cli.py`, and registers it under the `streetlight.roles` entry points
-(pyproject.toml): the core finds the roles there and never imports a process package.
+The core's own commands (services, inventory, survey, report, contract, plan, alarms,
+workorders, acceptance, demo) live in the modules here. Each process package declares its
+role's arguments next to their handlers, in its own `cli.py`, and registers it under the
+`streetlight.roles` entry points (pyproject.toml): the core finds the roles there and never
+imports a process package.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ __all__ = ["build_parser", "main", "moment_option", "run_until_signal", "setting
 def build_parser() -> argparse.ArgumentParser:
     # imported here so that --help stays fast and each handler module stays small
     from streetlight.cli import (
+        _acceptance,
         _alarms,
         _contract,
         _demo,
         _inventory,
         _plan,
+        _report,
         _services,
         _survey,
         _workorders,
@@ -48,9 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     _plan.add_parser(roles)
     _alarms.add_parser(roles)
     _workorders.add_parser(roles)
+    _acceptance.add_parser(roles)
     _demo.add_parser(roles)
     _inventory.add_parser(roles)
     _survey.add_parser(roles)
+    _report.add_parser(roles)
     _contract.add_parser(roles)
     return parser
 

@@ -53,6 +53,7 @@ def _install(_settings: CommonSettings, _var_dir: Path, _args: argparse.Namespac
         {**services.SERVER_PACKAGES, **services.TOOL_PACKAGES, **services.CONSOLE_PACKAGES}
     )
     paths["chromium"] = services.ensure_browser()
+    paths.update(services.ensure_report_tools())  # WeasyPrint's Pango, fonts, poppler
     paths["cc"] = services.ensure_build_tools()  # the broker's client-id plugin is built with it
     for name, path in paths.items():
         print(f"{name:14} {path}")

@@ -115,3 +115,9 @@ class AlarmChange(StrEnum):
     CLEARED = "cleared"
     ACKNOWLEDGED = "acknowledged"
     CLOSED = "closed"
+
+
+# open alarms of these types are no broken facility: a door or a lost command is not, and a
+# gateway's stale data is the data path's. The KPIs' integrity and the acceptance's open
+# faults leave them out.
+NOT_FAULTS = frozenset({AlarmType.DOOR_OPEN, AlarmType.COMMAND_FAILED, AlarmType.DATA_STALE})

@@ -17,11 +17,13 @@ from streetlight.profiles import MqttLampProfile, load_profiles
 from streetlight.services._clientid import ensure_build_tools
 from streetlight.services._install import (
     CONSOLE_PACKAGES,
+    REPORT_PACKAGES,
     SERVER_PACKAGES,
     TOOL_PACKAGES,
     InstallError,
     ensure_browser,
     ensure_programs,
+    ensure_report_tools,
     find_program,
 )
 from streetlight.services._postgres import Postgres
@@ -180,6 +182,7 @@ def down(var_dir: Path) -> ServiceState | None:
 
 __all__ = [
     "CONSOLE_PACKAGES",
+    "REPORT_PACKAGES",
     "SERVER_PACKAGES",
     "STATE_FILE",
     "TOOL_PACKAGES",
@@ -199,6 +202,7 @@ __all__ = [
     "ensure_browser",
     "ensure_build_tools",
     "ensure_programs",
+    "ensure_report_tools",
     "find_program",
     "free_port",
     "read_state",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import logging
 import os
 import shutil
@@ -20,6 +21,19 @@ TOOL_PACKAGES = {"mosquitto_sub": "mosquitto-clients", "mbpoll": "mbpoll", "open
 BROWSER_PACKAGES = {"chromium": "chromium"}
 FONT_FILES = {Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"): "fonts-noto-cjk"}
 CONSOLE_PACKAGES = {"npm": "npm"}
+# reports: WeasyPrint lays out with Pango, which finds fonts through fontconfig (the CJK font
+# above, for Chinese); poppler's pdftotext and pdftoppm read a PDF back (tests, the README's
+# picture); matplotlib asks fc-match for the CJK font of its charts
+REPORT_PACKAGES = {
+    "pdftotext": "poppler-utils",
+    "pdftoppm": "poppler-utils",
+    "fc-match": "fontconfig",
+}
+REPORT_LIBRARIES = {  # ctypes' name of the shared library -> its Debian package
+    "pango-1.0": "libpango-1.0-0",
+    "pangoft2-1.0": "libpangoft2-1.0-0",
+    "harfbuzz-subset": "libharfbuzz-subset0",
+}
 _SBIN = (Path("/usr/sbin"), Path("/usr/bin"), Path("/sbin"))
 
 
@@ -67,6 +81,24 @@ def ensure_browser() -> Path:
     """Debian's Chromium, with the fonts a Chinese page needs, installed when missing."""
     ensure_files(FONT_FILES)
     return ensure_programs(BROWSER_PACKAGES)["chromium"]
+
+
+def ensure_libraries(libraries: dict[str, str]) -> None:
+    """Install the Debian packages of the shared libraries the dynamic linker cannot find."""
+    missing = sorted({pkg for name, pkg in libraries.items() if not ctypes.util.find_library(name)})
+    if missing:
+        _apt_install(missing)
+    for name, package in libraries.items():
+        if not ctypes.util.find_library(name):
+            raise InstallError(f"lib{name} not found after installing Debian package {package!r}")
+
+
+def ensure_report_tools() -> dict[str, Path]:
+    """What the reports need from Debian: Pango's libraries, the CJK font, and poppler's
+    programs (returned by name), installed when missing."""
+    ensure_files(FONT_FILES)
+    ensure_libraries(REPORT_LIBRARIES)
+    return ensure_programs(REPORT_PACKAGES)
 
 
 def _apt_install(packages: list[str]) -> None:

@@ -378,3 +378,29 @@ class AuditRow(Base):
     target: Mapped[str] = mapped_column(String(200))
     before: Mapped[str | None] = mapped_column(Text)  # JSON
     after: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
+# --- handover acceptance runs (streetlight/store/acceptance.py) ----------------------------------
+
+
+class AcceptanceRunRow(Base):
+    """One acceptance run of a site over a window of nights: the criteria it was judged by, the
+    inputs it was computed from (JSON, with their sha256) and its result, so that a re-run
+    evaluates the same data; once accepted, who accepted it and the handover it recorded."""
+
+    __tablename__ = "acceptance_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    first_night: Mapped[date] = mapped_column(Date)
+    last_night: Mapped[date] = mapped_column(Date)
+    verdict: Mapped[str] = mapped_column(String(8))
+    criteria: Mapped[str] = mapped_column(Text)  # JSON
+    inputs: Mapped[str] = mapped_column(Text)  # JSON
+    inputs_sha256: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(Text)  # JSON (streetlight.acceptance.to_json)
+    run_by: Mapped[str] = mapped_column(NAME)
+    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    accepted_by: Mapped[str | None] = mapped_column(NAME)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handover_id: Mapped[int | None] = mapped_column(ForeignKey("handovers.id"))

@@ -1,0 +1,166 @@
+"""The acceptance, proven on a real simulated run (tests/acceptance_run.py: simulator, gateway
+and controller with its KPI writer, two nights of three sites): the clean site passes every
+criterion; the site with one lamp dark on one night fails the lighting rate naming that lamp
+and that night; the site with one lamp switching 20 minutes late on one night fails the switch
+times naming that lamp and that night; a stored run re-runs to the same result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from streetlight.acceptance import (
+    AcceptanceResult,
+    CriterionKey,
+    Verdict,
+    Window,
+    gather,
+    record_run,
+    rerun,
+)
+from streetlight.domain.workorders import OrderState
+from streetlight.influx import InfluxClient, quote_ident
+from streetlight.profiles import DEFAULT_DIR
+from streetlight.services import ServiceState
+from streetlight.store import open_engine, sessions
+from tests.acceptance_run import (
+    CLEAN,
+    CRITERIA,
+    DARK_LAMP,
+    DARK_NIGHT,
+    DARK_SITE,
+    END,
+    FIRST_NIGHT,
+    LAST_NIGHT,
+    LATE_LAMP,
+    LATE_NIGHT,
+    LATE_SITE,
+    Run,
+    simulate,
+)
+from tests.conftest import FAST_RETRY
+
+pytestmark = pytest.mark.slow  # two simulated nights: about two minutes of wall time
+
+
+@dataclass
+class Accepted:
+    run: Run
+    results: dict[str, AcceptanceResult]
+
+
+async def _accept_all(run: Run) -> dict[str, AcceptanceResult]:
+    engine = await open_engine(run.engine_url)
+    try:
+        async with InfluxClient(run.influx_url, run.database, retry=FAST_RETRY) as influx:
+            results = {}
+            for site in (CLEAN, DARK_SITE, LATE_SITE):
+                async with sessions(engine)() as session:
+                    inputs = await gather(
+                        session, influx, Window(site, FIRST_NIGHT, LAST_NIGHT), CRITERIA,
+                        profiles_dir=DEFAULT_DIR, now=END,
+                    )  # fmt: skip
+                async with sessions(engine)() as session, session.begin():
+                    results[site] = await record_run(
+                        session, inputs, CRITERIA, by="committee", now=END
+                    )
+            return results
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def accepted(
+    service_state: ServiceState, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Accepted]:
+    run = asyncio.run(simulate(service_state, tmp_path_factory.mktemp("acceptance")))
+    try:
+        yield Accepted(run, asyncio.run(_accept_all(run)))
+    finally:
+
+        async def drop() -> None:
+            async with InfluxClient(run.influx_url, run.database, retry=FAST_RETRY) as client:
+                await client.execute(f"DROP DATABASE {quote_ident(run.database)}")
+
+        asyncio.run(drop())
+
+
+def _failed(result: AcceptanceResult) -> list[str]:
+    return [c.criterion.value for c in result.criteria if c.verdict is Verdict.FAIL]
+
+
+def test_a_clean_site_passes_every_criterion(accepted: Accepted) -> None:
+    result = accepted.results[CLEAN]
+    assert _failed(result) == [], [f.detail for f in result.findings]
+    assert result.verdict is Verdict.PASS
+    complete = result.criterion(CriterionKey.COMPLETE).figures
+    assert complete["planned"] == complete["reporting"] == result.lamps == 25
+    assert [n.night for n in result.nights] == [FIRST_NIGHT, LAST_NIGHT]
+    for night in result.nights:  # the KPI writer's own rate, at 100 %
+        assert night.lighting_rate_pct == pytest.approx(100.0)
+        assert night.on_plan_ms is not None
+        assert night.on_median_ms is not None
+    switches = result.criterion(CriterionKey.SWITCH_TIMES).figures
+    assert switches["switches_judged"] == 2 * 2 * 25  # on and off, two nights, every lamp
+
+
+def test_one_lamp_dark_on_one_night_fails_the_lighting_rate_naming_it(
+    accepted: Accepted,
+) -> None:
+    result = accepted.results[DARK_SITE]
+    rate = result.criterion(CriterionKey.LIGHTING_RATE)
+    assert rate.verdict is Verdict.FAIL
+    below = [f for f in rate.findings if f.key == "night_below_target"]
+    assert [(f.asset, f.night) for f in below] == [(f"site:{DARK_SITE}", DARK_NIGHT)]
+    assert isinstance(below[0].seen, float)
+    assert below[0].seen < 98.0
+    dark = [(f.asset, f.night) for f in rate.findings if f.key == "dark"]
+    assert dark == [(f"lamp:{DARK_LAMP}", DARK_NIGHT)]
+    good_night = next(n for n in result.nights if n.night == LAST_NIGHT)
+    assert good_night.lighting_rate_pct is not None
+    assert good_night.lighting_rate_pct >= 98.0
+    # its crew closed its work order within the deadline
+    assert accepted.run.crew.get(OrderState.CLOSED) is not None
+    assert result.criterion(CriterionKey.FAULTS_CLOSED).verdict is Verdict.PASS
+
+
+def test_one_lamp_switching_late_on_one_night_fails_the_switch_times_naming_it(
+    accepted: Accepted,
+) -> None:
+    result = accepted.results[LATE_SITE]
+    switches = result.criterion(CriterionKey.SWITCH_TIMES)
+    assert switches.verdict is Verdict.FAIL
+    named = {(f.key, f.asset, f.night) for f in switches.findings}
+    assert named == {("late_on", f"lamp:{LATE_LAMP}", LATE_NIGHT)}
+    (late,) = switches.findings
+    assert isinstance(late.seen, float)
+    assert 20.0 <= late.seen <= 20.0 + 5 + 1  # a report may come up to an interval later
+    assert result.criterion(CriterionKey.LIGHTING_RATE).verdict is Verdict.PASS
+    assert result.criterion(CriterionKey.ENERGY).verdict is Verdict.PASS
+
+
+def test_a_stored_run_reruns_to_the_same_result(accepted: Accepted) -> None:
+    async def again() -> list[bool]:
+        engine = await open_engine(accepted.run.engine_url)
+        try:
+            async with sessions(engine)() as session:
+                return [
+                    (await rerun(session, result.run_id)).identical
+                    for result in accepted.results.values()
+                ]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(again()) == [True, True, True]
+
+
+def test_the_run_is_stored_with_its_inputs(accepted: Accepted, tmp_path: Path) -> None:
+    del tmp_path
+    for site, result in accepted.results.items():
+        assert result.site == site
+        assert len(result.inputs_sha256) == 64
