@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from controller.alarms import ThresholdBook
 from controller.app import Controller
 from controller.kpi import KpiConfig
+from gateway.app import Gateway
 from simulator.app import Simulator
 from streetlight.acceptance import AcceptanceCriteria, Sampling
 from streetlight.domain.workorders import LedgerError, OrderState
@@ -45,7 +46,7 @@ from tests.conftest import FAST_RETRY
 from tests.controller_rig import schedule_store
 from tests.gateway_rig import config_for, gateway_settings, running_gateway
 from tests.helpers import eventually, running_role, subset
-from tests.kpi_night import CONFIG, INTERVAL_S, MARK_S, schedule
+from tests.kpi_night import CONFIG, INTERVAL_S, MARK_S, caught_up, clock_step, schedule
 from tests.simulation import SHANGHAI, clock_of, running
 
 CLEAN = "PP-S04"  # branch street, 25 MQTT lamps
@@ -126,38 +127,6 @@ def _changes() -> list[datetime]:
     return [at - timedelta(minutes=2) for at in moments]
 
 
-def _step(moment: datetime, changes: list[datetime]) -> float:
-    near = any(timedelta(0) <= moment - at <= timedelta(minutes=20) for at in changes)
-    to_mark = MARK_S - moment.timestamp() % MARK_S
-    return min(60 if near else MARK_S, to_mark)
-
-
-async def _caught_up(sim: Simulator, controller: Controller) -> None:
-    limit = timedelta(seconds=INTERVAL_S + 30)
-    lamps = sim.world.inventory.lamps
-
-    def done() -> bool:
-        now, reported = sim.world.clock.now(), controller.dispatcher.reported
-        return all(
-            now - (r.ts if (r := reported.get(lamp)) is not None else START) <= limit
-            for lamp in lamps
-        )
-
-    deadline = time.monotonic() + 60
-    while not done():
-        if time.monotonic() > deadline:
-            now, reported = sim.world.clock.now(), controller.dispatcher.reported
-            behind = sorted(
-                lamp for lamp in lamps
-                if lamp not in reported or now - reported[lamp].ts > limit
-            )  # fmt: skip
-            raise AssertionError(
-                f"readings did not catch up within 60 s at {now.isoformat()}: {behind[:5]} "
-                f"({len(behind)} lamps)"
-            )
-        await asyncio.sleep(0.005)
-
-
 async def _crew_step(engine: AsyncEngine, step: OrderState, at: datetime) -> bool:
     """The crew's step on the dark lamp's order; False when the ledger refuses it yet (not
     verified, for a close) or there is no order (yet)."""
@@ -191,7 +160,7 @@ async def simulate(state: ServiceState, directory: Path) -> Run:
         )  # fmt: skip
         engine = await stack.enter_async_context(schedule_store(sim, directory, schedule()))
         polls = {"cabinet_interval_s": INTERVAL_S, "lamp_interval_s": INTERVAL_S}
-        await stack.enter_async_context(
+        gateway = await stack.enter_async_context(
             running_gateway(
                 sim,
                 _settings(state, root, database, "gateway"),
@@ -207,7 +176,7 @@ async def simulate(state: ServiceState, directory: Path) -> Run:
         await stack.enter_async_context(
             running_role("controller", controller.run, controller.ready)
         )
-        crew = await _run(sim, controller, engine)
+        crew = await _run(sim, gateway, controller, engine)
         await eventually(lambda: not controller.kpi.outbox.batches, what="KPI points written")
     return Run(
         state.influx_url, database, f"sqlite:///{directory / 'store.db'}", directory, crew,
@@ -216,7 +185,7 @@ async def simulate(state: ServiceState, directory: Path) -> Run:
 
 
 async def _run(
-    sim: Simulator, controller: Controller, engine: AsyncEngine
+    sim: Simulator, gateway: Gateway, controller: Controller, engine: AsyncEngine
 ) -> dict[OrderState, datetime]:
     clock = clock_of(sim)
     changes = _changes()
@@ -226,8 +195,8 @@ async def _run(
         now = clock.now()
         if crew and now >= crew[0][0] and await _crew_step(engine, crew[0][1], now):
             done[crew.pop(0)[1]] = now
-        step_s = _step(now, changes)
+        step_s = clock_step(now, changes)
         await clock.advance(step_s)
         await asyncio.sleep(0.05 if step_s < 150 else 0)  # commands on their way
-        await _caught_up(sim, controller)
+        await caught_up(sim, gateway, controller, since=START)
     return done

@@ -124,7 +124,7 @@ class Night:
     writer: dict[str, Any]
 
 
-def _step(moment: datetime, changes: list[datetime]) -> float:
+def clock_step(moment: datetime, changes: list[datetime]) -> float:
     """Small steps where lamps are being switched and dimmed and faults come and go (commands
     and alarms have their wall time to travel), larger ones elsewhere; each mark is landed
     on."""
@@ -153,30 +153,36 @@ def _record(sim: Simulator, truth: Truth, relay: dict[str, bool]) -> None:
     truth.power_w[moment] = power
 
 
-async def _caught_up(sim: Simulator, gateway: Gateway, controller: Controller) -> None:
+async def caught_up(
+    sim: Simulator, gateway: Gateway, controller: Controller, since: datetime = START
+) -> None:
     """Wait (wall time) until every lamp's newest report has reached the controller, within a
-    reporting interval and half a minute of the clock, and the gateway's polling has done what
-    was due: a step of the clock is as long as a reporting interval, so a poller still busy with
-    one step when the next is taken would fall two intervals behind, and the controller rightly
-    raise `data_stale` on the gateway."""
+    reporting interval and half a minute of the clock (a lamp not heard yet counts from
+    `since`), and the gateway's polling has done what was due: a step of the clock is as long
+    as a reporting interval, so a poller still busy with one step when the next is taken would
+    fall two intervals behind, and the controller rightly raise `data_stale` on the gateway."""
     limit = timedelta(seconds=INTERVAL_S + 30)
     lamps = sim.world.inventory.lamps
 
-    def done() -> bool:
+    def behind() -> list[str]:
         now, reported = sim.world.clock.now(), controller.dispatcher.reported
+        return sorted(
+            lamp for lamp in lamps
+            if now - (r.ts if (r := reported.get(lamp)) is not None else since) > limit
+        )  # fmt: skip
+
+    def polling_behind_s() -> float:
         outputs = gateway.outputs
-        return (
-            outputs is not None
-            and outputs.behind() < 1.0
-            and all(
-                now - (r.ts if (r := reported.get(lamp)) is not None else START) <= limit
-                for lamp in lamps
-            )
-        )
+        return outputs.behind() if outputs is not None else float("inf")
 
     deadline = time.monotonic() + 60
-    while not done():
-        assert time.monotonic() < deadline, "readings did not catch up within 60 s"
+    while polling_behind_s() >= 1.0 or behind():
+        if time.monotonic() > deadline:
+            late = behind()
+            raise AssertionError(
+                f"readings did not catch up within 60 s at {sim.world.clock.now().isoformat()}: "
+                f"{late[:5]} ({len(late)} lamps), polling {polling_behind_s():.0f} s behind"
+            )
         await asyncio.sleep(0.005)
 
 
@@ -287,10 +293,10 @@ async def _run(
             at, step = crew.pop(0)
             await _crew_step(controller, step, at)
             done[step] = at
-        step_s = _step(now, changes)
+        step_s = clock_step(now, changes)
         await clock.advance(step_s)
         await asyncio.sleep(0.05 if step_s < 150 else 0)  # commands on their way
-        await _caught_up(sim, gateway, controller)
+        await caught_up(sim, gateway, controller)
     return done
 
 
