@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page
 
+from streetlight.acceptance import AcceptanceCriteria, record_run
 from streetlight.contract import TelemetryBatch, Topics, decode
 from streetlight.domain import AlarmChange, AlarmState, AlarmType, Severity
 from streetlight.influx import InfluxClient
@@ -30,6 +31,7 @@ from streetlight.settings import MqttUrl
 from streetlight.store import open_engine, save_inventory, sessions
 from streetlight.store.alarms import Transition, write_transitions
 from streetlight.store.users import Role
+from tests.acceptance_inputs import failing_inputs
 from tests.api_rig import Api, api_settings, running_api
 from tests.console_rig import Shots, chromium, console_page, log_in, show, until
 from tests.controller_rig import local, run_until, running_district
@@ -220,6 +222,8 @@ async def _stock(db_url: str) -> None:
                     Transition(ident, kind, asset, severity, site, at, f"{kind} seen",
                                AlarmChange.RAISED, at, AlarmState.RAISED, parent, None, "")
                 ])  # fmt: skip
+            # a run of PP-S04 that failed criteria 2 and 3
+            await record_run(session, failing_inputs(), AcceptanceCriteria(), by="op", now=NOW)
     finally:
         await engine.dispose()
 
@@ -270,7 +274,31 @@ async def test_a_maintainer_sees_its_own_sites_alarms_and_a_viewer_takes_no_step
             await page.wait_for_selector("#view-overrides section")
             assert await page.query_selector("#view-overrides form.override-form") is None
             await shots.take(page, "viewer-overrides")
+            await _acceptance_shown(page)
+            await shots.take(page, "viewer-acceptance")
     shots.keep()
+
+
+async def _acceptance_shown(page: Page) -> None:
+    """The sites view shows PP-S04's stored run: failed, its window, each criterion; its PDF
+    opens in a new tab, fetched with the login's token."""
+    await show(page, "sites")
+    await page.click('#view-sites tr[data-site="PP-S04"]')
+    chip = await page.wait_for_selector("#view-sites .acceptance .chip.acc-fail", timeout=10_000)
+    assert chip is not None
+    assert await chip.inner_text() == "不通过"
+    text = await page.inner_text("#view-sites .acceptance")
+    assert "2026-12-21" in text
+    assert "2026-12-22" in text
+    passed = await page.eval_on_selector_all(
+        "#view-sites .acceptance ol.criteria li", "(items) => items.map((i) => i.className)"
+    )
+    assert passed == ["ok", "bad", "bad", "ok", "ok"]  # criteria 2 and 3 fail
+    async with page.expect_response(lambda r: "/report?format=pdf" in r.url) as answer:
+        await page.click("#view-sites .acceptance button:text('PDF')")
+    response = await answer.value
+    assert response.status == 200, await response.text()
+    assert response.headers["content-type"] == "application/pdf"
 
 
 # --- the files: the page, its modules and packages, all from the API's own origin -------------

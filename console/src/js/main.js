@@ -5,7 +5,7 @@ import * as api from './api.js';
 import { District, ORDER, COLOURS } from './district.js';
 import { h, setZone, toast } from './dom.js';
 import { getLang, onLang, setLang, t, translate } from './i18n.js';
-import * as issue18 from './issue18.js';
+import * as programme from './programme.js';
 import { LampMap } from './map/map.js';
 import { Names } from './names.js';
 import { showCabinet } from './panels/cabinet.js';
@@ -134,8 +134,8 @@ async function start() {
     app.map.base.setTiles(config.tile_url);
     $('attribution').textContent = config.tile_attribution || '';
   }
-  issue18.roads().then((roads) => roads && app.map.base.setRoads(roads)).catch(() => {});
-  issue18.darkRoads().then((gaps) => gaps && app.map.base.setDarkRoads(gaps)).catch(() => {});
+  programme.roads().then((roads) => roads && app.map.base.setRoads(roads)).catch(() => {});
+  programme.darkRoads().then((gaps) => gaps && app.map.base.setDarkRoads(gaps)).catch(() => {});
 }
 
 function askLogin(again = false, name = '') {

@@ -2,13 +2,13 @@
 // installed, retired: the asset tree's counts) and by live state (the map's columns) — and
 // the places kept for the renovation programme (issue 18): survey counts, dark roads,
 // acceptance status with its report, and the monthly report. Those read the routes named in
-// issue18.js and show "coming" until the API has them.
+// programme.js and show "coming" until the API has them.
 
 import { ApiError } from '../api.js';
 import { BAD, COLOURS, ORDER } from '../district.js';
 import { clear, h, localDate, toast } from '../dom.js';
 import { t } from '../i18n.js';
-import * as issue18 from '../issue18.js';
+import * as programme from '../programme.js';
 import { badge } from '../panels/lamp.js';
 
 const SHOWN = 400; // rows drawn at once; the filter finds the rest
@@ -24,6 +24,27 @@ function stateBar(counts) {
   ORDER.map((name, s) => (counts[s] ? h('i', { style: `width:${(100 * counts[s]) / total}%;background:${COLOURS[name]}` }) : null)));
 }
 
+/** The latest acceptance run: its verdict, window and criteria, and its report (opened with the
+ * login's token); "not yet" before the first run. */
+function acceptance(result) {
+  if (!result) return pending();
+  if (result.status === 'none') return h('span', { class: 'chip acc-none' }, t('acc.none'));
+  const open = (href) => async () => {
+    try {
+      await programme.openReport(href);
+    } catch (error) {
+      toast(t('error.generic', { message: error.message }), true);
+    }
+  };
+  return h('span', { class: 'acceptance' },
+    h('span', { class: `chip acc-${result.status}` }, t(`acc.${result.status}`)),
+    ` ${result.window.from} – ${result.window.to} `,
+    ['pdf', 'html'].map((format) => result.report?.[format]
+      && h('button', { class: 'link', onclick: open(result.report[format]) }, format.toUpperCase())),
+    h('ol', { class: 'criteria' }, result.criteria.map((c) => h('li', { class: c.passed ? 'ok' : 'bad' },
+      `${c.passed ? '✓' : '✗'} ${t(`acc.criterion.${c.key}`)}`))));
+}
+
 export class SitesView {
   constructor(root, { district, names, showSite }) {
     Object.assign(this, { root, district, names, showSite });
@@ -33,7 +54,7 @@ export class SitesView {
 
   async show() {
     [this.survey, this.gaps] = await Promise.all([
-      issue18.surveyBySite().catch(() => null), issue18.darkRoads().catch(() => null)]);
+      programme.surveyBySite().catch(() => null), programme.darkRoads().catch(() => null)]);
     this.render();
   }
 
@@ -85,10 +106,7 @@ export class SitesView {
         h('dt', {}, t('sites.dark_roads')), h('dd', {}, gaps ? `${gaps.length} · ${Math.round(metres)} m` : pending()),
         h('dt', {}, t('sites.acceptance')), h('dd', {}, accept)));
     try {
-      const result = await issue18.acceptance(site.id);
-      clear(accept, result ? h('span', {}, h('span', { class: `chip acc-${result.status}` }, result.status), ' ',
-        result.report?.pdf && h('a', { href: result.report.pdf, target: '_blank' }, 'PDF'), ' ',
-        result.report?.html && h('a', { href: result.report.html, target: '_blank' }, 'HTML')) : pending());
+      clear(accept, acceptance(await programme.acceptance(site.id)));
     } catch (error) {
       accept.replaceChildren(t('error.generic', { message: error.message }));
     }
@@ -101,13 +119,13 @@ export class SitesView {
       this.names.ids('subdistrict').map(([id, name]) => h('option', { value: id }, name)));
     const download = (format) => h('button', { onclick: async () => {
       try {
-        await issue18.downloadMonthly(month.value, sub.value, format);
+        await programme.downloadMonthly(month.value, sub.value, format);
       } catch (error) {
         toast(error instanceof ApiError && error.status === 404 ? t('sites.pending')
           : t('error.generic', { message: error.message }), true);
       }
     } }, format.toUpperCase());
     return h('div', { class: 'monthly' }, h('strong', {}, t('sites.report')), ' ', month, sub,
-      ['pdf', 'html', 'csv'].map(download), ' ', pending());
+      ['pdf', 'html', 'csv'].map(download));
   }
 }
