@@ -10,17 +10,18 @@ from typing import Any
 
 import pytest
 
-from streetlight.acceptance import record_run
+from streetlight.acceptance import AcceptanceCriteria, record_run
 from streetlight.clock import ManualClock
 from streetlight.contract import Topics
 from streetlight.contract.influx_schema import ensure_database
 from streetlight.influx import InfluxClient
 from streetlight.services import ServiceState
 from streetlight.store.users import Role, read_audit
+from tests.acceptance_inputs import END, inputs
 from tests.api_rig import BACKENDS, api_settings, running_api, store_url, store_with
 from tests.helpers import subset
-from tests.test_acceptance import CRITERIA, END, inputs
 
+CRITERIA = AcceptanceCriteria()
 NOW = datetime(2026, 12, 24, 4, tzinfo=UTC)  # noon on the 24th in Shanghai
 
 
