@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from streetlight.acceptance import AcceptanceResult
+from streetlight.acceptance import AcceptanceResult, FigureName, FindingKind
 from streetlight.contract.influx_schema import KPI_NIGHT, KPI_POLICY, ensure_database
 from streetlight.domain import DarkRoadRule, Inventory
 from streetlight.influx import InfluxClient, series_key, to_ns
@@ -29,6 +29,7 @@ from streetlight.reports import (
     monthly_pdf,
     monthly_report,
 )
+from streetlight.reports._messages import FIGURE_LABELS, FINDINGS_ZH
 from streetlight.services import ServiceState, ensure_report_tools
 from streetlight.store import open_engine, save_inventory, sessions
 from streetlight.store.models import AlarmRow, WorkOrderRow
@@ -79,8 +80,19 @@ def test_a_failing_site_s_report_names_the_lamp_and_the_night(tmp_path: Path) ->
         assert words in text, words
     # criteria 2 and 3 fail, 1, 4 and 5 pass
     assert text.count("不通过") == 1 + 2
-    assert f"路灯{acc.DARK_LAMP}在2026年12月16日夜未正常亮灯" in text
-    assert f"路灯{acc.LATE_LAMP}在2026年12月18日夜开灯晚于计划" in text
+    # each finding in its own sentence, its seen and limit as its kind means them
+    assert f"站点{acc.SITE}在2026年12月16日夜亮灯率95.83%，低于目标96%" in text
+    assert f"路灯{acc.DARK_LAMP}在2026年12月16日夜未正常亮灯（应亮时段亮灯0%，应为100%）" in text
+    assert f"路灯{acc.LATE_LAMP}在2026年12月18日夜开灯晚于计划20分钟（允许偏差5分钟）" in text
+    assert "，实测" not in text  # no finding worded generically
+
+
+def test_the_catalogue_words_every_finding_kind_and_figure_name_and_no_other() -> None:
+    assert set(FINDINGS_ZH) == set(FindingKind)
+    assert set(FIGURE_LABELS) == set(FigureName)
+    for zh, en in FIGURE_LABELS.values():
+        assert zh
+        assert en
 
 
 def test_the_english_report(tmp_path: Path) -> None:
@@ -105,11 +117,13 @@ def test_the_html_escapes_what_it_is_given() -> None:
 
 def test_a_result_without_nights_or_with_unknown_words_still_renders(tmp_path: Path) -> None:
     result: AcceptanceResult = acc.failing()
-    odd = dataclasses.replace(result.criteria[1].findings[0], key="something_new", night=None)
+    odd = dataclasses.replace(result.criteria[1].findings[1], key="something_new", night=None)
     criteria = [dataclasses.replace(result.criteria[1], findings=[odd]), *result.criteria[2:]]
     bare = dataclasses.replace(result, nights=[], criteria=criteria, road_class="footpath")
     text = pdf_text(acceptance_pdf(bare), tmp_path)
-    assert f"每夜亮灯率达到道路等级目标：路灯{acc.DARK_LAMP}" in text  # worded generically
+    assert (
+        f"每夜亮灯率达到道路等级目标：路灯{acc.DARK_LAMP}" in text
+    )  # a later kind: worded generically
     assert "footpath" in text
 
 

@@ -3,11 +3,11 @@
 `run` gathers the window's data from the store and InfluxDB, judges the five criteria, stores
 the run with its inputs and prints the verdicts with their findings (lamp and night);
 `--json PATH` writes the result, `--pdf PATH` and `--html PATH` the committee's report
-(Chinese, or `--lang en`; switch times in China's zone). `show` prints a stored run (and its
-report likewise), `rerun` evaluates its stored inputs again and says whether the result is the
-same, `accept` hands a passed run's site over to its new maintainer (the ledger's handover).
-`acceptance_result` builds and stores a run and returns its result: a report writer takes it
-from there.
+(Chinese, or `--lang en`; times in the district's zone, which the result keeps). `show`
+prints a stored run (and its report likewise), `rerun` evaluates its stored inputs again and
+says whether the result is the same, `accept` hands a passed run's site over to its new
+maintainer (the ledger's handover). `acceptance_result` builds and stores a run and returns its
+result: a report writer takes it from there.
 """
 
 from __future__ import annotations
