@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import subprocess
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from streetlight.acceptance import AcceptanceResult, FigureName, FindingKind
+from streetlight.cli._demo_reports import DemoReports
 from streetlight.contract.influx_schema import KPI_NIGHT, KPI_POLICY, ensure_database
 from streetlight.domain import DarkRoadRule, Inventory
 from streetlight.influx import InfluxClient, series_key, to_ns
@@ -31,6 +33,7 @@ from streetlight.reports import (
 )
 from streetlight.reports._messages import FIGURE_LABELS, FINDINGS_ZH
 from streetlight.services import ServiceState, ensure_report_tools
+from streetlight.settings import CommonSettings, load_settings
 from streetlight.store import open_engine, save_inventory, sessions
 from streetlight.store.models import AlarmRow, WorkOrderRow
 from streetlight.store.times import to_store
@@ -347,3 +350,40 @@ async def test_the_monthly_report_command(
     refused = run("report", "monthly", "--month", "2026/12", env=env)
     assert refused.returncode == 2
     assert "month '2026/12' is not YYYY-MM" in refused.stderr
+
+
+async def test_the_demos_reports_are_written_and_a_failing_one_is_said(
+    tmp_path: Path, influx: InfluxClient, service_state: ServiceState
+) -> None:
+    """What `streetlight demo` writes after a simulated noon (its 18 simulated hours to the
+    first noon take the demo 18 minutes, so its test stops long before): the monthly report
+    and one site's acceptance report, HTML and PDF, their paths said; a report that cannot be
+    made is said and the other still written."""
+    inventory = _inventory()
+    db_url = f"sqlite:///{tmp_path / 'store.db'}"
+    await _write_store(db_url, inventory)
+    await _write_nights(influx, inventory)
+    settings = load_settings(
+        CommonSettings, db_url=db_url, influx_url=service_state.influx_url,
+        influx_db=influx.database, clock_start=NOW, clock_speed=1.0, clock_anchor=time.time(),
+        profiles_dir=ROOT / "profiles",
+    )  # fmt: skip
+    said: list[str] = []
+    reports = DemoReports(settings, inventory, tmp_path / "reports", said.append)
+    assert reports.site == "GT-S01"  # the demo's own site is not in this inventory
+    assert "the first at 2026-12-11 12:10 simulated, in about 1450 min" in reports.announce()
+    written = await reports.write_all(date(2026, 12, 9))
+    names = ["monthly-2026-12.html", "monthly-2026-12.pdf", "acceptance-GT-S01.html",
+             "acceptance-GT-S01.pdf"]  # fmt: skip
+    assert [path.name for path in written] == names
+    assert said == [f"reports     written {path}" for path in written]
+    assert "月度进展报告" in pdf_text(written[1].read_bytes(), tmp_path)
+    acceptance = pdf_text(written[3].read_bytes(), tmp_path)
+    for words in ("竣工验收报告", "GT-S01", "演示：模拟运行的前1夜"):
+        assert words in acceptance, words
+    said.clear()
+    assert await reports.write_all(date(2027, 1, 5)) == []  # neither month nor nights begun
+    assert [line.split(":")[0] for line in said] == [
+        "reports     the monthly report could not be written",
+        "reports     the acceptance report could not be written",
+    ]

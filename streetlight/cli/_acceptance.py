@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from streetlight.acceptance import (
+    AcceptanceCriteria,
     AcceptanceResult,
     Verdict,
     Window,
@@ -78,15 +79,22 @@ def add_parser(roles: Any) -> None:
 
 async def acceptance_result(args: argparse.Namespace, settings: CommonSettings) -> AcceptanceResult:
     """Gather, judge and store one run as `acceptance run` is asked; its result."""
-    criteria = load_criteria(args.criteria)
-    now = settings.clock().now()
+    window = Window(args.site, args.first, args.last)
     by = args.by or getpass.getuser()
+    return await record_acceptance(settings, window, load_criteria(args.criteria), by=by)
+
+
+async def record_acceptance(
+    settings: CommonSettings, window: Window, criteria: AcceptanceCriteria, *, by: str
+) -> AcceptanceResult:
+    """Gather, judge and store one run of the store and InfluxDB the settings name, now by
+    their clock (the demo's too); its result."""
+    now = settings.clock().now()
     async with open_store(settings) as engine, InfluxClient.from_settings(settings) as influx:
         async with sessions(engine)() as session:
             inputs = await gather(
-                session, influx, Window(args.site, args.first, args.last), criteria,
-                profiles_dir=settings.profiles_dir, now=now,
-            )  # fmt: skip
+                session, influx, window, criteria, profiles_dir=settings.profiles_dir, now=now
+            )
         async with sessions(engine)() as session, session.begin():
             return await record_run(session, inputs, criteria, by=by, now=now)
 
