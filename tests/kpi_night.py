@@ -122,6 +122,7 @@ class Night:
     crew: dict[OrderState, datetime]
     wall_s: float
     writer: dict[str, Any]
+    store_url: str  # the night's store (inventory, schedule, alarms, work orders), kept
 
 
 def clock_step(moment: datetime, changes: list[datetime]) -> float:
@@ -255,7 +256,7 @@ async def simulate(state: ServiceState, directory: Path) -> Night:
     ]
     return Night(
         state.influx_url, database, truth, alarms, orders, crew,
-        time.perf_counter() - started, writer,
+        time.perf_counter() - started, writer, f"sqlite:///{directory / 'store.db'}",
     )  # fmt: skip
 
 

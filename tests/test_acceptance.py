@@ -8,6 +8,7 @@ import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from streetlight.acceptance import (
@@ -15,15 +16,19 @@ from streetlight.acceptance import (
     AcceptanceError,
     AcceptanceRefusedError,
     CriterionKey,
+    FigureName,
+    FindingKind,
     Sampling,
     Verdict,
     accept_run,
     criteria_from,
     evaluate,
     from_json,
+    inputs_json,
     load_criteria,
     record_run,
     rerun,
+    stored_result,
     to_json,
 )
 from streetlight.acceptance.inputs import (
@@ -36,7 +41,9 @@ from streetlight.acceptance.inputs import (
 )
 from streetlight.acceptance.samples import Plan, Report, read_night
 from streetlight.domain import lamp_power_w
+from streetlight.reports import acceptance_html
 from streetlight.store import open_engine, save_inventory, sessions
+from streetlight.store.acceptance import StoredRun
 from streetlight.store.workorders import maintainer_for
 from tests.acceptance_inputs import DAY_MS, END, N1, N2, OFF, ON, START, inputs
 from tests.helpers import subset
@@ -178,6 +185,83 @@ def test_criterion_5_open_alarms_open_orders_and_late_closures() -> None:
         ("open_order", "lamp:PP-S04-L003", N1),
     ]
     assert faults.figures["closed_in_time"] == 1
+
+
+def _everything_wrong() -> AcceptanceInputs:
+    """Inputs with one of every finding's kind: a lamp planned, one unregistered, one silent
+    a night; the first night below target with a dark lamp, the second with nothing due lit
+    (and no KPI writer's rate); a lamp never on, one never off, one on late, one on early,
+    one off late, one off early; one drawing too much, one too little; an open alarm, an open
+    order and one closed late."""
+    data = inputs(16)
+    ids = [lamp.id for lamp in data.lamps]
+    lamps = [dataclasses.replace(data.lamps[0], status="planned"),
+             dataclasses.replace(data.lamps[1], registered=False), *data.lamps[2:]]  # fmt: skip
+    minute = 60_000
+    expected = lamp_power_w(60, True, 100)
+    changes: dict[str, dict[str, object]] = {
+        ids[2]: {"reports": 0}, ids[3]: {"lit_ok": 0},
+        ids[4]: {"on_seen_ms": None}, ids[5]: {"off_seen_ms": None},
+        ids[6]: {"on_seen_ms": ON + 30 * minute}, ids[7]: {"on_seen_ms": ON - 30 * minute},
+        ids[8]: {"off_seen_ms": OFF + 30 * minute}, ids[9]: {"off_seen_ms": OFF - 30 * minute},
+        ids[10]: {"power": [LevelPower(100, 50, expected * 1.5, expected)]},
+        ids[11]: {"power": [LevelPower(100, 50, expected * 0.5, expected)]},
+    }  # fmt: skip
+    rows = [
+        dataclasses.replace(r, **changes.get(r.lamp, {}))  # type: ignore[arg-type]
+        if r.night == N1
+        else dataclasses.replace(r, should_lit=0, lit_ok=0)
+        for r in data.lamp_nights
+    ]
+    at = START + timedelta(hours=8)
+    orders = [
+        OrderInput("wo-1", f"lamp:{ids[12]}", "lamp_failure", "ordinary", "closed", at,
+                   at + timedelta(hours=24), at + timedelta(hours=25)),
+        OrderInput("wo-2", f"lamp:{ids[13]}", "low_power", "ordinary", "dispatched", at,
+                   at + timedelta(hours=24), None),
+    ]  # fmt: skip
+    alarms = [AlarmInput("al-9", f"lamp:{ids[14]}", "lamp_failure", "ordinary", at, None)]
+    return dataclasses.replace(
+        data, lamps=lamps, lamp_nights=rows, orders=orders, alarms=alarms,
+        nights=[SiteNight(N1, 90.0, 96.0, 16)],
+    )  # fmt: skip
+
+
+def test_the_evaluation_gives_only_the_kinds_and_names_the_report_words() -> None:
+    """Every finding's kind and every threshold's and figure's name is one of the model's
+    enumerations, each of them comes out of the evaluation, and the report words every
+    finding in its own Chinese sentence (none generically), its times in the district's."""
+    result = evaluate(_everything_wrong(), CRITERIA, run_id="acc-t", inputs_sha256="")
+    assert result.timezone == "Asia/Shanghai"
+    assert {f.key for f in result.findings} == set(FindingKind)
+    names = {name for c in result.criteria for name in (*c.threshold, *c.figures)}
+    assert names == set(FigureName)
+    html = acceptance_html(result)
+    assert "，实测" not in html  # the generic sentence's
+    # the order opened at 20:00 local, due 24 h later, closed an hour after that
+    assert "工单（2026年12月21日夜开出）于 2026-12-22 21:00 销号，晚于期限 2026-12-22 20:00" in html
+    assert "状态：已派工" in html
+    early = next(f for f in result.findings if f.key == FindingKind.EARLY_OFF)
+    assert early.seen == -30.0
+    assert "夜关灯早于计划 30 分钟（允许偏差 5 分钟）" in html
+
+
+def test_a_result_keeps_its_zone_and_one_stored_without_it_takes_its_inputs() -> None:
+    data = inputs()
+    result = evaluate(data, CRITERIA, run_id="acc-t", inputs_sha256="")
+    assert result.timezone == "Asia/Shanghai"
+    plain = orjson.loads(to_json(result))
+    del plain["timezone"]  # as results were stored before they kept it
+    assert from_json(orjson.dumps(plain)).timezone == "UTC"
+    run = StoredRun(
+        id="acc-t", site="PP-S04", first_night=N1, last_night=N2, verdict="pass", criteria="{}",
+        inputs=inputs_json(data).decode(), inputs_sha256="", result=orjson.dumps(plain).decode(),
+        run_by="t", run_at=END, accepted_by=None, accepted_at=None, handover_id=None,
+    )  # fmt: skip
+    assert stored_result(run) == result
+    plain["timezone"] = "Mars/Olympus"
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        from_json(orjson.dumps(plain))
 
 
 def test_a_lamps_night_is_read_from_its_reports_as_the_kpi_writer_reads_marks() -> None:

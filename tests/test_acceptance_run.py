@@ -2,7 +2,8 @@
 and controller with its KPI writer, two nights of three sites): the clean site passes every
 criterion; the site with one lamp dark on one night fails the lighting rate naming that lamp
 and that night; the site with one lamp switching 20 minutes late on one night fails the switch
-times naming that lamp and that night; a stored run re-runs to the same result.
+times naming that lamp and that night; the committee's PDF of each says so in Chinese; a
+stored run re-runs to the same result.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from streetlight.acceptance import (
 from streetlight.domain.workorders import OrderState
 from streetlight.influx import InfluxClient, quote_ident
 from streetlight.profiles import DEFAULT_DIR
+from streetlight.reports import acceptance_pdf
 from streetlight.services import ServiceState
 from streetlight.store import open_engine, sessions
 from tests.acceptance_run import (
@@ -44,6 +46,7 @@ from tests.acceptance_run import (
     simulate,
 )
 from tests.conftest import FAST_RETRY
+from tests.test_reports import pdf_text
 
 pytestmark = pytest.mark.slow  # two simulated nights: about two minutes of wall time
 
@@ -142,6 +145,23 @@ def test_one_lamp_switching_late_on_one_night_fails_the_switch_times_naming_it(
     assert 20.0 <= late.seen <= 20.0 + 5 + 1  # a report may come up to an interval later
     assert result.criterion(CriterionKey.LIGHTING_RATE).verdict is Verdict.PASS
     assert result.criterion(CriterionKey.ENERGY).verdict is Verdict.PASS
+
+
+def test_the_failing_sites_reports_name_the_lamp_and_the_night_in_chinese(
+    accepted: Accepted, tmp_path: Path
+) -> None:
+    """The committee's PDF of each failing site, read back with pdftotext: each finding in
+    its own Chinese sentence (none worded generically), naming the lamp and the night."""
+    dark = pdf_text(acceptance_pdf(accepted.results[DARK_SITE]), tmp_path)
+    night = f"{DARK_NIGHT.year}年{DARK_NIGHT.month}月{DARK_NIGHT.day}日夜"
+    for words in ("竣工验收报告", "验收结论：不通过", f"站点{DARK_SITE}在{night}亮灯率",
+                  f"路灯{DARK_LAMP}在{night}未正常亮灯（应亮时段亮灯"):  # fmt: skip
+        assert words in dark, words
+    late = pdf_text(acceptance_pdf(accepted.results[LATE_SITE]), tmp_path)
+    night = f"{LATE_NIGHT.year}年{LATE_NIGHT.month}月{LATE_NIGHT.day}日夜"
+    assert f"路灯{LATE_LAMP}在{night}开灯晚于计划" in late
+    for text in (dark, late):
+        assert "，实测" not in text  # the generic sentence's
 
 
 def test_a_stored_run_reruns_to_the_same_result(accepted: Accepted) -> None:

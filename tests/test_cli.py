@@ -206,6 +206,11 @@ def test_demo_starts_loads_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
         assert set(pids) >= {"mosquitto", "influxd", "simulator", "gateway", "controller", "api"}
         assert all(pid_alive(pid) for pid in pids.values())
         assert "2305 lamps" in text
+        # its reports come after the first simulated noon, 18 minutes away at 60x: it says so
+        # (tests/test_reports.py writes them as the demo does)
+        reports = tmp_path / "demo" / "reports"
+        assert f"site PP-S01's acceptance report (HTML, PDF) into {reports}" in text
+        assert "the first at 2026-12-22 12:10 simulated, in about" in text
         _the_demo_api_serves_its_admin(output)
         log = tmp_path / "demo" / "logs" / "simulator.log"
         deadline = time.monotonic() + 30

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from astral import Observer
 from astral.sun import dawn, dusk, sunrise, sunset
+from sqlalchemy import select
 
 import dashboards
 from controller.alarms import AlarmBook, ThresholdBook
@@ -32,11 +33,15 @@ from dashboards.queries import queries, statement, time_range
 from streetlight.clock import ManualClock
 from streetlight.contract import KPI, LampTelemetry, Topics
 from streetlight.contract.influx_schema import ensure_database
-from streetlight.domain import Inventory
+from streetlight.domain import DarkRoadRule, Inventory
 from streetlight.domain.workorders import OrderState
 from streetlight.influx import InfluxClient, quote_ident
+from streetlight.profiles import DEFAULT_DIR
+from streetlight.reports import monthly_report
 from streetlight.services import Influxd, ServiceState, find_program
 from streetlight.store import open_engine, save_inventory, sessions
+from streetlight.store.models import LampRow, WorkOrderRow
+from streetlight.store.times import from_store
 from tests.conftest import FAST_RETRY
 from tests.helpers import eventually, subset
 from tests.kpi_night import (
@@ -677,6 +682,56 @@ async def test_the_nights_summary_holds_every_figure_for_every_node(
 
 def e_sum(table: dict[str, float], sites: tuple[str, ...]) -> float:
     return sum(table[s] for s in sites)
+
+
+@pytest.mark.slow
+async def test_the_monthly_report_of_the_night_equals_the_store_and_the_truth(
+    night: Night, expect: Expect
+) -> None:
+    """December 2026's report (issue 18's 月度进展报告) over the night's store and InfluxDB:
+    lamps as the store's inventory has them, energy and lighting rate as the simulator's truth gives
+    them, faults as the store's work orders, counted here from their rows."""
+    engine = await open_engine(night.store_url)
+    try:
+        async with (
+            InfluxClient(night.influx_url, night.database, retry=FAST_RETRY) as influx,
+            sessions(engine)() as session,
+        ):
+            report = await monthly_report(
+                session, influx, month="2026-12", now=END, reporting_s=3 * INTERVAL_S,
+                profiles_dir=DEFAULT_DIR, dark_rule=DarkRoadRule(),
+            )  # fmt: skip
+        async with sessions(engine)() as session:
+            orders = list(await session.scalars(select(WorkOrderRow)))
+            statuses = list(await session.scalars(select(LampRow.status)))
+    finally:
+        await engine.dispose()
+    inventory = expect.inventory
+    start, end = datetime(2026, 12, 1, 12, tzinfo=SHANGHAI), END
+    opened = [o for o in orders if start <= from_store(o.opened_at) < end]
+    closed = [o for o in orders if o.closed_at and start <= from_store(o.closed_at) < end]
+    in_time = [o for o in closed if o.closed_at and o.closed_at <= o.deadline]
+    faults = (len(opened), len(closed), len(in_time), len(orders) - len(closed))
+    assert faults == (5, 1, 1, 4)  # as the night's summary counted them (NIGHT_ORDERS)
+    rows = {row.id: row for row in report.rows}
+    assert set(rows) == set(inventory.subdistricts) == {"PP"}
+    # the night's sites are all of subdistrict PP: its row and the district's hold them all
+    planned = sum(1 for status in statuses if status in {"planned", "installed"})
+    installed = sum(1 for status in statuses if status == "installed")
+    assert planned == installed == len(inventory.lamps) == expect.all_lamps == 120
+    for row, sites in ((rows["PP"], SITES), (report.total, SITES)):
+        assert (row.planned, row.installed, row.reporting) == (planned, installed, installed)
+        # the writer, started at 11:45 on the 21st, also summed the last quarter hour of the
+        # night of the 20th at that noon (no lamp due lit, standby power only)
+        assert row.nights == 2
+        assert near(row.energy_kwh, _kwh(expect, expect.energy_wh, sites), rel=0.005), row
+        assert near(row.baseline_kwh, _baseline_kwh(expect, sites), rel=0.002), row
+        saved = _baseline_kwh(expect, sites) - _kwh(expect, expect.energy_wh, sites)
+        assert near(row.saved_kwh, saved, rel=0.01), row
+        assert within(row.lighting_rate_pct, night_rate(expect, sites)), row
+        assert near(row.lighting_target_pct, target(expect, sites)), row
+        assert (row.faults_opened, row.faults_closed, row.faults_closed_in_time,
+                row.faults_open_at_end) == faults  # fmt: skip
 
 
 # --- the writer on its own: an InfluxDB outage, the backlog's bound -----------------------------

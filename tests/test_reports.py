@@ -8,13 +8,15 @@ from __future__ import annotations
 import dataclasses
 import re
 import subprocess
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streetlight.acceptance import AcceptanceResult
+from streetlight.acceptance import AcceptanceResult, FigureName, FindingKind
+from streetlight.cli._demo_reports import DemoReports
 from streetlight.contract.influx_schema import KPI_NIGHT, KPI_POLICY, ensure_database
 from streetlight.domain import DarkRoadRule, Inventory
 from streetlight.influx import InfluxClient, series_key, to_ns
@@ -29,7 +31,9 @@ from streetlight.reports import (
     monthly_pdf,
     monthly_report,
 )
+from streetlight.reports._messages import FIGURE_LABELS, FINDINGS_ZH
 from streetlight.services import ServiceState, ensure_report_tools
+from streetlight.settings import CommonSettings, load_settings
 from streetlight.store import open_engine, save_inventory, sessions
 from streetlight.store.models import AlarmRow, WorkOrderRow
 from streetlight.store.times import to_store
@@ -79,8 +83,19 @@ def test_a_failing_site_s_report_names_the_lamp_and_the_night(tmp_path: Path) ->
         assert words in text, words
     # criteria 2 and 3 fail, 1, 4 and 5 pass
     assert text.count("不通过") == 1 + 2
-    assert f"路灯{acc.DARK_LAMP}在2026年12月16日夜未正常亮灯" in text
-    assert f"路灯{acc.LATE_LAMP}在2026年12月18日夜开灯晚于计划" in text
+    # each finding in its own sentence, its seen and limit as its kind means them
+    assert f"站点{acc.SITE}在2026年12月16日夜亮灯率95.83%，低于目标96%" in text
+    assert f"路灯{acc.DARK_LAMP}在2026年12月16日夜未正常亮灯（应亮时段亮灯0%，应为100%）" in text
+    assert f"路灯{acc.LATE_LAMP}在2026年12月18日夜开灯晚于计划20分钟（允许偏差5分钟）" in text
+    assert "，实测" not in text  # no finding worded generically
+
+
+def test_the_catalogue_words_every_finding_kind_and_figure_name_and_no_other() -> None:
+    assert set(FINDINGS_ZH) == set(FindingKind)
+    assert set(FIGURE_LABELS) == set(FigureName)
+    for zh, en in FIGURE_LABELS.values():
+        assert zh
+        assert en
 
 
 def test_the_english_report(tmp_path: Path) -> None:
@@ -105,11 +120,13 @@ def test_the_html_escapes_what_it_is_given() -> None:
 
 def test_a_result_without_nights_or_with_unknown_words_still_renders(tmp_path: Path) -> None:
     result: AcceptanceResult = acc.failing()
-    odd = dataclasses.replace(result.criteria[1].findings[0], key="something_new", night=None)
+    odd = dataclasses.replace(result.criteria[1].findings[1], key="something_new", night=None)
     criteria = [dataclasses.replace(result.criteria[1], findings=[odd]), *result.criteria[2:]]
     bare = dataclasses.replace(result, nights=[], criteria=criteria, road_class="footpath")
     text = pdf_text(acceptance_pdf(bare), tmp_path)
-    assert f"每夜亮灯率达到道路等级目标：路灯{acc.DARK_LAMP}" in text  # worded generically
+    assert (
+        f"每夜亮灯率达到道路等级目标：路灯{acc.DARK_LAMP}" in text
+    )  # a later kind: worded generically
     assert "footpath" in text
 
 
@@ -333,3 +350,40 @@ async def test_the_monthly_report_command(
     refused = run("report", "monthly", "--month", "2026/12", env=env)
     assert refused.returncode == 2
     assert "month '2026/12' is not YYYY-MM" in refused.stderr
+
+
+async def test_the_demos_reports_are_written_and_a_failing_one_is_said(
+    tmp_path: Path, influx: InfluxClient, service_state: ServiceState
+) -> None:
+    """What `streetlight demo` writes after a simulated noon (its 18 simulated hours to the
+    first noon take the demo 18 minutes, so its test stops long before): the monthly report
+    and one site's acceptance report, HTML and PDF, their paths said; a report that cannot be
+    made is said and the other still written."""
+    inventory = _inventory()
+    db_url = f"sqlite:///{tmp_path / 'store.db'}"
+    await _write_store(db_url, inventory)
+    await _write_nights(influx, inventory)
+    settings = load_settings(
+        CommonSettings, db_url=db_url, influx_url=service_state.influx_url,
+        influx_db=influx.database, clock_start=NOW, clock_speed=1.0, clock_anchor=time.time(),
+        profiles_dir=ROOT / "profiles",
+    )  # fmt: skip
+    said: list[str] = []
+    reports = DemoReports(settings, inventory, tmp_path / "reports", said.append)
+    assert reports.site == "GT-S01"  # the demo's own site is not in this inventory
+    assert "the first at 2026-12-11 12:10 simulated, in about 1450 min" in reports.announce()
+    written = await reports.write_all(date(2026, 12, 9))
+    names = ["monthly-2026-12.html", "monthly-2026-12.pdf", "acceptance-GT-S01.html",
+             "acceptance-GT-S01.pdf"]  # fmt: skip
+    assert [path.name for path in written] == names
+    assert said == [f"reports     written {path}" for path in written]
+    assert "月度进展报告" in pdf_text(written[1].read_bytes(), tmp_path)
+    acceptance = pdf_text(written[3].read_bytes(), tmp_path)
+    for words in ("竣工验收报告", "GT-S01", "演示：模拟运行的前1夜"):
+        assert words in acceptance, words
+    said.clear()
+    assert await reports.write_all(date(2027, 1, 5)) == []  # neither month nor nights begun
+    assert [line.split(":")[0] for line in said] == [
+        "reports     the monthly report could not be written",
+        "reports     the acceptance report could not be written",
+    ]

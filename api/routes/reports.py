@@ -11,7 +11,6 @@ import asyncio
 import logging
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
@@ -20,7 +19,7 @@ from api.deps import Now, Session, Settings
 from api.errors import ApiError, not_found
 from api.scope import scope
 from api.security import Reader
-from streetlight.acceptance import RunNotFoundError, inputs_from_json, stored_result, stored_run
+from streetlight.acceptance import RunNotFoundError, stored_result, stored_run
 from streetlight.domain import ID_PATTERN
 from streetlight.influx import InfluxRequestError, InfluxUnavailableError
 from streetlight.reports import (
@@ -196,11 +195,10 @@ async def acceptance_report(
     if mine is not None and run.site not in mine.sites:
         raise not_found("acceptance run", run_id)
     await session.close()
-    result = stored_result(run)
-    tz = ZoneInfo(inputs_from_json(run.inputs).timezone)  # the district's, as it was judged
+    result = stored_result(run)  # its times in the district's zone, as it was judged
     body: str | bytes
     if fmt == "pdf":
-        body = await asyncio.to_thread(acceptance_pdf, result, lang, tz=tz)
+        body = await asyncio.to_thread(acceptance_pdf, result, lang)
     else:
-        body = await asyncio.to_thread(acceptance_html, result, lang, tz=tz)
+        body = await asyncio.to_thread(acceptance_html, result, lang)
     return download(body, fmt, f"acceptance-{result.site}-{run_id}")

@@ -30,9 +30,15 @@ from streetlight.acceptance.model import (
     NightSeries,
     Verdict,
 )
+from streetlight.acceptance.model import FigureName as Name
+from streetlight.acceptance.model import FindingKind as Kind
 
 PLANNED = frozenset({"planned", "installed"})
 NOON_H = 12
+NEVER = {"on": Kind.NEVER_ON, "off": Kind.NEVER_OFF}
+OUTSIDE = {("late", "on"): Kind.LATE_ON, ("early", "on"): Kind.EARLY_ON,
+           ("late", "off"): Kind.LATE_OFF, ("early", "off"): Kind.EARLY_OFF}  # fmt: skip
+ENERGY = {"high": Kind.ENERGY_HIGH, "low": Kind.ENERGY_LOW}
 
 
 def nights_of(first: date, last: date) -> list[date]:
@@ -91,6 +97,7 @@ def evaluate(
         criteria=results,
         nights=[_series(inputs, criteria, night, by_night[night]) for night in nights],
         inputs_sha256=inputs_sha256,
+        timezone=inputs.timezone,
     )
 
 
@@ -111,12 +118,12 @@ def _complete(inputs: AcceptanceInputs, nights: list[date]) -> CriterionResult:
         planned += 1
         asset = f"lamp:{lamp.id}"
         if lamp.status != "installed":
-            findings.append(Finding(key, "not_installed", asset, None, lamp.status, "installed",
+            findings.append(Finding(key, Kind.NOT_INSTALLED, asset, None, lamp.status, "installed",
                                     f"lamp {lamp.id} is planned but not installed"))  # fmt: skip
             continue
         installed += 1
         if not lamp.registered:
-            findings.append(Finding(key, "not_registered", asset, None, None, None,
+            findings.append(Finding(key, Kind.NOT_REGISTERED, asset, None, None, None,
                                     f"lamp {lamp.id} is installed but the system cannot take "
                                     "its reports (its profile or device address)"))  # fmt: skip
             continue
@@ -125,20 +132,20 @@ def _complete(inputs: AcceptanceInputs, nights: list[date]) -> CriterionResult:
         if not silent:
             reporting += 1
         findings.extend(
-            Finding(key, "not_reporting", asset, night, 0.0, 1.0,
+            Finding(key, Kind.NOT_REPORTING, asset, night, 0.0, 1.0,
                     f"lamp {lamp.id} sent no report in the night of {night}")
             for night in silent
         )  # fmt: skip
     return CriterionResult(
         key,
         _verdict(findings, passed=not findings and planned > 0),
-        {"reporting_pct": 100.0},
+        {Name.REPORTING_PCT: 100.0},
         {
-            "planned": planned,
-            "installed": installed,
-            "registered": registered,
-            "reporting": reporting,
-            "reporting_pct": _pct(reporting, planned),
+            Name.PLANNED: planned,
+            Name.INSTALLED: installed,
+            Name.REGISTERED: registered,
+            Name.REPORTING: reporting,
+            Name.REPORTING_PCT: _pct(reporting, planned),
         },
         findings,
     )
@@ -163,7 +170,7 @@ def _lighting_rate(
         rate, source = _rate_of(site_nights.get(night), by_night[night])
         if rate is None:
             below += 1
-            findings.append(Finding(key, "no_rate", f"site:{inputs.site}", night, None, target,
+            findings.append(Finding(key, Kind.NO_RATE, f"site:{inputs.site}", night, None, target,
                                     f"no lamp of the site was seen due to be lit in the night "
                                     f"of {night}: its lighting rate is not known"))  # fmt: skip
             continue
@@ -172,7 +179,7 @@ def _lighting_rate(
         if rate >= target:
             continue
         below += 1
-        findings.append(Finding(key, "night_below_target", f"site:{inputs.site}", night,
+        findings.append(Finding(key, Kind.NIGHT_BELOW_TARGET, f"site:{inputs.site}", night,
                                 round(rate, 2), target,
                                 f"the night of {night}: lighting rate {rate:.2f} % "
                                 f"({source}) below the target {target:g} %"))  # fmt: skip
@@ -182,19 +189,19 @@ def _lighting_rate(
         )
         for row in dark:
             lit = _pct(row.lit_ok, row.should_lit) or 0.0
-            findings.append(Finding(key, "dark", f"lamp:{row.lamp}", night, lit, 100.0,
+            findings.append(Finding(key, Kind.DARK, f"lamp:{row.lamp}", night, lit, 100.0,
                                     f"lamp {row.lamp} was dark in {row.should_lit - row.lit_ok} "
                                     f"of {row.should_lit} samples it should have been lit in "
                                     f"the night of {night} (lit {lit:.1f} %)"))  # fmt: skip
     return CriterionResult(
         key,
         _verdict(findings, passed=below == 0),
-        {"target_pct": target},
+        {Name.TARGET_PCT: target},
         {
-            "worst_rate_pct": None if worst is None else round(worst[0], 3),
-            "worst_night": None if worst is None else worst[1].isoformat(),
-            "nights": len(nights),
-            "nights_below_target": below,
+            Name.WORST_RATE_PCT: None if worst is None else round(worst[0], 3),
+            Name.WORST_NIGHT: None if worst is None else worst[1].isoformat(),
+            Name.NIGHTS: len(nights),
+            Name.NIGHTS_BELOW_TARGET: below,
         },
         findings,
     )
@@ -232,7 +239,7 @@ def _switch_times(inputs: AcceptanceInputs, criteria: AcceptanceCriteria) -> Cri
             judged += 1
             asset = f"lamp:{row.lamp}"
             if seen is None:
-                findings.append(Finding(key, f"never_{edge}", asset, row.night, None, tolerance,
+                findings.append(Finding(key, NEVER[edge], asset, row.night, None, tolerance,
                                         f"lamp {row.lamp} was not seen switched {edge} after "
                                         f"the plan's {_iso_ms(plan, tz)} in the night of "
                                         f"{row.night}"))  # fmt: skip
@@ -242,7 +249,8 @@ def _switch_times(inputs: AcceptanceInputs, criteria: AcceptanceCriteria) -> Cri
                 worst = delay
             if abs(delay) > tolerance:
                 word = "late" if delay > 0 else "early"
-                findings.append(Finding(key, f"{word}_{edge}", asset, row.night, delay, tolerance,
+                kind = OUTSIDE[word, edge]
+                findings.append(Finding(key, kind, asset, row.night, delay, tolerance,
                                         f"lamp {row.lamp} switched {edge} {abs(delay):.1f} min "
                                         f"{word} in the night of {row.night} (plan "
                                         f"{_iso_ms(plan, tz)}, seen {_iso_ms(seen, tz)}; tolerance "
@@ -251,8 +259,12 @@ def _switch_times(inputs: AcceptanceInputs, criteria: AcceptanceCriteria) -> Cri
     return CriterionResult(
         key,
         _verdict(findings, passed=not findings and judged > 0),
-        {"tolerance_min": tolerance},
-        {"max_delay_min": worst, "switches_judged": judged, "lamps_outside": lamps_outside},
+        {Name.TOLERANCE_MIN: tolerance},
+        {
+            Name.MAX_DELAY_MIN: worst,
+            Name.SWITCHES_JUDGED: judged,
+            Name.LAMPS_OUTSIDE: lamps_outside,
+        },
         findings,
     )
 
@@ -276,7 +288,7 @@ def _energy(inputs: AcceptanceInputs, criteria: AcceptanceCriteria) -> Criterion
                 worst = deviation
             if abs(deviation) > tolerance:
                 word = "high" if deviation > 0 else "low"
-                findings.append(Finding(key, f"energy_{word}", f"lamp:{row.lamp}", row.night,
+                findings.append(Finding(key, ENERGY[word], f"lamp:{row.lamp}", row.night,
                                         round(level.mean_w, 2), round(level.expected_w, 2),
                                         f"lamp {row.lamp} drew {level.mean_w:.1f} W at "
                                         f"{level.dim_pct} % in the night of {row.night}, "
@@ -286,8 +298,8 @@ def _energy(inputs: AcceptanceInputs, criteria: AcceptanceCriteria) -> Criterion
     return CriterionResult(
         key,
         _verdict(findings, passed=not findings and judged > 0),
-        {"tolerance_pct": tolerance},
-        {"max_deviation_pct": worst, "levels_judged": judged},
+        {Name.TOLERANCE_PCT: tolerance},
+        {Name.MAX_DEVIATION_PCT: worst, Name.LEVELS_JUDGED: judged},
         findings,
     )
 
@@ -300,7 +312,7 @@ def _faults_closed(inputs: AcceptanceInputs) -> CriterionResult:
     zone = ZoneInfo(inputs.timezone)
     end = inputs.window_end
     findings = [
-        Finding(key, "open_alarm", alarm.asset, night_of(alarm.raised_at, zone), alarm.id, None,
+        Finding(key, Kind.OPEN_ALARM, alarm.asset, night_of(alarm.raised_at, zone), alarm.id, None,
                 f"alarm {alarm.id} ({alarm.type}) on {alarm.asset}, raised "
                 f"{alarm.raised_at.isoformat()}, was still open at the window's end")
         for alarm in inputs.alarms
@@ -309,13 +321,13 @@ def _faults_closed(inputs: AcceptanceInputs) -> CriterionResult:
     for order in inputs.orders:
         night = night_of(order.opened_at, zone)
         if order.closed_at is None or order.closed_at > end:
-            findings.append(Finding(key, "open_order", order.asset, night, order.state,
+            findings.append(Finding(key, Kind.OPEN_ORDER, order.asset, night, order.state,
                                     "closed",
                                     f"work order {order.id} ({order.type} on {order.asset}) was "
                                     f"not closed (销号) by the window's end; it is "
                                     f"{order.state}"))  # fmt: skip
         elif order.closed_at > order.deadline:
-            findings.append(Finding(key, "closed_late", order.asset, night,
+            findings.append(Finding(key, Kind.CLOSED_LATE, order.asset, night,
                                     order.closed_at.isoformat(), order.deadline.isoformat(),
                                     f"work order {order.id} ({order.type} on {order.asset}) "
                                     f"was closed {order.closed_at.isoformat()}, after its "
@@ -325,11 +337,11 @@ def _faults_closed(inputs: AcceptanceInputs) -> CriterionResult:
     return CriterionResult(
         key,
         _verdict(findings),
-        {"open_at_end": 0.0},
+        {Name.OPEN_AT_END: 0.0},
         {
-            "alarms_open_at_end": len(inputs.alarms),
-            "work_orders": len(inputs.orders),
-            "closed_in_time": in_time,
+            Name.ALARMS_OPEN_AT_END: len(inputs.alarms),
+            Name.WORK_ORDERS: len(inputs.orders),
+            Name.CLOSED_IN_TIME: in_time,
         },
         findings,
     )

@@ -99,6 +99,12 @@ async def stored_run(session: AsyncSession, run_id: str) -> StoredRun:
 
 
 def stored_result(run: StoredRun) -> AcceptanceResult:
+    """The run's stored result; one stored before results kept their zone takes its inputs'
+    (the zone it was judged in), so it reads, renders and re-runs as it was made."""
+    plain = orjson.loads(run.result)
+    if isinstance(plain, dict) and "timezone" not in plain:
+        plain["timezone"] = inputs_from_json(run.inputs).timezone
+        return from_json(orjson.dumps(plain))
     return from_json(run.result)
 
 

@@ -3,11 +3,11 @@
 `run` gathers the window's data from the store and InfluxDB, judges the five criteria, stores
 the run with its inputs and prints the verdicts with their findings (lamp and night);
 `--json PATH` writes the result, `--pdf PATH` and `--html PATH` the committee's report
-(Chinese, or `--lang en`; switch times in China's zone). `show` prints a stored run (and its
-report likewise), `rerun` evaluates its stored inputs again and says whether the result is the
-same, `accept` hands a passed run's site over to its new maintainer (the ledger's handover).
-`acceptance_result` builds and stores a run and returns its result: a report writer takes it
-from there.
+(Chinese, or `--lang en`; times in the district's zone, which the result keeps). `show`
+prints a stored run (and its report likewise), `rerun` evaluates its stored inputs again and
+says whether the result is the same, `accept` hands a passed run's site over to its new
+maintainer (the ledger's handover). `acceptance_result` builds and stores a run and returns its
+result: a report writer takes it from there.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from streetlight.acceptance import (
+    AcceptanceCriteria,
     AcceptanceResult,
     Verdict,
     Window,
@@ -78,15 +79,22 @@ def add_parser(roles: Any) -> None:
 
 async def acceptance_result(args: argparse.Namespace, settings: CommonSettings) -> AcceptanceResult:
     """Gather, judge and store one run as `acceptance run` is asked; its result."""
-    criteria = load_criteria(args.criteria)
-    now = settings.clock().now()
+    window = Window(args.site, args.first, args.last)
     by = args.by or getpass.getuser()
+    return await record_acceptance(settings, window, load_criteria(args.criteria), by=by)
+
+
+async def record_acceptance(
+    settings: CommonSettings, window: Window, criteria: AcceptanceCriteria, *, by: str
+) -> AcceptanceResult:
+    """Gather, judge and store one run of the store and InfluxDB the settings name, now by
+    their clock (the demo's too); its result."""
+    now = settings.clock().now()
     async with open_store(settings) as engine, InfluxClient.from_settings(settings) as influx:
         async with sessions(engine)() as session:
             inputs = await gather(
-                session, influx, Window(args.site, args.first, args.last), criteria,
-                profiles_dir=settings.profiles_dir, now=now,
-            )  # fmt: skip
+                session, influx, window, criteria, profiles_dir=settings.profiles_dir, now=now
+            )
         async with sessions(engine)() as session, session.begin():
             return await record_run(session, inputs, criteria, by=by, now=now)
 

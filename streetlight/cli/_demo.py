@@ -6,8 +6,9 @@ InfluxDB database, then runs each role as its own process, as a deployment does
 (`streetlight simulate`, `streetlight gateway`, `streetlight controller`, and
 `streetlight api` with a demo admin whose password is made up and printed), each with its own
 broker identity and all on one simulated clock (`STREETLIGHT_CLOCK_*`: the scenario's start and
-speed), with their logs in `<var>/demo/logs/`. On Ctrl-C or SIGTERM, or when a role stops by
-itself, it stops every process it started, by PID.
+speed), with their logs in `<var>/demo/logs/`. After each simulated noon it writes the monthly
+report and one site's acceptance report into `<var>/demo/reports/` (`_demo_reports`). On
+Ctrl-C or SIGTERM, or when a role stops by itself, it stops every process it started, by PID.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
 import yaml
 
 from streetlight.cli._common import run_until_signal, settings_and_logging
+from streetlight.cli._demo_reports import DemoReports
 from streetlight.cli._receiver import WebhookReceiver
 from streetlight.contract.influx_schema import ensure_database
 from streetlight.domain import Inventory
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     auth = broker_auth(base.mqtt_root, base.field_root, base.profiles_dir)
     servers = LocalServices(var_dir / "services", auth=auth)
     roles: list[Role] = []
-    receiver = WebhookReceiver(var_dir / "notifications.jsonl", _say, ZoneInfo("Asia/Shanghai"))
+    receiver = WebhookReceiver(var_dir / "notifications.jsonl", _say, inventory.district.tz)
     state = servers.start()
     try:
         receiver.start()
@@ -197,8 +198,10 @@ def run(args: argparse.Namespace) -> int:
         operator = _operator_env(settings, state, var_dir)
         print(f"operators   . {operator}; streetlight alarms list; streetlight workorders list")
         _print_views(settings.influx_db, state.influx_url)
-        print("demo running; press Ctrl-C to stop")
-        return run_until_signal(lambda stop: _watch(roles, stop))
+        reports = DemoReports(settings, inventory, var_dir / "reports", _say)
+        print(reports.announce())
+        print("demo running; press Ctrl-C to stop", flush=True)
+        return run_until_signal(lambda stop: _run_and_report(roles, reports, stop))
     finally:
         for role in reversed(roles):
             role.stop()
@@ -368,6 +371,16 @@ async def _prepare(
         f"{len(schedule.calendars)} calendars\n"
         f"influxdb    database {settings.influx_db!r} ready"
     )
+
+
+async def _run_and_report(roles: list[Role], reports: DemoReports, stop: asyncio.Event) -> int:
+    """Watch the roles, and write the reports after each simulated noon, until either ends
+    the demo."""
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(reports.run(stop), name="demo-reports")
+        code = await _watch(roles, stop)
+        stop.set()  # a role stopped by itself: the reports' task ends too
+    return code
 
 
 async def _watch(roles: list[Role], stop: asyncio.Event) -> int:

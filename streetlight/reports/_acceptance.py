@@ -10,6 +10,7 @@ night, and the signature lines of the four units the programme names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from streetlight.acceptance.model import AcceptanceResult, CriterionResult, Finding, Verdict
@@ -17,7 +18,6 @@ from streetlight.reports._charts import rate_chart, switch_chart
 from streetlight.reports._messages import FINDING_ZH_GENERIC, FINDINGS_ZH, Lang, Tr
 from streetlight.reports._render import figure, render, to_pdf
 
-DEFAULT_TZ = ZoneInfo("Asia/Shanghai")  # China's one time zone, where no district says
 MAX_FINDINGS = 300  # listed in the report; the stored run keeps them all
 SIGNERS = ("construction", "supervision", "subdistrict", "maintainer")
 
@@ -57,30 +57,45 @@ def _criterion_row(t: Tr, criterion: CriterionResult) -> _CriterionRow:
     )
 
 
-def _worded(t: Tr, finding: Finding) -> str:
+def _shown(t: Tr, value: float | str | None, tz: ZoneInfo) -> str:
+    """A finding's seen or limit as read: a moment (ISO 8601) in the district's time, a word
+    (a state) in the report's language, a figure."""
+    if isinstance(value, str):
+        if "T" in value:
+            try:
+                return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            except ValueError:
+                pass  # not a moment: shown as a word
+        return t.word(value)
+    return figure(value)
+
+
+def _worded(t: Tr, finding: Finding, tz: ZoneInfo) -> str:
     """The finding's sentence: its own (English) `detail`, or Chinese from its key."""
     if t.lang == "en":
         return finding.detail
     template = FINDINGS_ZH.get(finding.key, FINDING_ZH_GENERIC)
+    seen = finding.seen
     return template.format(
         criterion=t(f"crit.{finding.criterion.value}"),
         asset=t.asset(finding.asset),
         night=t.day(finding.night),
-        seen=figure(finding.seen),
-        limit=figure(finding.limit),
+        seen=_shown(t, seen, tz),
+        limit=_shown(t, finding.limit, tz),
+        minutes=figure(abs(seen)) if isinstance(seen, int | float) else _shown(t, seen, tz),
     )
 
 
-def _finding_rows(t: Tr, findings: list[Finding]) -> list[_FindingRow]:
+def _finding_rows(t: Tr, findings: list[Finding], tz: ZoneInfo) -> list[_FindingRow]:
     return [
         _FindingRow(
             number=index + 1,
             criterion=f.criterion.number,
             asset=t.asset(f.asset),
             night=t.day(f.night),
-            seen=figure(f.seen),
-            limit=figure(f.limit),
-            text=_worded(t, f),
+            seen=_shown(t, f.seen, tz),
+            limit=_shown(t, f.limit, tz),
+            text=_worded(t, f, tz),
         )
         for index, f in enumerate(findings[:MAX_FINDINGS])
     ]
@@ -102,17 +117,12 @@ def _charts(t: Tr, result: AcceptanceResult, tz: ZoneInfo) -> tuple[str, str] | 
     return rate, switch
 
 
-def acceptance_html(
-    result: AcceptanceResult,
-    lang: Lang = "zh",
-    *,
-    tz: ZoneInfo = DEFAULT_TZ,
-    note: str | None = None,
-) -> str:
-    """The committee's report as one HTML page (stylesheet and charts inline). `tz` is the
-    district's, for the switch times; `note` is printed under the window (e.g. a demo's
+def acceptance_html(result: AcceptanceResult, lang: Lang = "zh", *, note: str | None = None) -> str:
+    """The committee's report as one HTML page (stylesheet and charts inline), its times in
+    the result's zone (the district's); `note` is printed under the window (e.g. a demo's
     shorter window)."""
     t = Tr(lang)
+    tz = result.zone
     findings = result.findings
     nights = (result.last_night - result.first_night).days + 1
     window = (
@@ -134,7 +144,7 @@ def acceptance_html(
         passed=result.verdict is Verdict.PASS,
         criteria=[_criterion_row(t, c) for c in result.criteria],
         charts=_charts(t, result, tz),
-        findings=_finding_rows(t, findings),
+        findings=_finding_rows(t, findings, tz),
         more=max(0, len(findings) - MAX_FINDINGS),
         signers=[f"unit.{s}" for s in SIGNERS],
         note=note,
@@ -142,11 +152,7 @@ def acceptance_html(
 
 
 def acceptance_pdf(
-    result: AcceptanceResult,
-    lang: Lang = "zh",
-    *,
-    tz: ZoneInfo = DEFAULT_TZ,
-    note: str | None = None,
+    result: AcceptanceResult, lang: Lang = "zh", *, note: str | None = None
 ) -> bytes:
     """The committee's report as a PDF (A4)."""
-    return to_pdf(acceptance_html(result, lang, tz=tz, note=note))
+    return to_pdf(acceptance_html(result, lang, note=note))

@@ -2,8 +2,8 @@
 heading cannot exist in one language and not the other; `Tr(lang)` speaks one of them.
 
 A finding of an acceptance run carries an English sentence of its own (`detail`); in Chinese
-the report words it from the finding's `key` and values, and a key this catalogue does not
-know yet is still worded, generically, from the values.
+the report words it from the finding's `key` (a FindingKind: the catalogue has a sentence for
+every one) and values; a key of a later version, in a stored result, is worded generically.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
+
+from streetlight.acceptance.model import FigureName as Name
+from streetlight.acceptance.model import FindingKind as Kind
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -149,52 +152,66 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "mon.no_data": ("本月尚无夜间统计数据。", "No nightly figures for this month yet."),
 }
 
-# a finding's Chinese sentence by its key; {asset}, {night}, {seen} and {limit} are filled in
+# a finding's Chinese sentence by its kind (every FindingKind, none else). Filled in: {asset}
+# (路灯 …), {night} (its evening's date), {seen} and {limit} as the kind holds them (a word
+# translated, a moment in the district's time), {minutes} (the delay without its sign)
 FINDINGS_ZH: dict[str, str] = {
-    "not_planned": "{asset} 不在规划中",
-    "not_installed": "{asset} 未安装",
-    "not_registered": "{asset} 未在系统中登记",
-    "not_reporting": "{asset} 未上报数据",
-    "dark": "{asset} 在 {night} 夜未正常亮灯（实测 {seen}，限值 {limit}）",
-    "below_target": "{night} 夜亮灯率 {seen}% 低于目标 {limit}%",
-    "late_on": "{asset} 在 {night} 夜开灯晚于计划（偏差 {seen} 分钟，允许 {limit} 分钟）",
-    "early_on": "{asset} 在 {night} 夜开灯早于计划（偏差 {seen} 分钟，允许 {limit} 分钟）",
-    "late_off": "{asset} 在 {night} 夜关灯晚于计划（偏差 {seen} 分钟，允许 {limit} 分钟）",
-    "early_off": "{asset} 在 {night} 夜关灯早于计划（偏差 {seen} 分钟，允许 {limit} 分钟）",
-    "not_switched_on": "{asset} 在 {night} 夜未开灯",
-    "not_switched_off": "{asset} 在 {night} 夜未关灯",
-    "energy_high": "{asset} 在 {night} 夜能耗高于额定（偏差 {seen}%，允许 {limit}%）",
-    "energy_low": "{asset} 在 {night} 夜能耗低于额定（偏差 {seen}%，允许 {limit}%）",
-    "fault_open": "{asset} 的故障至验收期末仍未关闭",
-    "fault_late": "{asset} 的故障未在期限内关闭（{seen}，期限 {limit}）",
-    "no_data": "{asset} 在 {night} 夜无数据",
+    Kind.NOT_INSTALLED: "{asset} 已规划但未安装（状态：{seen}）",
+    Kind.NOT_REGISTERED: "{asset} 已安装，但系统无法接收其数据（型号配置或设备地址未登记）",
+    Kind.NOT_REPORTING: "{asset} 在 {night}夜未上报任何数据",
+    Kind.NO_RATE: "{asset} 在 {night}夜没有应亮灯的灯具数据，亮灯率无法计算（目标 {limit}%）",
+    Kind.NIGHT_BELOW_TARGET: "{asset} 在 {night}夜亮灯率 {seen}%，低于目标 {limit}%",
+    Kind.DARK: "{asset} 在 {night}夜未正常亮灯（应亮时段亮灯 {seen}%，应为 {limit}%）",
+    Kind.NEVER_ON: "{asset} 在 {night}夜计划开灯后始终未见开灯（允许偏差 {limit} 分钟）",
+    Kind.NEVER_OFF: "{asset} 在 {night}夜计划关灯后始终未见关灯（允许偏差 {limit} 分钟）",
+    Kind.LATE_ON: "{asset} 在 {night}夜开灯晚于计划 {minutes} 分钟（允许偏差 {limit} 分钟）",
+    Kind.EARLY_ON: "{asset} 在 {night}夜开灯早于计划 {minutes} 分钟（允许偏差 {limit} 分钟）",
+    Kind.LATE_OFF: "{asset} 在 {night}夜关灯晚于计划 {minutes} 分钟（允许偏差 {limit} 分钟）",
+    Kind.EARLY_OFF: "{asset} 在 {night}夜关灯早于计划 {minutes} 分钟（允许偏差 {limit} 分钟）",
+    Kind.ENERGY_HIGH: "{asset} 在 {night}夜平均功率 {seen} W，高于额定 {limit} W（超出允许偏差）",
+    Kind.ENERGY_LOW: "{asset} 在 {night}夜平均功率 {seen} W，低于额定 {limit} W（超出允许偏差）",
+    Kind.OPEN_ALARM: "{asset} 的告警 {seen}（{night}夜发生）至验收期末仍未关闭",
+    Kind.OPEN_ORDER: "{asset} 的工单（{night}夜开出）至验收期末未销号（状态：{seen}）",
+    Kind.CLOSED_LATE: "{asset} 的工单（{night}夜开出）于 {seen} 销号，晚于期限 {limit}",
 }
+# a kind a stored result holds and this catalogue does not know (a later version's), worded
+# from its values alone
 FINDING_ZH_GENERIC = "{criterion}：{asset}，{night}，实测 {seen}，限值 {limit}"
+# the words a finding's seen or limit may be (a lamp's status, a work order's state)
+WORDS: dict[str, tuple[str, str]] = {
+    "planned": ("规划", "planned"),
+    "installed": ("已安装", "installed"),
+    "retired": ("已拆除", "retired"),
+    "registered": ("已登记", "registered"),
+    "dispatched": ("已派工", "dispatched"),
+    "repaired": ("已修复", "repaired"),
+    "verified": ("已核实", "verified"),
+    "closed": ("已销号", "closed"),
+}
 
-# the names of criteria's thresholds and figures (CriterionResult.threshold, .figures); a name
-# not here is shown as it is
+# the names of criteria's thresholds and figures (every FigureName, none else)
 FIGURE_LABELS: dict[str, tuple[str, str]] = {
-    "target_pct": ("目标", "target"),
-    "lighting_target_pct": ("目标", "target"),
-    "min_rate_pct": ("最低亮灯率", "lowest rate"),
-    "worst_rate_pct": ("最低亮灯率", "lowest rate"),
-    "lowest_rate_pct": ("最低亮灯率", "lowest rate"),
-    "worst_night": ("最低一夜", "worst night"),
-    "tolerance_min": ("允许偏差（分钟）", "tolerance (min)"),
-    "tolerance_pct": ("允许偏差 %", "tolerance %"),
-    "max_delay_min": ("最大偏差（分钟）", "largest delay (min)"),
-    "max_deviation_pct": ("最大偏差 %", "largest deviation %"),
-    "lamps_planned": ("规划", "planned"),
-    "lamps_installed": ("已安装", "installed"),
-    "lamps_registered": ("已登记", "registered"),
-    "lamps_reporting": ("上报", "reporting"),
-    "reporting_pct": ("上报比例 %", "reporting %"),
-    "nights": ("夜数", "nights"),
-    "faults": ("故障数", "faults"),
-    "faults_open": ("未关闭", "open"),
-    "faults_late": ("超期", "late"),
-    "faults_closed": ("已关闭", "closed"),
-    "failures": ("异常数", "exceptions"),
+    Name.PLANNED: ("规划", "planned"),
+    Name.INSTALLED: ("已安装", "installed"),
+    Name.REGISTERED: ("已登记", "registered"),
+    Name.REPORTING: ("上报", "reporting"),
+    Name.REPORTING_PCT: ("上报比例 %", "reporting %"),
+    Name.TARGET_PCT: ("目标 %", "target %"),
+    Name.WORST_RATE_PCT: ("最低亮灯率 %", "lowest rate %"),
+    Name.WORST_NIGHT: ("最低一夜", "worst night"),
+    Name.NIGHTS: ("夜数", "nights"),
+    Name.NIGHTS_BELOW_TARGET: ("未达标夜数", "nights below target"),
+    Name.TOLERANCE_MIN: ("允许偏差（分钟）", "tolerance (min)"),
+    Name.MAX_DELAY_MIN: ("最大偏差（分钟）", "largest deviation (min)"),
+    Name.SWITCHES_JUDGED: ("判定开关次数", "switches judged"),
+    Name.LAMPS_OUTSIDE: ("超差灯数", "lamps outside"),
+    Name.TOLERANCE_PCT: ("允许偏差 %", "tolerance %"),
+    Name.MAX_DEVIATION_PCT: ("最大偏差 %", "largest deviation %"),
+    Name.LEVELS_JUDGED: ("判定功率档数", "dim levels judged"),
+    Name.OPEN_AT_END: ("期末未关闭", "open at the end"),
+    Name.ALARMS_OPEN_AT_END: ("期末未关闭告警", "alarms open at the end"),
+    Name.WORK_ORDERS: ("工单数", "work orders"),
+    Name.CLOSED_IN_TIME: ("按期销号", "closed in time"),
 }
 
 ASSET_KINDS: dict[str, tuple[str, str]] = {
@@ -230,6 +247,11 @@ class Tr:
         """A threshold's or figure's name (FIGURE_LABELS), else the name as it is."""
         words = FIGURE_LABELS.get(name)
         return name if words is None else words[0] if self.lang == "zh" else words[1]
+
+    def word(self, text: str) -> str:
+        """A finding's word (WORDS), else the text as it is."""
+        words = WORDS.get(text)
+        return text if words is None else words[0] if self.lang == "zh" else words[1]
 
     def road(self, road_class: str) -> str:
         words = MESSAGES.get(f"road.{road_class}")
