@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+import dashboards
+from dashboards.queries import queries, statement, time_range
 from streetlight.acceptance import (
     AcceptanceResult,
     CriterionKey,
@@ -23,6 +25,7 @@ from streetlight.acceptance import (
     gather,
     record_run,
     rerun,
+    write_points,
 )
 from streetlight.domain.workorders import OrderState
 from streetlight.influx import InfluxClient, quote_ident
@@ -46,6 +49,7 @@ from tests.acceptance_run import (
     simulate,
 )
 from tests.conftest import FAST_RETRY
+from tests.simulation import SHANGHAI
 from tests.test_reports import pdf_text
 
 pytestmark = pytest.mark.slow  # two simulated nights: about two minutes of wall time
@@ -72,6 +76,7 @@ async def _accept_all(run: Run) -> dict[str, AcceptanceResult]:
                     results[site] = await record_run(
                         session, inputs, CRITERIA, by="committee", now=END
                     )
+                assert await write_points(influx, results[site])
             return results
     finally:
         await engine.dispose()
@@ -179,8 +184,28 @@ def test_a_stored_run_reruns_to_the_same_result(accepted: Accepted) -> None:
     assert asyncio.run(again()) == [True, True, True]
 
 
-def test_the_run_is_stored_with_its_inputs(accepted: Accepted, tmp_path: Path) -> None:
-    del tmp_path
-    for site, result in accepted.results.items():
-        assert result.site == site
-        assert len(result.inputs_sha256) == 64
+async def _dashboard_table(run: Run, site: str) -> dict[str, dict[str, object]]:
+    """The acceptance dashboard's criteria table for `site`, as Grafana would ask for it."""
+    document = dashboards.build("acceptance", "zh")
+    (query,) = [q for q in queries(document) if 'GROUP BY "criterion"' in q.query]
+    start, end = time_range("now-30d", END, SHANGHAI)
+    sent = statement(query.query, start, end, {"site": site, "subdistrict": ".*"}, now=END)
+    async with InfluxClient(run.influx_url, run.database, retry=FAST_RETRY) as client:
+        series = await client.query(sent, epoch="ms")
+    return {s.tags["criterion"]: dict(zip(s.columns, s.values[0], strict=True)) for s in series}
+
+
+def test_the_acceptance_dashboard_shows_each_runs_verdicts(accepted: Accepted) -> None:
+    """Each run's points (written as `streetlight acceptance run` and the API write them)
+    answer the dashboard's criteria table: the dark site's lighting rate failed, its evidence
+    naming the lamp and the night; the clean site's every criterion passed."""
+    dark = asyncio.run(_dashboard_table(accepted.run, DARK_SITE))
+    assert set(dark) == {"lamps_complete", "lighting_rate", "switch_times", "energy_per_lamp",
+                         "faults_closed", "overall"}  # fmt: skip
+    verdict, evidence = "结论", "证据"
+    assert dark["lighting_rate"][verdict] is False
+    assert DARK_LAMP in str(dark["lighting_rate"][evidence])
+    assert DARK_NIGHT.isoformat() in str(dark["lighting_rate"][evidence])
+    assert dark["overall"][verdict] is False
+    clean = asyncio.run(_dashboard_table(accepted.run, CLEAN))
+    assert {name: row[verdict] for name, row in clean.items()} == dict.fromkeys(clean, True)

@@ -34,6 +34,7 @@ from streetlight.acceptance import (
     stored_result,
     stored_run,
     to_plain,
+    write_points,
 )
 from streetlight.domain import ID_PATTERN
 from streetlight.domain.workorders import LedgerError
@@ -208,6 +209,7 @@ async def run_acceptance(
     await session.rollback()  # the reads' transaction; the run is written in its own
     async with session.begin():
         result = await record_run(session, inputs, criteria, by=who.name, now=now)
+    await write_points(request.app.state.influx, result)  # for the acceptance dashboard
     run = await stored_run(session, result.run_id)
     return _out(run, result)
 

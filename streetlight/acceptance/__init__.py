@@ -30,6 +30,7 @@ from streetlight.acceptance.model import (
     to_json,
     to_plain,
 )
+from streetlight.acceptance.points import acceptance_lines, write_points
 from streetlight.acceptance.runs import (
     AcceptanceRefusedError,
     Rerun,
@@ -59,6 +60,7 @@ __all__ = [
     "Verdict",
     "Window",
     "accept_run",
+    "acceptance_lines",
     "check_window",
     "criteria_from",
     "evaluate",
@@ -73,4 +75,5 @@ __all__ = [
     "stored_run",
     "to_json",
     "to_plain",
+    "write_points",
 ]

@@ -32,6 +32,7 @@ from streetlight.acceptance import (
     stored_result,
     stored_run,
     to_json,
+    write_points,
 )
 from streetlight.cli._common import OptionError, settings_and_logging
 from streetlight.influx import InfluxClient
@@ -96,7 +97,9 @@ async def record_acceptance(
                 session, influx, window, criteria, profiles_dir=settings.profiles_dir, now=now
             )
         async with sessions(engine)() as session, session.begin():
-            return await record_run(session, inputs, criteria, by=by, now=now)
+            result = await record_run(session, inputs, criteria, by=by, now=now)
+        await write_points(influx, result)  # for the acceptance dashboard
+        return result
 
 
 def acceptance_run(args: argparse.Namespace) -> int:

@@ -52,7 +52,9 @@ class _Nights:
 
     def add(self, night: date, point: dict[str, Any]) -> None:
         should = int(point.get("lamp_intervals_should_lit") or 0)
-        self.nights += 1
+        # a summary of a night with no lamp due lit (a controller started after that dawn
+        # sums the morning's last marks) adds its energy, not a night
+        self.nights += should > 0
         self.should += should
         self.lit += int(point.get("lamp_intervals_lit_ok") or 0)
         target = point.get("lighting_target_pct")
