@@ -1,6 +1,6 @@
 """The gateway's throughput: MQTT reports into InfluxDB, Modbus lamp reads, command round trips.
 
-    python bench/gateway_ingest.py [--reports 300000] [--lamps 20361]
+    python bench/gateway_ingest.py [--reports 300000] [--lamps 20361] [--profile DIR]
 
 Starts its own Mosquitto (with the project's identities) and influxd, and measures:
 
@@ -15,7 +15,9 @@ Starts its own Mosquitto (with the project's identities) and influxd, and measur
 3. commands: 1,000 MQTT lamps; one command each, published as the controller would, timed
    from publish to the gateway's acknowledgement (p50, p99).
 
-Figures go to bench/results/gateway_ingest.json.
+Figures go to bench/results/gateway_ingest.json. With `--profile DIR`, the gateway of the ingest
+runs under cProfile (bench/_profiled.py) and each of its threads' profile is written to DIR;
+the ingest's figures are then the profiled gateway's, far slower than the real one's.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,6 +76,7 @@ OUTSTANDING = 30_000  # publisher messages queued or unacknowledged at once
 T0 = int(datetime(2026, 12, 21, 10, 0, tzinfo=UTC).timestamp())
 NIGHT_START = "2026-12-21T20:00:00+08:00"
 DRAIN_LIMIT_S = 600
+STREETLIGHT = ("-m", "streetlight")  # how a process runs `streetlight`
 
 
 def _reports(lamps: list[str], count: int) -> list[tuple[str, bytes]]:
@@ -125,10 +129,12 @@ def _env(state: ServiceState, directory: Path, identity: str, db: str) -> dict[s
     }
 
 
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _start(
+    argv: list[str], env: dict[str, str], log: Path, command: Sequence[str] = STREETLIGHT
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own command
-            [sys.executable, "-m", "streetlight", *argv], env=env, cwd=log.parent,
+            [sys.executable, *command, *argv], env=env, cwd=log.parent,
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -192,12 +198,19 @@ async def _points_written(influx: InfluxClient, database: str) -> int:
     return written
 
 
-async def _drain(state: ServiceState, argv: list[str], env: dict[str, str], log: Path,
-                 count: int) -> tuple[float, dict[str, float], int]:  # fmt: skip
+async def _drain(
+    state: ServiceState,
+    argv: list[str],
+    env: dict[str, str],
+    log: Path,
+    count: int,
+    *,
+    command: Sequence[str],
+) -> tuple[float, dict[str, float], int]:
     """Run the gateway until `count` points are written: (rate, CPU seconds of the gateway,
     broker and influxd, lamp points in InfluxDB), timed from its first point to its last."""
     async with InfluxClient(state.influx_url, "ingest") as influx:
-        gateway = _start(argv, env, log)
+        gateway = _start(argv, env, log, command)
         processes = {
             "gateway": psutil.Process(gateway.pid),
             "mosquitto": psutil.Process(state.pids["mosquitto"]),
@@ -254,7 +267,9 @@ async def _ceiling(
     return rate
 
 
-async def ingest(state: ServiceState, directory: Path, lamps: int, count: int) -> dict[str, Any]:
+async def ingest(
+    state: ServiceState, directory: Path, lamps: int, count: int, profile: Path | None = None
+) -> dict[str, Any]:
     inventory, path = _district(directory, "ingest", max(1, round(lamps / 2305)))
     # reports of the district's MQTT nodes: a lamp of another model on their topics is refused
     nodes = sorted(i for i, lamp in inventory.lamps.items() if lamp.profile == "slc-mqtt-a")
@@ -276,7 +291,8 @@ async def ingest(state: ServiceState, directory: Path, lamps: int, count: int) -
     _stop(first)
     device = MqttUrl.parse(state.url_for("slc-mqtt-a"))
     published_rate = await asyncio.to_thread(_publish_all, device, messages)
-    gateway_rate, cpu, arrived = await _drain(state, argv, env, log, count)
+    command = STREETLIGHT if profile is None else (str(ROOT / "bench/_profiled.py"), str(profile))
+    gateway_rate, cpu, arrived = await _drain(state, argv, env, log, count, command=command)
     ceiling_rate = await _ceiling(state, inventory, messages)
     return {
         "reports": count,
@@ -419,7 +435,9 @@ async def commands(state: ServiceState, directory: Path, lamps: int) -> dict[str
     }
 
 
-async def main(reports: int, lamps: int, window: float, only: str | None) -> dict[str, Any]:
+async def main(
+    reports: int, lamps: int, window: float, only: str | None, profile: Path | None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="streetlight-gw-bench-") as tmp:
         directory = Path(tmp)
         auth = broker_auth(BUS, FIELD, ROOT / "profiles")
@@ -428,7 +446,7 @@ async def main(reports: int, lamps: int, window: float, only: str | None) -> dic
         try:
             figures: dict[str, Any] = {}
             if only in (None, "ingest"):
-                figures["ingest"] = await ingest(state, directory, lamps, reports)
+                figures["ingest"] = await ingest(state, directory, lamps, reports, profile)
                 print("ingest:", figures["ingest"], flush=True)
             if only in (None, "modbus"):
                 figures["modbus"] = await modbus(state, directory, window)
@@ -447,6 +465,8 @@ if __name__ == "__main__":
     parser.add_argument("--lamps", type=int, default=20_000)
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--only", choices=("ingest", "modbus", "commands"))
+    parser.add_argument("--profile", type=Path, help="profile the ingest's gateway into DIR")
     args = parser.parse_args()
-    results = asyncio.run(main(args.reports, args.lamps, args.window, args.only))
+    profile = args.profile.resolve() if args.profile else None
+    results = asyncio.run(main(args.reports, args.lamps, args.window, args.only, profile))
     print(f"figures written to {write_results('gateway_ingest', results)}")

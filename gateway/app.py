@@ -323,14 +323,14 @@ class Gateway:
             self.health.messages_in += len(batch)
             readings: list[Reading] = []
             receipts: list[tuple[int, int]] = []  # (message id, connection) of the readings
+            done: list[tuple[int, int]] = []  # of the messages with nothing to keep
             for message in batch:
                 reading = self.handle(outputs, router, message, command_prefix)
-                if reading is None:
-                    self._ack(bus, message)  # nothing to keep: done with it
-                    continue
-                readings.append(reading)
                 if message.qos:
-                    receipts.append((message.mid, message.session))
+                    (done if reading is None else receipts).append((message.mid, message.session))
+                if reading is not None:
+                    readings.append(reading)
+            bus.ack_all(done)  # handled: acknowledged together, in one write
             if readings:
                 await outputs.lamps(readings, receipts)
 
@@ -422,11 +422,6 @@ class Gateway:
             if lamp in self.served_lamps:
                 reason = f"link {link[:LINK_NAME_CHARS]}"  # a status's reason is 500 at most
                 outputs.device_status("lamp", lamp, online=status["online"], reason=reason)
-
-    @staticmethod
-    def _ack(bus: ThreadedClient, message: Received) -> None:
-        if message.qos:
-            bus.ack(message.mid, message.session)
 
     async def _health(self, outputs: Outputs) -> None:
         while True:

@@ -254,8 +254,7 @@ class Outputs:
 
     def _acknowledge(self, ticket: Ticket) -> None:
         """Both outputs hold the ticket's readings: the broker may forget their messages."""
-        for mid, session in ticket.receipts:
-            self.bus.ack(mid, session)
+        self.bus.ack_all(ticket.receipts)
 
     # --- InfluxDB -------------------------------------------------------------------------------
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 
 RECV_CHUNK = 65_536
+_PUBACK = struct.Struct("!BBH")  # MQTT 3.1.1 PUBACK: type, remaining length 2, message id
 
 
 class _ChunkedReadClient(paho.Client):
@@ -49,7 +51,10 @@ class _ChunkedReadClient(paho.Client):
     (measured with py-spy under bench/gateway_ingest.py). Here `recv` fills a 64 KiB buffer
     that paho's packet reader takes its bytes from, `loop_read` goes on while the buffer
     holds more, and messages go to `on_message` directly (this client never uses
-    `message_callback_add`). These override internals of paho-mqtt 2.2 (pinned in
+    `message_callback_add`). `acknowledge` queues the PUBACKs of many messages as one write
+    (paho's `ack` queues a packet, wakes the network thread with a byte on its socket pair,
+    and that thread writes each 4-byte packet with a `send` of its own: two system calls per
+    report on the ingest path). These override internals of paho-mqtt 2.2 (pinned in
     constraints.txt); tests/test_mqtt_threaded.py fails if the overrides stop being used.
     """
 
@@ -78,6 +83,13 @@ class _ChunkedReadClient(paho.Client):
         while rc == paho.MQTT_ERR_SUCCESS and self._chunk_at < len(self._chunk):
             rc = super().loop_read(max_packets)
         return rc
+
+    def acknowledge(self, mids: Sequence[int]) -> None:
+        """PUBACKs for QoS 1 messages received with manual acknowledgement, as one packet of
+        paho's queue: one wake-up of the network thread, one write on the socket."""
+        if mids and self._manual_ack:  # else paho has acknowledged them itself
+            packets = b"".join([_PUBACK.pack(paho.PUBACK, 2, mid) for mid in mids])
+            self._packet_queue(paho.PUBACK, packets, 0, 1)
 
     @property
     def unsent(self) -> int:
@@ -208,9 +220,13 @@ class ThreadedClient:
     def ack(self, mid: int, session: int | None = None) -> None:
         """Acknowledge a QoS 1 message taken with manual acknowledgement; not if it came on an
         earlier connection (`session`): the broker sends that one again."""
-        if session is not None and session != self.session:
-            return
-        self._client.ack(mid, 1)
+        self.ack_all([(mid, self.session if session is None else session)])
+
+    def ack_all(self, receipts: Iterable[tuple[int, int]]) -> None:
+        """Acknowledge QoS 1 messages, each (message id, the connection it came on), in one
+        write; those of an earlier connection are left out, as for `ack`."""
+        session = self.session
+        self._client.acknowledge([mid for mid, came_on in receipts if came_on == session])
 
     # --- sending -----------------------------------------------------------------------------
 

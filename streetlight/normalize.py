@@ -124,7 +124,7 @@ class Reading:
 
 def _checked(name: str, value: float, device: str) -> float:
     low, high = LAMP_LIMITS[name]
-    if not math.isfinite(value) or not low <= value <= high:
+    if not low <= value <= high or not math.isfinite(value):
         raise Rejected(OUT_OF_RANGE, f"{name} {value!r} outside {low:g}..{high:g}", device)
     return value
 
@@ -152,21 +152,34 @@ def _scaler(scale: float) -> Callable[[float], float]:
     return lambda value: value * scale
 
 
-def _number_reader(name: str, spec: JsonField) -> Reader:
+def _canonical(name: str, spec: JsonField) -> Callable[[float], float] | None:
+    """The vendor's value to the canonical unit (its scale, then its unit); None if it is."""
     scaled = _scaler(spec.scale)
     convert = conversion(name, spec.unit)
-    plain = spec.scale == 1.0 and convert.identity
+    if convert.identity:
+        return None if spec.scale == 1.0 else scaled
+    return lambda value: convert.to_canonical(scaled(value))
+
+
+def _number_reader(name: str, spec: JsonField) -> Reader:
+    canonical = _canonical(name, spec)
+    low, high = LAMP_LIMITS[name]
+    bounded = math.isfinite(low) and math.isfinite(high)  # then NaN and inf are never within
 
     def read(raw: Any, device: str) -> float:
-        value = _number(name, raw, device)
-        if not plain:
-            value = convert.to_canonical(scaled(value))
+        # the common case first (a reader runs for every field of every report): a JSON
+        # number within the field's finite limits
+        value = raw if type(raw) is int or type(raw) is float else _number(name, raw, device)
+        if canonical is not None:
+            value = canonical(value)
+        if bounded and low <= value <= high:
+            return float(value)
         return _checked(name, float(value), device)
 
     def read_dim(raw: Any, device: str) -> int:
         value = _number(name, raw, device)
-        if not plain:
-            value = round(convert.to_canonical(scaled(value)), 6)
+        if canonical is not None:
+            value = round(canonical(value), 6)
         value = _checked(name, float(value), device)
         if value != int(value):
             raise Rejected(WRONG_TYPE, f"dim_pct {value!r} is not a whole number", device)
@@ -232,6 +245,8 @@ def _fault_reader(spec: FaultSpec) -> Callable[[Any, str], list[str]]:
                 value = int(raw)
             if value is None:
                 raise Rejected(WRONG_TYPE, f"fault word {raw!r} is not an integer", device)
+            if not value:
+                return []  # most reports: no bit to look at
             return [flag.value for bit, flag in bits if value >> bit & 1]
 
         return word
@@ -268,11 +283,23 @@ class TimeWindow:
 
     ahead_s: float | None = 600.0  # None: no limit
     behind_s: float | None = 86_400.0
+    _ahead: timedelta | None = field(init=False, repr=False, compare=False)
+    _behind: timedelta | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # made once, not for every report
+        for name, seconds in (("_ahead", self.ahead_s), ("_behind", self.behind_s)):
+            object.__setattr__(self, name, None if seconds is None else timedelta(seconds=seconds))
+
+    @property
+    def limited(self) -> bool:
+        """Whether it refuses any time at all."""
+        return self._ahead is not None or self._behind is not None
 
     def check(self, ts: datetime, now: datetime, device: str) -> None:
-        if self.ahead_s is not None and ts - now > timedelta(seconds=self.ahead_s):
+        if self._ahead is not None and ts - now > self._ahead:
             raise Rejected(TIME_AHEAD, f"time {ts.isoformat()} is ahead of the clock", device)
-        if self.behind_s is not None and now - ts > timedelta(seconds=self.behind_s):
+        if self._behind is not None and now - ts > self._behind:
             raise Rejected(TIME_OLD, f"time {ts.isoformat()} is older than the window", device)
 
 
@@ -297,7 +324,7 @@ class MqttDecoder:
         self.profile = profile
         self._devices = devices
         self._own = lamps
-        self._window = window
+        self._window = window if window is not None and window.limited else None
         self._fold = profile.devices_named_by == "device_address"
         self._now = now or (lambda: datetime.now(UTC))
         self._device = compiled(report.device.path) if report.device.path else None
