@@ -76,6 +76,7 @@ ALARMS = 2000
 BUS = "benchapi"
 START_WAIT_S = 300.0
 CONNECTIONS = 32
+ANSWER_LIMIT = 2**24  # the load generator's answer: a line with every latency (10,000 at 20 s)
 IDLE_S = 3.0  # the API's own CPU at rest (the bus, the schedule, ageing) measured over this
 
 
@@ -165,6 +166,7 @@ async def _paced(
     load = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench._paced_http", cwd=ROOT,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        limit=ANSWER_LIMIT,
     )  # fmt: skip
     assert load.stdin is not None
     assert load.stdout is not None
