@@ -4,22 +4,13 @@ The same Evaluator (streetlight.schedule) on the same schedule from the store, w
 cabinet's light sensor read through the same LuxBoard from the same cabinet reports on the bus;
 it is read again when the bus says a change was saved, and every `reload_s` in case a notice
 was lost. Every `tick_s` the expected state of every lamp goes into the live state.
-
-Evaluating 100,000 lamps takes a good tenth of a second of CPU, and putting the answer in the
-live state as much again: done in one piece on the event loop, every request arriving
-meanwhile waited for it (the p99 of a lamp's state at 500 requests/s was that pause). The
-evaluation runs in a worker thread instead (one at a time; the light sensors' board, which
-the bus feeds on the loop, behind a lock), and its answer goes into the live state in slices
-with the loop's other work between them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,13 +19,11 @@ from streetlight.aio import first_of
 from streetlight.clock import Clock
 from streetlight.contract import CabinetTelemetry
 from streetlight.domain import Inventory
-from streetlight.schedule import Evaluator, Expected, LuxBoard, LuxRule
+from streetlight.schedule import Evaluator, LuxBoard
 from streetlight.store import sessions
 from streetlight.store.schedules import read_evaluator
 
 logger = logging.getLogger(__name__)
-
-SLICE = 5000  # lamps put in the live state between two turns of the loop (a few ms)
 
 
 class Lighting:
@@ -54,10 +43,8 @@ class Lighting:
         self.live = live
         self.tick_s, self.reload_s = tick_s, reload_s
         self.lux = LuxBoard()
-        self._lux_lock = threading.Lock()  # the bus writes on the loop, evaluations read
         self.evaluator: Evaluator | None = None
         self._notified = asyncio.Event()
-        self._evaluating = asyncio.Lock()  # one evaluation (and reload) at a time
         self.last_evaluation_s = 0.0
 
     def notice(self) -> None:
@@ -66,12 +53,7 @@ class Lighting:
 
     def cabinet(self, reading: CabinetTelemetry) -> None:
         if reading.lux is not None:
-            with self._lux_lock:
-                self.lux.reading(reading.cabinet, reading.lux, reading.ts)
-
-    def _dark(self, cabinet: str, rule: LuxRule) -> tuple[bool | None, datetime | None]:
-        with self._lux_lock:
-            return self.lux.dark(cabinet, rule)
+            self.lux.reading(reading.cabinet, reading.lux, reading.ts)
 
     async def reload(self) -> bool:
         inventory = self.inventory
@@ -86,31 +68,18 @@ class Lighting:
 
     async def use_inventory(self, inventory: Inventory | None) -> None:
         """The store's assets changed: evaluate their new inventory from now on."""
-        async with self._evaluating:
-            self.inventory, self.evaluator = inventory, None
-            await self.reload()
-            await self._evaluate()
+        self.inventory, self.evaluator = inventory, None
+        await self.reload()
+        self.evaluate()
 
-    async def evaluate(self) -> None:
-        async with self._evaluating:
-            await self._evaluate()
-
-    async def _evaluate(self) -> None:
+    def evaluate(self) -> None:
         now = self.clock.now()
-        evaluator = self.evaluator
-        if evaluator is not None:
+        if self.evaluator is not None:
             started = time.perf_counter()
-            expected = await asyncio.to_thread(evaluator.evaluate, now, self._dark)
+            expected = self.evaluator.evaluate(now, self.lux.dark)
             self.last_evaluation_s = time.perf_counter() - started
-            await self._set_expected(expected, now.timestamp())
+            self.live.set_expected(expected, now.timestamp())
         self.live.age(now.timestamp())
-
-    async def _set_expected(self, expected: dict[str, Expected], now: float) -> None:
-        """Into the live state in slices (each lamp's state whole), the loop free between."""
-        lamps = list(expected.items())
-        for first in range(0, len(lamps), SLICE):
-            self.live.set_expected(dict(lamps[first : first + SLICE]), now)
-            await asyncio.sleep(0)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Evaluate every tick, and again at once when the schedule changed."""
@@ -120,11 +89,10 @@ class Lighting:
                 self._notified.clear()
                 next_read = time.monotonic() + self.reload_s
                 try:
-                    async with self._evaluating:
-                        await self.reload()
+                    await self.reload()
                 except Exception:
                     logger.exception("cannot read the schedule from the store; keeping the last")
-            await self.evaluate()
+            self.evaluate()
             waited = asyncio.ensure_future(first_of(self.clock.sleep(self.tick_s), self._notified))
             if not await first_of(waited, stop):
                 return
