@@ -134,7 +134,7 @@ async def _report_every_lamp(url: MqttUrl, inventory: Inventory) -> None:
 
 
 def _start_api(
-    db_url: str, state: ServiceState, port: int, log: Path, profile: Path | None
+    db_url: str, state: ServiceState, port: int, log: Path, profile: Path | None = None
 ) -> subprocess.Popen[bytes]:
     """`streetlight api` on `port`; under cProfile, its figures written to `profile` at exit,
     when one is given."""
