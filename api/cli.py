@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
+import uvloop
 
 from api.app import create_app
 from api.security import passwords
@@ -71,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         return 0 if server.started else 1
 
     print(f"api: http://{args.host}:{args.port}/api/v1/docs; Ctrl-C to stop", flush=True)
-    return run_until_signal(main)
+    # uvloop: the loop's share of a request (its callbacks, the sockets' reads and writes)
+    # costs about half what asyncio's does, and a single worker answers every request
+    return run_until_signal(main, loop_factory=uvloop.new_event_loop)
 
 
 def user_add(args: argparse.Namespace) -> int:

@@ -61,9 +61,15 @@ class Paging:
     def page(self, items: list[T], key: Any) -> Page[T]:
         """`items` fetched with one more than `limit`: the page, and a cursor after its last
         item (`key(item)`, JSON-able) when there are more."""
+        shown, after = self.cut(items, key)
+        return Page(items=shown, next=after)
+
+    def cut(self, items: list[T], key: Any) -> tuple[list[T], str | None]:
+        """What `page` holds, for a route that encodes the page itself: the items shown and
+        the cursor after them (None: the last page)."""
         more = len(items) > self.limit
         shown = items[: self.limit]
-        return Page(items=shown, next=encode_cursor(key(shown[-1])) if more and shown else None)
+        return shown, encode_cursor(key(shown[-1])) if more and shown else None
 
 
 async def _paging(

@@ -93,6 +93,8 @@ class LiveState:
         self.cabinet_reported_at: list[float | None] = [None] * len(self.cabinets)
         self.cabinet_state: list[int] = [CODE["unknown"]] * len(self.cabinets)
         self.alarms: dict[tuple[str, str], AlarmEvent] = {}  # (asset "kind:id", type) -> latest
+        # the same by asset, so a lamp's answer does not look through every alarm of the district
+        self._alarms_at: dict[str, dict[str, AlarmEvent]] = {}  # asset -> type -> latest
         self._faulty: dict[str, int] = {}  # asset -> its open alarms that make lamps faulty
         self.listeners: list[Changed] = []
         self._of_circuit: dict[str, list[int]] = {}
@@ -164,8 +166,13 @@ class LiveState:
         before = self.alarms.get(key)
         if event is None:
             self.alarms.pop(key, None)
+            at = self._alarms_at.get(asset, {})
+            at.pop(alarm_type, None)
+            if not at:
+                self._alarms_at.pop(asset, None)
         else:
             self.alarms[key] = event
+            self._alarms_at.setdefault(asset, {})[alarm_type] = event
         was = before is not None and self._makes_faulty(before)
         now_faulty = event is not None and self._makes_faulty(event)
         if was == now_faulty:
@@ -327,7 +334,8 @@ class LiveState:
             if j is not None:
                 fresh.cabinet_online[i] = self.cabinet_online[j]
                 fresh.cabinet_reported_at[i] = self.cabinet_reported_at[j]
-        fresh.alarms, fresh._faulty, fresh.listeners = self.alarms, self._faulty, self.listeners
+        fresh.alarms, fresh._alarms_at = self.alarms, self._alarms_at
+        fresh._faulty, fresh.listeners = self._faulty, self.listeners
         moved = (fresh._static, fresh._cabinets_static) != (self._static, self._cabinets_static)
         was = {lamp.id: self.state[i] for i, lamp in enumerate(self.lamps)}
         was_c = {c.id: self.cabinet_state[j] for j, c in enumerate(self.cabinets)}
@@ -342,7 +350,7 @@ class LiveState:
         return moved
 
     def alarms_of(self, asset: str) -> list[AlarmEvent]:
-        return [e for (a, _t), e in self.alarms.items() if a == asset and e.state in OPEN]
+        return [e for e in self._alarms_at.get(asset, {}).values() if e.state in OPEN]
 
     def district(self, at: datetime) -> bytes:
         """Every lamp and cabinet in columns (`states` names the state codes)."""

@@ -8,16 +8,21 @@ For each backend (SQLite, then PostgreSQL):
 3. a load of `--rate` requests a second (default 500), paced (open loop: each request leaves
    at its own time whether the ones before have answered or not, so a slow server cannot
    slow the load and hide its own latency), for `--seconds` each: a lamp's state (random
-   lamps) and the alarm list; latency is counted from the moment a request was due;
+   lamps) and the alarm list; latency is counted from the moment a request was due. The load
+   comes from a process of its own (bench/_paced_http.py: raw keep-alive connections, requests
+   encoded beforehand), so that the load generator is not what saturates;
 4. the district's state (every lamp in columns) one call after another, `--district` times;
 5. freshness: 20 lamps switched off, each by a report of its own on the bus; how soon each
    shows in the lamp's state and on the event stream (target: within 2 s).
 
-Prints requests/s, p50 and p99 per call, and the API's memory, and writes
+Prints requests/s, p50 and p99 per call; the API's CPU time per request (its process's CPU
+over the paced window, divided: steady on a busy machine, where latencies move with the other
+load) and the load generator's own; the API's CPU at rest and its memory; and writes
 bench/results/api_load.json. Targets (issue 16): p99 <= 25 ms for single reads at 500/s,
 the district's state <= 200 ms.
 
     .venv/bin/python bench/api_load.py [--lamps 100000] [--rate 500] [--seconds 20]
+        [--backends sqlite postgresql] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +76,8 @@ ALARMS = 2000
 BUS = "benchapi"
 START_WAIT_S = 300.0
 CONNECTIONS = 32
+ANSWER_LIMIT = 2**24  # the load generator's answer: a line with every latency (10,000 at 20 s)
+IDLE_S = 3.0  # the API's own CPU at rest (the bus, the schedule, ageing) measured over this
 
 
 def _generate(lamps: int) -> Inventory:
@@ -127,7 +133,11 @@ async def _report_every_lamp(url: MqttUrl, inventory: Inventory) -> None:
             await publish(client, topic, encode(batch))
 
 
-def _start_api(db_url: str, state: ServiceState, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start_api(
+    db_url: str, state: ServiceState, port: int, log: Path, profile: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`streetlight api` on `port`; under cProfile, its figures written to `profile` at exit,
+    when one is given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
     env |= {
         "STREETLIGHT_DB_URL": db_url,
@@ -137,44 +147,51 @@ def _start_api(db_url: str, state: ServiceState, port: int, log: Path) -> subpro
         "STREETLIGHT_API_SECRET": secrets.token_urlsafe(48),
         "STREETLIGHT_LOG_LEVEL": "WARNING",
     }
+    profiled = [] if profile is None else ["-m", "cProfile", "-o", str(profile)]
     return subprocess.Popen(  # noqa: S603 - our own command
-        [sys.executable, "-m", "streetlight", "api", "--port", str(port)],
+        [sys.executable, *profiled, "-m", "streetlight", "api", "--port", str(port)],
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
 
 
 async def _paced(
-    call: Callable[[httpx.AsyncClient], Awaitable[int]],
-    client: httpx.AsyncClient,
-    rate: float,
-    seconds: float,
-) -> dict[str, float]:
-    """`rate` calls a second for `seconds`, each due at its own time; latencies from then."""
-    latencies: list[float] = []
-    errors = 0
-    start = time.perf_counter() + 0.2
-    total = int(rate * seconds)
-    # at most as many requests out as the client has connections: past that, httpx's pool
-    # spends its time on its own queue (and the latency still counts from when each was due)
-    connections = asyncio.Semaphore(CONNECTIONS)
+    port: int, key: str, paths: list[str], *, rate: float, seconds: float, server: psutil.Process
+) -> dict[str, Any]:
+    """`rate` calls a second for `seconds` from a load generator of its own process
+    (bench/_paced_http.py), each due at its own time; latencies from then. The API's CPU
+    seconds over the window and the generator's own, each per request: the steady figures on
+    a machine whose other load moves the latencies."""
+    spec = {"host": "127.0.0.1", "port": port, "headers": {"X-API-Key": key}, "paths": paths,
+            "rate": rate, "seconds": seconds, "connections": CONNECTIONS}  # fmt: skip
+    load = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench._paced_http", cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        limit=ANSWER_LIMIT,
+    )  # fmt: skip
+    assert load.stdin is not None
+    assert load.stdout is not None
+    load.stdin.write(orjson.dumps(spec))
+    load.stdin.close()
+    if (await load.stdout.readline()).strip() != b"started":
+        raise SystemExit("the load generator did not start; see its error above")
+    before = _cpu_s(server)
+    answer = await load.stdout.readline()
+    used = _cpu_s(server) - before
+    if await load.wait() != 0 or not answer:
+        raise SystemExit("the load generator failed; see its error above")
+    run = orjson.loads(answer)
+    latencies: list[float] = run["latencies"]
+    errors = sum(n for status, n in run["statuses"].items() if status != "200")
+    return {
+        **_figures(latencies, len(latencies) / run["elapsed_s"], errors),
+        "server_cpu_ms_per_request": round(1000 * used / len(latencies), 3),
+        "client_cpu_ms_per_request": round(1000 * run["cpu_s"] / len(latencies), 3),
+    }
 
-    async def one(due: float) -> None:
-        nonlocal errors
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        try:
-            async with connections:
-                status = await call(client)
-        except httpx.HTTPError:
-            status = 0
-        if status != 200:
-            errors += 1
-        latencies.append(time.perf_counter() - due)
 
-    await asyncio.gather(*(one(start + i / rate) for i in range(total)))
-    elapsed = time.perf_counter() - start
-    return _figures(latencies, total / elapsed, errors)
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def _figures(latencies: list[float], rate: float, errors: int) -> dict[str, float]:
@@ -190,36 +207,42 @@ def _figures(latencies: list[float], rate: float, errors: int) -> dict[str, floa
 
 
 async def _measure(
-    base: str, key: str, lamps: list[str], args: argparse.Namespace
+    port: int, key: str, lamps: list[str], args: argparse.Namespace, server: psutil.Process
 ) -> dict[str, Any]:
-    headers = {"X-API-Key": key}
-    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
+    base = f"http://127.0.0.1:{port}"
+    figures: dict[str, Any] = {}
+    idle = _cpu_s(server)
+    await asyncio.sleep(IDLE_S)
+    figures["server_idle_cpu_pct"] = round(100 * (_cpu_s(server) - idle) / IDLE_S, 1)
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key},
                                  timeout=30) as client:  # fmt: skip
         paths = set((await client.get("/api/v1/openapi.json")).json()["paths"])
-
-        async def lamp_state(c: httpx.AsyncClient) -> int:
-            return (await c.get(f"/api/v1/lamps/{random.choice(lamps)}/state")).status_code
-
-        async def alarm_list(c: httpx.AsyncClient) -> int:
-            return (await c.get("/api/v1/alarms", params={"limit": 50})).status_code
-
-        figures: dict[str, Any] = {}
-        await _paced(lamp_state, client, 50, 2)  # warm up: connections, caches
-        figures["lamp_state"] = await _paced(lamp_state, client, args.rate, args.seconds)
+        some = random.sample(lamps, min(len(lamps), 10_000))
+        figures["lamp_state"] = await _paced(
+            port, key, [f"/api/v1/lamps/{lamp}/state" for lamp in some],
+            rate=args.rate, seconds=args.seconds, server=server,
+        )  # fmt: skip
         if "/api/v1/alarms" in paths:
-            figures["alarm_list"] = await _paced(alarm_list, client, args.rate, args.seconds)
+            page = ["/api/v1/alarms?limit=50"]
+            figures["alarm_list"] = await _paced(
+                port, key, page, rate=args.rate, seconds=args.seconds, server=server
+            )
         else:
             figures["alarm_list"] = "no /api/v1/alarms route in this build"
         district: list[float] = []
         size = 0
+        before = _cpu_s(server)
         for _ in range(args.district):
             started = time.perf_counter()
             response = await client.get("/api/v1/district/state")
             district.append(time.perf_counter() - started)
             size = len(response.content)
-        figures["district_state"] = {**_figures(district, len(district) / sum(district), 0),
-                                     "bytes": size}  # fmt: skip
+        used = _cpu_s(server) - before
+        figures["district_state"] = {
+            **_figures(district, len(district) / sum(district), 0),
+            "bytes": size,
+            "server_cpu_ms_per_request": round(1000 * used / len(district), 1),
+        }
     return figures
 
 
@@ -293,13 +316,16 @@ async def run_backend(
         key = await _fill(db_url, inventory)
         print(f"{backend}: store filled in {time.perf_counter() - filled:.0f} s", flush=True)
         port = free_port()
-        api = _start_api(db_url, state, port, directory / f"api-{backend}.log")
+        profile = None if args.profile is None else args.profile / f"api-{backend}.prof"
+        api = _start_api(db_url, state, port, directory / f"api-{backend}.log", profile)
         base = f"http://127.0.0.1:{port}"
         try:
             await _until_up(base, api)
             await _report_every_lamp(MqttUrl.parse(state.mqtt_url), inventory)
             await asyncio.sleep(3)  # the reports reach the live state
-            figures = await _measure(base, key, sorted(inventory.lamps), args)
+            figures = await _measure(
+                port, key, sorted(inventory.lamps), args, psutil.Process(api.pid)
+            )
             figures["freshness"] = await _freshness(
                 base, key, MqttUrl.parse(state.mqtt_url), inventory, 20
             )
@@ -336,6 +362,9 @@ def main() -> int:
     parser.add_argument("--district", type=int, default=30, help="district calls, in turn")
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--var", type=Path, help="keep the stores and logs here")
+    parser.add_argument("--profile", type=Path,
+                        help="run the API under cProfile; its figures go here, one file a backend "
+                        "(they cost the API CPU: not for the figures of record)")  # fmt: skip
     args = parser.parse_args()
     inventory = _generate(args.lamps)
     print(f"district: {len(inventory.lamps)} lamps, {ALARMS} alarms", flush=True)

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -89,13 +90,19 @@ def _live(request: Request) -> LiveState:
     return live
 
 
-@router.get("/lamps/{lamp_id}/state", summary="A lamp: expected against reported, and alarms")
-async def lamp_state(lamp_id: Ident, request: Request, _who: Reader) -> LampState:
+@router.get(
+    "/lamps/{lamp_id}/state",
+    summary="A lamp: expected against reported, and alarms",
+    response_model=LampState,
+)
+async def lamp_state(lamp_id: Ident, request: Request, _who: Reader) -> Response:
     live = _live(request)
     i = live.row.get(lamp_id)
     if i is None:
         raise not_found("lamp", lamp_id)
-    return LampState.model_validate(live.lamp_view(i))
+    # the view is built of the live state's typed columns, in LampState's shape and order;
+    # encoded at once, not validated twice (here and by FastAPI) on the busiest read there is
+    return Response(orjson.dumps(live.lamp_view(i)), media_type="application/json")
 
 
 @router.get("/sites/{site_id}/state", summary="A site: its lamps by state, cabinets, alarms")

@@ -40,8 +40,13 @@ def settings_and_logging(cls: type[S]) -> S:
     return settings
 
 
-def run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
-    """Run `main(stop)` in a new event loop; SIGINT and SIGTERM set `stop` instead of killing.
+def run_until_signal(
+    main: Callable[[asyncio.Event], Awaitable[int]],
+    *,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> int:
+    """Run `main(stop)` in a new event loop (`loop_factory`'s, e.g. uvloop's, or asyncio's);
+    SIGINT and SIGTERM set `stop` instead of killing.
 
     The handlers are Python-level (`signal.signal`), not `loop.add_signal_handler`: asyncio
     learns of a signal through its self-pipe, and when thousands of MQTT clients' threads have
@@ -64,7 +69,8 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
-    return asyncio.run(runner())
+    with asyncio.Runner(loop_factory=loop_factory) as loop_runner:
+        return loop_runner.run(runner())
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -194,9 +195,32 @@ def _with_order() -> Select[AlarmRow, int | None]:
     )
 
 
-def _filtered(
-    statement: Select[AlarmRow, int | None], query: AlarmQuery
-) -> Select[AlarmRow, int | None]:
+class AlarmLine(NamedTuple):
+    """An alarm as a list shows it: its row's columns and its work order's id (None: none),
+    read as plain rows: building the ORM's objects cost a page of the list more than twice
+    what its query did."""
+
+    id: int
+    type: str
+    asset_kind: str
+    asset_id: str
+    severity: str
+    state: str
+    site_id: str
+    parent_id: int | None
+    raised_at: datetime
+    cleared_at: datetime | None
+    detail: str
+    work_order: int | None
+
+
+_LINE_COLUMNS = [AlarmRow.__table__.c[name] for name in AlarmLine._fields[:-1]]
+
+
+_Statement = TypeVar("_Statement", bound=Select[Any])
+
+
+def _filtered(statement: _Statement, query: AlarmQuery) -> _Statement:
     if query.states is not None:
         statement = statement.where(AlarmRow.state.in_(sorted(query.states)))
     for column, value in (
@@ -234,9 +258,12 @@ async def find_alarms(
     after: int | None,
     limit: int,
     newest_first: bool = False,
-) -> list[tuple[AlarmRow, int | None]]:
+) -> list[AlarmLine]:
     """A page of the alarms `query` lets through, by id, after the alarm `after`."""
-    statement = _filtered(_with_order(), query)
+    lines = select(*_LINE_COLUMNS, WorkOrderRow.id).outerjoin(
+        WorkOrderRow, WorkOrderRow.alarm_id == AlarmRow.id
+    )
+    statement = _filtered(lines, query)
     if newest_first:
         if after is not None:
             statement = statement.where(AlarmRow.id < after)
@@ -245,7 +272,7 @@ async def find_alarms(
         if after is not None:
             statement = statement.where(AlarmRow.id > after)
         statement = statement.order_by(AlarmRow.id)
-    return [(row, order) for row, order in (await session.execute(statement.limit(limit))).all()]
+    return [AlarmLine._make(row) for row in (await session.execute(statement.limit(limit))).all()]
 
 
 async def alarm_with_order(
