@@ -24,7 +24,7 @@ event stream) in batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -185,21 +185,27 @@ class LiveState:
         self._tell(changed, [cabinet] if cabinet is not None and self._restate_cabinet(cabinet)
                    else [])  # fmt: skip
 
-    def set_expected(self, expected: dict[str, Expected], now: float) -> None:
+    def set_expected(self, updates: Iterable[tuple[Sequence[int], Expected]], now: float) -> None:
+        """Each lamp row's expected state (the lighting tick hands only the rows whose
+        evaluation changed), all in one go: no reader sees half a district updated."""
         changed = []
-        for lamp_id, value in expected.items():
-            i = self.row.get(lamp_id)
-            if i is not None and self.expected[i] != value:
-                self.expected[i] = value
-                if self._restate(i, now):
-                    changed.append(i)
+        expected = self.expected
+        for rows, value in updates:
+            for i in rows:
+                if expected[i] != value:
+                    expected[i] = value
+                    if self._restate(i, now):
+                        changed.append(i)
         self._tell(changed, [])
 
-    def age(self, now: float) -> None:
-        """Lamps gone quiet for `stale_s` turn offline (called every few seconds)."""
+    def age(self, now: float, rows: range | None = None) -> None:
+        """Lamps gone quiet for `stale_s` turn offline (called every few seconds, in slices of
+        `rows` so the event loop is not held; each lamp's state stands on its own)."""
         changed = []
-        for i, heard in enumerate(self.heard_at):
-            if heard is not None and now - heard > self.stale_s and self._restate(i, now):
+        heard_at, stale_s = self.heard_at, self.stale_s
+        for i in range(len(heard_at)) if rows is None else rows:
+            heard = heard_at[i]
+            if heard is not None and now - heard > stale_s and self._restate(i, now):
                 changed.append(i)
         self._tell(changed, [])
 

@@ -12,7 +12,7 @@ The store keeps a schedule (streetlight.store.schedules); the controller carries
 from streetlight.schedule.astro import SunEvent, SunTimes, sun_times
 from streetlight.schedule.calendars import SCOPES, Calendar, GroupRef, Groups, Override, Rule
 from streetlight.schedule.check import check_schedule
-from streetlight.schedule.expected import DarkAt, Evaluator, Expected, Schedule, site_places
+from streetlight.schedule.expected import DarkAt, Evaluator, Expected, Key, Schedule, site_places
 from streetlight.schedule.file import load_schedule_file, parse_schedule
 from streetlight.schedule.lux import LuxBoard, LuxState
 from streetlight.schedule.notice import announce
@@ -28,6 +28,7 @@ __all__ = [
     "Expected",
     "GroupRef",
     "Groups",
+    "Key",
     "LuxBoard",
     "LuxRule",
     "LuxState",

@@ -9,15 +9,19 @@ hundred program evaluations and one pass over the lamps for overrides.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import fmean
 
 from streetlight.domain import Inventory
 from streetlight.schedule.calendars import Calendar, GroupRef, Groups, Override
-from streetlight.schedule.programs import NOON, LuxRule, Place, Program, ProgramError
+from streetlight.schedule.programs import NOON, LuxRule, Place, Program, ProgramError, Step
 
+# what lamps that share an evaluation share: calendar (None: none), site, cabinet
+Key = tuple[str | None, str, str]
+# a calendar's night at a site: its program (None: no calendar) and why, and its steps' moments
+Night = tuple[Program | None, str, tuple[tuple[Step, datetime], ...]]
 # a cabinet's light-sensor state under a program's rule: dark (None: not known), and since when
 DarkAt = Callable[[str, LuxRule], tuple[bool | None, datetime | None]]
 
@@ -85,7 +89,7 @@ class Evaluator:
         self.places = site_places(inventory)
         self._calendar_of: dict[str, str | None] = {}
         # lamps that share calendar, site and cabinet share an evaluation
-        self._keys: dict[str, tuple[str | None, str, str]] = {}
+        self._keys: dict[str, Key] = {}
         for lamp_id, chain in groups.chains.items():
             calendar = next(
                 (schedule.assignments[g] for g in chain if g in schedule.assignments), None
@@ -93,6 +97,10 @@ class Evaluator:
             circuit = inventory.circuits[inventory.lamps[lamp_id].circuit_id]
             cabinet = inventory.cabinets[circuit.cabinet_id]
             self._keys[lamp_id] = (calendar, cabinet.site_id, cabinet.id)
+        self.shared_keys = set(self._keys.values())
+        self._tz = {site: place.tz for site, place in self.places.items()}
+        self._nights: dict[date, dict[tuple[str | None, str], Night]] = {}
+        self._lamps_of: dict[GroupRef, list[str]] | None = None
 
     def sites_by_calendar(self) -> dict[str, set[str]]:
         """The sites whose lamps follow each calendar."""
@@ -112,34 +120,88 @@ class Evaluator:
         program_id, why = calendar.program_for(night, self.schedule.special(night))
         return self.schedule.programs[program_id], why
 
+    def members(self) -> dict[Key, list[str]]:
+        """The lamps of each shared evaluation (calendar, site, cabinet)."""
+        out: dict[Key, list[str]] = {}
+        for lamp, key in self._keys.items():
+            out.setdefault(key, []).append(lamp)
+        return out
+
     def evaluate(self, moment: datetime, dark: DarkAt | None = None) -> dict[str, Expected]:
         """Every lamp's expected state at `moment`; `dark(cabinet, rule)` is a cabinet's light
         sensor state under a program's rule (None: not known)."""
-        shared: dict[tuple[str | None, str, str], Expected] = {}
-        for key in set(self._keys.values()):
-            shared[key] = self._by_program(key, moment, dark)
+        shared, overridden = self.evaluate_shared(moment, dark)
         result = {lamp: shared[key] for lamp, key in self._keys.items()}
-        winners = self._active_overrides(moment)
-        if winners:
-            for lamp, chain in self.groups.chains.items():
-                for group in chain:
-                    override = winners.get(group)
-                    if override is not None:
-                        result[lamp] = Expected(override.level, f"override {override.id}")
-                        break
+        result.update(overridden)
         return result
 
-    def _by_program(
-        self, key: tuple[str | None, str, str], moment: datetime, dark_at: DarkAt | None
-    ) -> Expected:
+    def evaluate_shared(
+        self, moment: datetime, dark: DarkAt | None = None
+    ) -> tuple[dict[Key, Expected], dict[str, Expected]]:
+        """The expected state of each shared evaluation (see `members`), and of the lamps an
+        active override takes from theirs: `evaluate` without a pass over every lamp."""
+        shared = {key: self.evaluate_key(key, moment, dark) for key in self.shared_keys}
+        return shared, self.overridden(moment)
+
+    def evaluate_key(self, key: Key, moment: datetime, dark: DarkAt | None = None) -> Expected:
+        """The expected state of the lamps of one shared evaluation (`members`), overrides
+        aside: so a caller can evaluate a district in slices (the API between requests)."""
+        return self._by_program(key, moment, dark)
+
+    def key_of(self, lamp_id: str) -> Key:
+        return self._keys[lamp_id]
+
+    def overridden(self, moment: datetime) -> dict[str, Expected]:
+        """The lamps an active override takes from their program, and their expected state."""
+        out: dict[str, Expected] = {}
+        winners = self._active_overrides(moment)
+        if winners:
+            for lamp in self._lamps_under(winners):
+                for group in self.groups.chains[lamp]:
+                    override = winners.get(group)
+                    if override is not None:
+                        out[lamp] = Expected(override.level, f"override {override.id}")
+                        break
+        return out
+
+    def _lamps_under(self, groups: Iterable[GroupRef]) -> set[str]:
+        """The lamps in any of `groups` (the index is made the first time an override is on)."""
+        if self._lamps_of is None:
+            index: dict[GroupRef, list[str]] = {}
+            for lamp, chain in self.groups.chains.items():
+                for group in chain:
+                    index.setdefault(group, []).append(lamp)
+            self._lamps_of = index
+        return {lamp for group in groups for lamp in self._lamps_of.get(group, ())}
+
+    def _night(self, calendar_id: str | None, site: str, night: date) -> Night:
+        """The program of a calendar's night at a site and when its steps fire, worked out once
+        a night (the sun times and the time zone are the slow part)."""
+        nights = self._nights.get(night)
+        if nights is None:
+            # only the nights now being evaluated: a moment's night and the one before it
+            self._nights = {d: v for d, v in self._nights.items() if d >= night - timedelta(1)}
+            nights = self._nights[night] = {}
+        found = nights.get((calendar_id, site))
+        if found is None:
+            program, why = self.program_for(calendar_id, night)
+            steps = () if program is None else tuple(program.moments(night, self.places[site]))
+            found = nights[(calendar_id, site)] = (program, why, steps)
+        return found
+
+    def _by_program(self, key: Key, moment: datetime, dark_at: DarkAt | None) -> Expected:
         calendar_id, site, cabinet = key
         place = self.places[site]
-        local = moment.astimezone(place.tz)
+        local = moment.astimezone(self._tz[site])
         night = local.date() if local.time() >= NOON else local.date() - timedelta(days=1)
-        program, why = self.program_for(calendar_id, night)
+        program, why, steps = self._night(calendar_id, site, night)
         if program is None:
             return Expected(None, why)
-        level = program.level_at(moment, place)
+        level = program.steps[-1].level  # Program.level_at, on the night's steps worked out
+        for step, at in steps:
+            if at > moment:
+                break
+            level = step.level
         source = f"program {program.id} ({why})"
         if program.lux is None or dark_at is None:
             return Expected(level, source)
