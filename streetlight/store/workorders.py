@@ -222,6 +222,24 @@ async def open_order(
     return row, True
 
 
+def _order_and_alarm(order: WorkOrderRow, alarm: AlarmRow) -> dict[str, Any]:
+    """What ActiveOrder and OrderTimes both hold of an order and its alarm."""
+    return {
+        "id": order.id,
+        "alarm_id": alarm.id,
+        "type": AlarmType(alarm.type),
+        "asset": f"{alarm.asset_kind}:{alarm.asset_id}",
+        "site": alarm.site_id,
+        "maintainer": order.maintainer_id,
+        "severity": Severity(order.severity),
+        "state": OrderState(order.state),
+        "raised_at": from_store(alarm.raised_at),
+        "opened_at": from_store(order.opened_at),
+        "deadline": from_store(order.deadline),
+        "repaired_at": maybe_from_store(order.repaired_at),
+    }
+
+
 async def read_active_orders(session: AsyncSession) -> list[ActiveOrder]:
     """Orders registered, dispatched or repaired, oldest first, with their alarms."""
     rows = (
@@ -234,19 +252,8 @@ async def read_active_orders(session: AsyncSession) -> list[ActiveOrder]:
     ).all()
     return [
         ActiveOrder(
-            id=order.id,
-            alarm_id=alarm.id,
-            type=AlarmType(alarm.type),
-            asset=f"{alarm.asset_kind}:{alarm.asset_id}",
-            site=alarm.site_id,
-            maintainer=order.maintainer_id,
-            severity=Severity(order.severity),
-            state=OrderState(order.state),
-            opened_at=from_store(order.opened_at),
-            deadline=from_store(order.deadline),
-            repaired_at=maybe_from_store(order.repaired_at),
+            **_order_and_alarm(order, alarm),
             escalated_at=maybe_from_store(order.escalated_at),
-            raised_at=from_store(alarm.raised_at),
             detail=alarm.detail,
         )
         for order, alarm in rows
@@ -274,18 +281,7 @@ async def orders_since(session: AsyncSession, since: datetime) -> list[OrderTime
     )
     return [
         OrderTimes(
-            id=order.id,
-            alarm_id=alarm.id,
-            type=AlarmType(alarm.type),
-            asset=f"{alarm.asset_kind}:{alarm.asset_id}",
-            site=alarm.site_id,
-            maintainer=order.maintainer_id,
-            severity=Severity(order.severity),
-            state=OrderState(order.state),
-            raised_at=from_store(alarm.raised_at),
-            opened_at=from_store(order.opened_at),
-            deadline=from_store(order.deadline),
-            repaired_at=maybe_from_store(order.repaired_at),
+            **_order_and_alarm(order, alarm),
             verified_at=maybe_from_store(verified_at),
             closed_at=maybe_from_store(order.closed_at),
         )
