@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api import console, errors, metrics
+from api.alarm_index import AlarmIndex
 from api.bus import Bus
 from api.events import Hub
 from api.lighting import Lighting
@@ -70,14 +71,17 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
             state.engine = engine
             state.sessions = sessions(engine)
             state.influx = influx
+            state.alarm_index = AlarmIndex(state.sessions, settings.api_alarm_sync_s)
+            await state.alarm_index.load()
             state.live, state.lighting, state.hub, state.bus = await _live(
-                settings, engine, state.clock
+                settings, engine, state.clock, state.alarm_index
             )
             state.reload_assets = AssetReload(engine, state.live, state.lighting, state.hub,
-                                              state.clock)  # fmt: skip
+                                              state.clock, alarms=state.alarm_index)  # fmt: skip
             stop = asyncio.Event()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(state.bus.run(stop), name="api-bus")
+                tasks.create_task(state.alarm_index.run(stop), name="api-alarm-index")
                 tasks.create_task(state.lighting.run(stop), name="api-lighting")
                 try:
                     yield
@@ -119,7 +123,7 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
 
 
 async def _live(
-    settings: ApiSettings, engine: AsyncEngine, clock: Clock
+    settings: ApiSettings, engine: AsyncEngine, clock: Clock, alarms: AlarmIndex
 ) -> tuple[LiveState, Lighting, Hub, Bus]:
     """The live state of the store's assets, fed by the bus and the schedule."""
     async with sessions(engine)() as session:
@@ -129,5 +133,5 @@ async def _live(
     lighting = Lighting(inventory, engine, clock, live)
     hub = Hub(live)
     bus = Bus(settings, settings.api_id, live=live, lighting=lighting, hub=hub, clock=clock,
-              site_of=live.site_of)  # fmt: skip
+              site_of=live.site_of, alarm_changed=alarms.changed)  # fmt: skip
     return live, lighting, hub, bus

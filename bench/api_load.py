@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,14 +47,19 @@ from typing import Any
 import httpx
 import orjson
 import psutil
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples" / "xunyang"))
 
+from api.alarm_index import AlarmIndex  # noqa: E402
 from bench._common import local_servers, run_directory, write_results  # noqa: E402
 from streetlight.contract import (  # noqa: E402
+    AlarmEvent,
     LampTelemetry,
+    Target,
     TargetKind,
     TelemetryBatch,
     Topics,
@@ -66,13 +72,15 @@ from streetlight.services import Postgres, ServiceState, free_port  # noqa: E402
 from streetlight.settings import MqttUrl  # noqa: E402
 from streetlight.store import open_engine, save_inventory, sessions  # noqa: E402
 from streetlight.store.alarms import Transition, write_transitions  # noqa: E402
+from streetlight.store.models import AlarmRow, AlarmTransitionRow, WorkOrderRow  # noqa: E402
 from streetlight.store.schedules import save_schedule  # noqa: E402
 from streetlight.store.users import Role, add_key  # noqa: E402
 from streetlight.store.users import add_user as add_account  # noqa: E402
 
 SCHEDULE = ROOT / "examples" / "xunyang" / "schedule.yaml"
 LAMPS_PER_SCALE = 2305
-ALARMS = 2000
+ALARMS = 20_000
+ALARM_PATHS = 300  # distinct alarm lists asked in turn, besides their second pages
 BUS = "benchapi"
 START_WAIT_S = 300.0
 CONNECTIONS = 32
@@ -96,17 +104,8 @@ async def _fill(db_url: str, inventory: Inventory) -> str:
             await save_inventory(session, inventory, "bench")
             await save_schedule(session, load_schedule_file(SCHEDULE), Groups(inventory),
                                 by="bench", at=now)  # fmt: skip
-        lamps = sorted(inventory.lamps)
-        site_of = {lamp: inventory.place(lamp).site_id for lamp in lamps}
-        transitions = [
-            Transition(i + 1, AlarmType.LAMP_FAILURE, f"lamp:{lamp}",
-                       SEVERITY[AlarmType.LAMP_FAILURE], site_of[lamp], now, "bench",
-                       AlarmChange.RAISED, now - timedelta(seconds=i), AlarmState.RAISED, None,
-                       None, "")
-            for i, lamp in enumerate(lamps[:: max(1, len(lamps) // ALARMS)][:ALARMS])
-        ]  # fmt: skip
         async with sessions(engine)() as session, session.begin():
-            await write_transitions(session, transitions)
+            await _fill_alarms(session, inventory, now)
         key = f"slk_bench0001_{secrets.token_urlsafe(32)}"
         async with sessions(engine)() as session, session.begin():
             await add_account(session, name="bench", role=Role.VIEWER, password_hash=None,
@@ -116,6 +115,102 @@ async def _fill(db_url: str, inventory: Inventory) -> str:
     finally:
         await engine.dispose()
     return key
+
+
+async def _fill_alarms(session: AsyncSession, inventory: Inventory, now: datetime) -> None:
+    """ALARMS alarms over 90 days on lamps, circuits and cabinets, as a year of a district
+    leaves them: 5 % raised, 5 % acknowledged, 10 % cleared, the rest closed; a fifth linked
+    under an earlier alarm of its site; a third with a work order. Written in bulk, each with
+    the transitions it went through, the way the controller and operators write them."""
+    rng = random.Random(16)
+    site_of = {lamp: inventory.place(lamp).site_id for lamp in inventory.lamps}
+    assets = [("lamp", lamp, site) for lamp, site in site_of.items()]
+    assets += [("circuit", c, inventory.cabinets[k.cabinet_id].site_id)
+               for c, k in inventory.circuits.items()]  # fmt: skip
+    assets += [("cabinet", c, k.site_id) for c, k in inventory.cabinets.items()]
+    kinds = {"lamp": AlarmType.LAMP_FAILURE, "circuit": AlarmType.CIRCUIT_DEAD,
+             "cabinet": AlarmType.DOOR_OPEN}  # fmt: skip
+    maintainers = sorted(inventory.maintainers)
+    alarms: list[dict[str, Any]] = []
+    transitions: list[dict[str, Any]] = []
+    orders: list[dict[str, Any]] = []
+    last_of_site: dict[str, int] = {}
+    for ident in range(1, ALARMS + 1):
+        kind, asset, site = rng.choice(assets)
+        raised = now - timedelta(days=90) + timedelta(days=90) * ident / ALARMS
+        cleared = raised + timedelta(hours=rng.uniform(0.5, 48))
+        fate = rng.random()
+        state, steps = (
+            (AlarmState.RAISED, [AlarmChange.RAISED]) if fate < 0.05 else
+            (AlarmState.ACKNOWLEDGED, [AlarmChange.RAISED, AlarmChange.ACKNOWLEDGED])
+            if fate < 0.10 else
+            (AlarmState.CLEARED, [AlarmChange.RAISED, AlarmChange.CLEARED]) if fate < 0.20 else
+            (AlarmState.CLOSED, [AlarmChange.RAISED, AlarmChange.CLEARED, AlarmChange.CLOSED])
+        )  # fmt: skip
+        parent = last_of_site.get(site) if rng.random() < 0.2 else None
+        last_of_site[site] = ident
+        alarms.append({"id": ident, "type": kinds[kind].value, "asset_kind": kind,
+                       "asset_id": asset, "severity": SEVERITY[kinds[kind]].value,
+                       "state": state.value, "site_id": site, "parent_id": parent,
+                       "raised_at": raised, "detail": f"{kinds[kind].value} seen",
+                       "cleared_at": cleared if AlarmChange.CLEARED in steps else None,
+                       })  # fmt: skip
+        transitions += [{"alarm_id": ident, "change": step.value, "at": raised, "by": "bench",
+                         "detail": None} for step in steps]  # fmt: skip
+        if rng.random() < 1 / 3:
+            orders.append({"id": len(orders) + 1, "alarm_id": ident,
+                           "maintainer_id": rng.choice(maintainers),
+                           "severity": SEVERITY[kinds[kind]].value,
+                           "state": "closed" if state is AlarmState.CLOSED else "registered",
+                           "opened_at": raised, "deadline": raised + timedelta(days=1),
+                           })  # fmt: skip
+    for table, rows in ((AlarmRow, alarms), (AlarmTransitionRow, transitions),
+                        (WorkOrderRow, orders)):  # fmt: skip
+        await session.execute(insert(table), rows)
+
+
+def _alarm_paths(inventory: Inventory, count: int) -> list[str]:
+    """`count` alarm lists as the console, crews and dashboards ask them, in a seeded mix:
+    the open queue (newest first), a site's or a subdistrict's, by severity or type, a day's,
+    root causes, an asset's, the whole list; the second and later pages come from the cursors
+    the API gives (added by `_with_cursors`)."""
+    rng = random.Random(16)
+    sites = sorted(inventory.sites)
+    subdistricts = sorted(inventory.subdistricts)
+    lamps = sorted(inventory.lamps)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def one() -> str:
+        day = today - timedelta(days=rng.randrange(90))
+        return rng.choice([
+            "state=open&newest_first=true",
+            "state=open",
+            f"site={rng.choice(sites)}",
+            f"site={rng.choice(sites)}&state=open",
+            f"subdistrict={rng.choice(subdistricts)}&state=open&newest_first=true",
+            f"subdistrict={rng.choice(subdistricts)}",
+            "severity=emergency&state=open",
+            "type=lamp_failure&newest_first=true",
+            f"since={day:%Y-%m-%dT%H:%M:%SZ}&until={day + timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}",
+            "roots=true&state=open",
+            f"asset=lamp:{rng.choice(lamps)}",
+            "",
+            "state=closed&newest_first=true",
+        ])  # fmt: skip
+
+    return [f"/api/v1/alarms?limit=50&{one()}".rstrip("&") for _ in range(count)]
+
+
+async def _with_cursors(client: httpx.AsyncClient, paths: list[str]) -> list[str]:
+    """Each path, and for a third of them the page after its first, by the cursor given."""
+    more = []
+    for path in paths[::3]:
+        cursor = (await client.get(path)).json()["next"]
+        if cursor is not None:
+            more.append(f"{path}&cursor={cursor}")
+    mixed = paths + more
+    random.Random(17).shuffle(mixed)
+    return mixed
 
 
 async def _report_every_lamp(url: MqttUrl, inventory: Inventory) -> None:
@@ -207,7 +302,7 @@ def _figures(latencies: list[float], rate: float, errors: int) -> dict[str, floa
 
 
 async def _measure(
-    port: int, key: str, lamps: list[str], args: argparse.Namespace, server: psutil.Process
+    port: int, key: str, inventory: Inventory, args: argparse.Namespace, server: psutil.Process
 ) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     figures: dict[str, Any] = {}
@@ -217,16 +312,18 @@ async def _measure(
     async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key},
                                  timeout=30) as client:  # fmt: skip
         paths = set((await client.get("/api/v1/openapi.json")).json()["paths"])
+        lamps = sorted(inventory.lamps)
         some = random.sample(lamps, min(len(lamps), 10_000))
         figures["lamp_state"] = await _paced(
             port, key, [f"/api/v1/lamps/{lamp}/state" for lamp in some],
             rate=args.rate, seconds=args.seconds, server=server,
         )  # fmt: skip
         if "/api/v1/alarms" in paths:
-            page = ["/api/v1/alarms?limit=50"]
+            pages = await _with_cursors(client, _alarm_paths(inventory, ALARM_PATHS))
             figures["alarm_list"] = await _paced(
-                port, key, page, rate=args.rate, seconds=args.seconds, server=server
+                port, key, pages, rate=args.rate, seconds=args.seconds, server=server
             )
+            figures["alarm_list"]["distinct_queries"] = len(pages)
         else:
             figures["alarm_list"] = "no /api/v1/alarms route in this build"
         district: list[float] = []
@@ -300,6 +397,68 @@ async def _freshness(
     }  # fmt: skip
 
 
+async def _alarm_freshness(
+    base: str, key: str, db_url: str, url: MqttUrl, inventory: Inventory, *, times: int
+) -> dict[str, Any]:
+    """How soon an alarm the controller writes shows in the alarm list: `times` alarms, each
+    written to the store and then published on the bus as the controller does, the list of
+    its lamp asked until it holds it (target: within 2 s of the store)."""
+    engine = await open_engine(db_url)
+    lamps = random.sample(sorted(inventory.lamps), times)
+    shown_ms: list[float] = []
+    try:
+        async with (
+            httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=30) as client,
+            make_client(url, identifier="bench-api-alarms") as bus,
+        ):
+            for n, lamp in enumerate(lamps, start=ALARMS + 1):
+                now = datetime.now(UTC)
+                raised = Transition(n, AlarmType.LAMP_FAILURE, f"lamp:{lamp}",
+                                    SEVERITY[AlarmType.LAMP_FAILURE],
+                                    inventory.place(lamp).site_id, now, "bench",
+                                    AlarmChange.RAISED, now, AlarmState.RAISED, None, None,
+                                    "")  # fmt: skip
+                async with sessions(engine)() as session, session.begin():
+                    await write_transitions(session, [raised])
+                stored = time.perf_counter()
+                event = AlarmEvent(id=f"al-{n}", type=raised.type, asset=Target(
+                    kind=TargetKind.LAMP, id=lamp), severity=raised.severity,
+                    state=AlarmState.RAISED, at=now, raised_at=now)  # fmt: skip
+                topic = Topics(BUS).alarm(TargetKind.LAMP, lamp, raised.type.value)
+                await publish(bus, topic, encode(event), retain=True)
+                path = f"/api/v1/alarms?asset=lamp:{lamp}&state=open"
+                while not (await client.get(path)).json()["items"]:
+                    if time.perf_counter() - stored > 10:
+                        raise SystemExit(f"al-{n} never showed in the alarm list")
+                    await asyncio.sleep(0.005)
+                shown_ms.append(1000 * (time.perf_counter() - stored))
+                await publish(bus, topic, b"", retain=True)
+    finally:
+        await engine.dispose()
+    return {"alarms": times, "to_list_ms": {"p50": round(statistics.median(shown_ms), 1),
+                                            "max": round(max(shown_ms), 1)}}  # fmt: skip
+
+
+async def _alarm_memory(db_url: str) -> dict[str, Any]:
+    """What the API's alarm list holds in memory (api.alarm_index), loaded here from the filled
+    store: the load's time, then the bytes held after a load under tracemalloc, per alarm."""
+    engine = await open_engine(db_url)
+    try:
+        started = time.perf_counter()
+        await AlarmIndex(sessions(engine), 1.0).load()
+        load_s = time.perf_counter() - started
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        index = AlarmIndex(sessions(engine), 1.0)
+        await index.load()
+        held = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+    finally:
+        await engine.dispose()
+    return {"alarms": len(index), "load_s": round(load_s, 2), "mib": round(held / 2**20, 1),
+            "bytes_per_alarm": round(held / len(index))}  # fmt: skip
+
+
 async def run_backend(
     backend: str, inventory: Inventory, state: ServiceState, directory: Path,
     args: argparse.Namespace,
@@ -315,6 +474,7 @@ async def run_backend(
         filled = time.perf_counter()
         key = await _fill(db_url, inventory)
         print(f"{backend}: store filled in {time.perf_counter() - filled:.0f} s", flush=True)
+        alarm_memory = await _alarm_memory(db_url)
         port = free_port()
         profile = None if args.profile is None else args.profile / f"api-{backend}.prof"
         api = _start_api(db_url, state, port, directory / f"api-{backend}.log", profile)
@@ -323,11 +483,13 @@ async def run_backend(
             await _until_up(base, api)
             await _report_every_lamp(MqttUrl.parse(state.mqtt_url), inventory)
             await asyncio.sleep(3)  # the reports reach the live state
-            figures = await _measure(
-                port, key, sorted(inventory.lamps), args, psutil.Process(api.pid)
-            )
+            figures = await _measure(port, key, inventory, args, psutil.Process(api.pid))
+            figures["alarm_index"] = alarm_memory
             figures["freshness"] = await _freshness(
                 base, key, MqttUrl.parse(state.mqtt_url), inventory, 20
+            )
+            figures["alarm_freshness"] = await _alarm_freshness(
+                base, key, db_url, MqttUrl.parse(state.mqtt_url), inventory, times=10
             )
             figures["api_rss_mib"] = round(psutil.Process(api.pid).memory_info().rss / 2**20, 1)
         finally:
