@@ -59,6 +59,7 @@ GAP_S = 60.0  # a transaction open longer than this has failed, not yet to commi
 GAP_MAX = 10_000  # more ids skipped at once are no open transactions (a sequence's jump)
 LOOKBACK = 1_000  # at start, the last ids of each log, so that gaps among them are followed
 SYNC_TIMEOUT_S = 10.0
+QUIET_S = 0.05  # at least this between two syncs of the loop
 
 _TYPES = frozenset(t.value for t in AlarmType)
 _SEVERITIES = frozenset(s.value for s in Severity)
@@ -170,15 +171,16 @@ class AlarmIndex:
 
     async def load(self) -> None:
         """Every alarm of the store, and where each change log stands."""
-        async with self._lock, self._sessions() as session:
-            now = time.monotonic()
-            for log in self._logs:
-                await log.start(session, now)
-            subdistricts = await site_subdistricts(session)
-            lines = await alarm_lines(session, None)
-        self._use_subdistricts(subdistricts)
-        for line in lines:
-            self._put(line)
+        async with self._lock:
+            async with self._sessions() as session:
+                now = time.monotonic()
+                for log in self._logs:
+                    await log.start(session, now)
+                subdistricts = await site_subdistricts(session)
+                lines = await alarm_lines(session, None)
+            self._use_subdistricts(subdistricts)
+            for line in lines:
+                self._put(line)
 
     async def sync(self) -> int:
         """Read again the alarms changed since the last sync; how many."""
@@ -234,6 +236,9 @@ class AlarmIndex:
                 if failing:
                     logger.info("the alarm list follows the store again")
                 failing = False
+            # a storm of alarm events is read in batches, not a sync for each
+            if not await first_of(asyncio.sleep(QUIET_S), stop):
+                return
 
     def _use_subdistricts(self, subdistricts: dict[str, str]) -> None:
         self._subdistrict_of = subdistricts

@@ -6,6 +6,7 @@ whose transaction commits after a later one's is not lost.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -30,7 +31,7 @@ from streetlight.store.alarms import (
 )
 from streetlight.store.workorders import open_order
 from tests.api_rig import BACKENDS, store_url
-from tests.helpers import subset
+from tests.helpers import eventually, subset
 
 SITES = ["PP-S04", "PP-S07", "PP-S09", "GT-S01"]
 T0 = datetime(2026, 11, 1, 18, tzinfo=UTC)
@@ -226,3 +227,27 @@ def _state(index: AlarmIndex, alarm: int) -> str:
     items, _ = index.page(AlarmQuery(), after=alarm - 1, limit=1)
     state: str = orjson.loads(items[0])["state"]
     return state
+
+
+async def test_the_running_index_follows_a_change_no_bus_told_of(engine: AsyncEngine) -> None:
+    """`streetlight alarms close` writes the store and tells no bus: the index's own ticks
+    find it; `changed()` (an alarm's bus event) makes it look at once."""
+    await _stock(engine, seed=5)
+    index = AlarmIndex(sessions(engine), sync_s=0.3)
+    await index.load()
+    raised = next(alarm for alarm in range(1, ALARMS + 1)
+                  if _state(index, alarm) == AlarmState.RAISED.value)  # fmt: skip
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(index.run(stop), name="alarm-index")
+        async with sessions(engine)() as session, session.begin():
+            await operator_step(session, raised, AlarmState.ACKNOWLEDGED, by="cli", at=T0,
+                                note="")  # fmt: skip
+        await eventually(lambda: _state(index, raised) == AlarmState.ACKNOWLEDGED.value,
+                         within=5, what="the acknowledgement in the list")  # fmt: skip
+        index.sync_s = 3600.0  # from its next wait on, only news wakes it
+        await asyncio.sleep(1.0)
+        syncs = index.syncs
+        index.changed()
+        await eventually(lambda: index.syncs > syncs, within=5, what="a sync on the news")
+        stop.set()
