@@ -277,9 +277,7 @@ class AlarmIndex:
         subdistrict = self._subdistrict_of.get(alarm.site)
         if subdistrict is not None:
             _insert(self._of_subdistrict.setdefault(subdistrict, []), alarm.id)
-        at = (alarm.raised_at.timestamp(), alarm.id)
-        k = bisect.bisect_right(self._by_raised, at)
-        self._by_raised.insert(k, at)
+        bisect.insort(self._by_raised, (alarm.raised_at.timestamp(), alarm.id))
 
     # --- answering -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api import console, errors, metrics
+from api import console, errors, heap, metrics
 from api.alarm_index import AlarmIndex
 from api.bus import Bus
 from api.events import Hub
@@ -78,10 +78,13 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
             )
             state.reload_assets = AssetReload(engine, state.live, state.lighting, state.hub,
                                               state.clock, alarms=state.alarm_index)  # fmt: skip
+            await state.lighting.reload()  # the evaluator, its groups among the long-lived
+            logger.info("long-lived heap settled in %.2f s", heap.settle())
             stop = asyncio.Event()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(state.bus.run(stop), name="api-bus")
                 tasks.create_task(state.alarm_index.run(stop), name="api-alarm-index")
+                tasks.create_task(state.loop_lag.run(stop), name="api-loop-lag")
                 tasks.create_task(state.lighting.run(stop), name="api-lighting")
                 try:
                     yield
@@ -104,8 +107,15 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     metrics.install(app)
-    # a request is matched against the routes in the order they are included, at several
-    # microseconds each: the busiest reads (a lamp's state, the alarm list) come first
+    _include_routes(app)
+    console.install(app, settings)  # last: its mount under /console/ takes no API route
+    return app
+
+
+def _include_routes(app: FastAPI) -> None:
+    """Every router. A request is matched against the routes in the order they are
+    included, at several microseconds each: the busiest reads (a lamp's state, the alarm
+    list) come first."""
     app.include_router(state.router, prefix=PREFIX)
     app.include_router(alarms.router, prefix=PREFIX)
     app.include_router(health.router)
@@ -120,8 +130,6 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(survey.router, prefix=PREFIX)
     app.include_router(acceptance.router, prefix=PREFIX)
     app.include_router(reports.router, prefix=PREFIX)
-    console.install(app, settings)  # last: its mount under /console/ takes no API route
-    return app
 
 
 async def _live(

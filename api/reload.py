@@ -19,6 +19,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api import heap
 from api.alarm_index import AlarmIndex
 from api.events import Hub
 from api.lighting import Lighting
@@ -57,6 +58,7 @@ class AssetReload:
                     self.hub.resync("the assets changed")
                 await self.lighting.use_inventory(inventory)
                 await self.alarms.reload_sites()
+                heap.settle()  # the old assets go, the new ones stay for long
             except Exception:  # whatever it is, the write stands: said, not raised
                 logger.exception("the assets were saved, but the live state could not follow")
                 return False
