@@ -17,7 +17,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api import console, errors, metrics
+from api import console, errors, heap, metrics
+from api.alarm_index import AlarmIndex
 from api.bus import Bus
 from api.events import Hub
 from api.lighting import Lighting
@@ -70,14 +71,20 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
             state.engine = engine
             state.sessions = sessions(engine)
             state.influx = influx
+            state.alarm_index = AlarmIndex(state.sessions, settings.api_alarm_sync_s)
+            await state.alarm_index.load()
             state.live, state.lighting, state.hub, state.bus = await _live(
-                settings, engine, state.clock
+                settings, engine, state.clock, state.alarm_index
             )
             state.reload_assets = AssetReload(engine, state.live, state.lighting, state.hub,
-                                              state.clock)  # fmt: skip
+                                              state.clock, alarms=state.alarm_index)  # fmt: skip
+            await state.lighting.reload()  # the evaluator, its groups among the long-lived
+            logger.info("long-lived heap settled in %.2f s", heap.settle())
             stop = asyncio.Event()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(state.bus.run(stop), name="api-bus")
+                tasks.create_task(state.alarm_index.run(stop), name="api-alarm-index")
+                tasks.create_task(state.loop_lag.run(stop), name="api-loop-lag")
                 tasks.create_task(state.lighting.run(stop), name="api-lighting")
                 try:
                     yield
@@ -100,26 +107,33 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     metrics.install(app)
+    _include_routes(app)
+    console.install(app, settings)  # last: its mount under /console/ takes no API route
+    return app
+
+
+def _include_routes(app: FastAPI) -> None:
+    """Every router. A request is matched against the routes in the order they are
+    included, at several microseconds each: the busiest reads (a lamp's state, the alarm
+    list) come first."""
+    app.include_router(state.router, prefix=PREFIX)
+    app.include_router(alarms.router, prefix=PREFIX)
     app.include_router(health.router)
     app.include_router(auth.router, prefix=PREFIX)
     app.include_router(users.router, prefix=PREFIX)
-    app.include_router(state.router, prefix=PREFIX)
     app.include_router(audit.router, prefix=PREFIX)
     app.include_router(assets.router, prefix=PREFIX)
     app.include_router(lighting.router, prefix=PREFIX)
-    app.include_router(alarms.router, prefix=PREFIX)
     app.include_router(workorders.router, prefix=PREFIX)
     app.include_router(history.router, prefix=PREFIX)
     app.include_router(projects.router, prefix=PREFIX)
     app.include_router(survey.router, prefix=PREFIX)
     app.include_router(acceptance.router, prefix=PREFIX)
     app.include_router(reports.router, prefix=PREFIX)
-    console.install(app, settings)  # last: its mount under /console/ takes no API route
-    return app
 
 
 async def _live(
-    settings: ApiSettings, engine: AsyncEngine, clock: Clock
+    settings: ApiSettings, engine: AsyncEngine, clock: Clock, alarms: AlarmIndex
 ) -> tuple[LiveState, Lighting, Hub, Bus]:
     """The live state of the store's assets, fed by the bus and the schedule."""
     async with sessions(engine)() as session:
@@ -129,5 +143,5 @@ async def _live(
     lighting = Lighting(inventory, engine, clock, live)
     hub = Hub(live)
     bus = Bus(settings, settings.api_id, live=live, lighting=lighting, hub=hub, clock=clock,
-              site_of=live.site_of)  # fmt: skip
+              site_of=live.site_of, alarm_changed=alarms.changed)  # fmt: skip
     return live, lighting, hub, bus

@@ -53,12 +53,14 @@ class Bus:
         hub: Hub,
         clock: Clock,
         site_of: Callable[[str], str | None],
+        alarm_changed: Callable[[], None],
     ) -> None:
         self.settings = settings
         self.identity = identity
         self.topics = Topics(settings.mqtt_root)
         self.live, self.lighting, self.hub, self.clock = live, lighting, hub, clock
         self.site_of = site_of  # "kind:id" -> its site
+        self.alarm_changed = alarm_changed  # an alarm's event came: the store has news of it
         self._client: Client | None = None
         self.ready = asyncio.Event()
         self.bad_messages = 0
@@ -119,6 +121,7 @@ class Bus:
                 asset = f"{address.kind.value}:{address.id}"
                 event = decode(AlarmEvent, payload) if payload else None
                 self.live.alarm(asset, address.subtype or "", event, now)
+                self.alarm_changed()
                 if event is not None:
                     self.hub.alarm(event, self.site_of(asset))
             elif address.channel is Channel.SCHEDULE:

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError
@@ -77,10 +78,51 @@ async def _paging(
     limit: Annotated[int, Query(ge=1, le=100_000, description="items per page")] = 100,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Paging:
+    return paging(request, limit, cursor)
+
+
+def paging(request: Request, limit: int, cursor: str | None) -> Paging:
     page_max = request.app.state.settings.api_page_max
     if limit > page_max:
         raise ApiError(422, "invalid", f"limit is at most {page_max}", "query.limit")
     return Paging(limit, decode_cursor(cursor) if cursor else None)
+
+
+class ListQuery(BaseModel):
+    """A busy list's query parameters as one model, read by `read_query` in one validation.
+    FastAPI reads a route's parameters one by one, inspecting each one's type on every
+    request: for the alarm list's thirteen that was 0.3 ms of CPU a request, two fifths of the
+    route's own. The route declares the model's fields in its OpenAPI (`query_parameters`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=100, ge=1, le=100_000, description="items per page")
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+Q = TypeVar("Q", bound=ListQuery)
+
+
+def read_query(model: type[Q], request: Request) -> Q:
+    """The request's query as `model`; a refusal names the parameter as FastAPI's would."""
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+def query_parameters(model: type[ListQuery]) -> dict[str, Any]:
+    """`openapi_extra` declaring the model's fields as the route's query parameters."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    parameters = []
+    for name, field in schema["properties"].items():
+        declared = {"name": name, "in": "query", "required": False}
+        if "description" in field:
+            declared["description"] = field.pop("description")
+        field.pop("title", None)
+        parameters.append({**declared, "schema": field})
+    return {"parameters": parameters}
 
 
 Pages = Annotated[Paging, Depends(_paging)]

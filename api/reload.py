@@ -1,7 +1,8 @@
 """After the API changed the assets, the live state and the schedule follow the store.
 
 The live state (`app.state.live`) holds the lamps and cabinets of the store as they were at
-start, and the schedule's evaluator (`app.state.lighting`) their inventory. A route that
+start, the schedule's evaluator (`app.state.lighting`) their inventory, and the alarm list
+(`app.state.alarm_index`) the sites of each subdistrict. A route that
 changed the assets calls `app.state.reload_assets()` after its commit: both are read again
 from the store, in place, so the bus task, the schedule task and the open event streams carry
 on with the same objects. What the bus said of lamps that stay (readings, alarms) is kept; a
@@ -18,6 +19,8 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api import heap
+from api.alarm_index import AlarmIndex
 from api.events import Hub
 from api.lighting import Lighting
 from api.live import LiveState, load_assets
@@ -29,10 +32,18 @@ logger = logging.getLogger(__name__)
 
 class AssetReload:
     def __init__(
-        self, engine: AsyncEngine, live: LiveState, lighting: Lighting, hub: Hub, clock: Clock
+        self,
+        engine: AsyncEngine,
+        live: LiveState,
+        lighting: Lighting,
+        hub: Hub,
+        clock: Clock,
+        *,
+        alarms: AlarmIndex,
     ) -> None:
         self.engine, self.live, self.lighting, self.hub, self.clock = (
             engine, live, lighting, hub, clock)  # fmt: skip
+        self.alarms = alarms
         self._lock = asyncio.Lock()
         self.reloads = 0
 
@@ -46,6 +57,8 @@ class AssetReload:
                 if self.live.reassign(lamps, cabinets, self.clock.now().timestamp()):
                     self.hub.resync("the assets changed")
                 await self.lighting.use_inventory(inventory)
+                await self.alarms.reload_sites()
+                heap.settle()  # the old assets go, the new ones stay for long
             except Exception:  # whatever it is, the write stands: said, not raised
                 logger.exception("the assets were saved, but the live state could not follow")
                 return False

@@ -34,6 +34,9 @@ class ApiSettings(CommonSettings):
     api_history_points_max: int = Field(default=5000, ge=10, le=1_000_000)
     # a lamp not heard for this long is offline on the map (3 reporting intervals of 300 s)
     api_stale_s: float = Field(default=900.0, gt=0)
+    # how often the alarm list (held in memory, api.alarm_index) reads the store's changes;
+    # it reads them at once, too, when the bus tells of an alarm
+    api_alarm_sync_s: float = Field(default=1.0, gt=0, le=60)
     # the web console (api.console): where its files are, and an optional raster tile server
     # for its map ({z}/{x}/{y} template); without one, the district's roads are the base
     api_console_dir: Path = CONSOLE_DIR

@@ -14,12 +14,22 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.alarm_index import AlarmIndex
 from api.bus import Bus
-from api.deps import Now, Page, Pages, Session
+from api.deps import (
+    ListQuery,
+    Now,
+    Page,
+    Session,
+    encode_cursor,
+    paging,
+    query_parameters,
+    read_query,
+)
 from api.errors import ApiError, not_found
 from api.inputs import TEXT_PATTERN, Moment
 from api.scope import scope
@@ -29,20 +39,18 @@ from streetlight.domain import ID_PATTERN, AlarmState, AlarmType, Severity
 from streetlight.domain.workorders import order_label
 from streetlight.store.alarms import (
     OPEN_STATES,
-    AlarmLine,
     AlarmQuery,
     alarm_children,
     alarm_transitions,
     alarm_with_order,
     comment_alarm,
-    find_alarms,
     newer_alarm,
     operator_step,
     parse_alarm_id,
 )
 from streetlight.store.models import AlarmRow
 from streetlight.store.times import from_store, maybe_from_store
-from streetlight.store.users import audit
+from streetlight.store.users import Role, audit
 from streetlight.store.workorders import MaintainerScope, sites_of
 
 router = APIRouter(tags=["alarms"])
@@ -50,7 +58,6 @@ router = APIRouter(tags=["alarms"])
 ALARM_ID = r"^(al-)?[0-9]{1,9}$"
 ASSET = r"^(lamp|circuit|cabinet|gateway):[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 AlarmId = Annotated[str, Path(pattern=ALARM_ID, description="`al-12` or `12`")]
-Ident = Annotated[str | None, Query(pattern=ID_PATTERN.pattern, max_length=64)]
 StateFilter = Literal["open", "closed", "any", "raised", "acknowledged", "cleared"]
 STATES: dict[str, frozenset[str] | None] = {
     "open": OPEN_STATES,  # the field still sees it, as the KPIs and `alarms list` count
@@ -123,31 +130,6 @@ def _alarm(row: AlarmRow, order: int | None) -> AlarmOut:
     )
 
 
-_TYPES = frozenset(t.value for t in AlarmType)
-_SEVERITIES = frozenset(s.value for s in Severity)
-_STATES = frozenset(s.value for s in AlarmState)
-
-
-def _listed(line: AlarmLine) -> dict[str, object]:
-    """An alarm of a list, as `_alarm(...)` serialises (orjson writes UTC as Z, as pydantic
-    does): a page of 50 built as models cost more CPU than its query on a busy list."""
-    if line.type not in _TYPES or line.severity not in _SEVERITIES or line.state not in _STATES:
-        raise ValueError(f"alarm al-{line.id} holds a type, severity or state of no enum")
-    return {
-        "id": f"al-{line.id}",
-        "type": line.type,
-        "asset": f"{line.asset_kind}:{line.asset_id}",
-        "severity": line.severity,
-        "state": line.state,
-        "site": line.site_id,
-        "parent": None if line.parent_id is None else f"al-{line.parent_id}",
-        "raised_at": from_store(line.raised_at),
-        "cleared_at": maybe_from_store(line.cleared_at),
-        "detail": line.detail,
-        "work_order": None if line.work_order is None else order_label(line.work_order),
-    }
-
-
 def _visible(limits: MaintainerScope | None, row: AlarmRow) -> bool:
     return limits is None or row.site_id in limits.sites
 
@@ -179,58 +161,65 @@ async def _detail(
     )
 
 
+class AlarmListQuery(ListQuery):
+    state: StateFilter = Field(default="any", description="`open`: raised or acknowledged")
+    alarm_type: AlarmType | None = Field(default=None, alias="type")
+    severity: Severity | None = None
+    site: str | None = Field(default=None, pattern=ID_PATTERN.pattern, max_length=64)
+    subdistrict: str | None = Field(default=None, pattern=ID_PATTERN.pattern, max_length=64)
+    maintainer: str | None = Field(default=None, pattern=ID_PATTERN.pattern, max_length=64,
+                                   description="whose sites, now")  # fmt: skip
+    asset: str | None = Field(default=None, pattern=ASSET, description="kind:id")
+    since: Moment | None = Field(default=None, description="raised at or after")
+    until: Moment | None = Field(default=None, description="raised before")
+    roots: bool = Field(default=False, description="only root causes (no parent)")
+    newest_first: bool = False
+
+
 @router.get(
     "/alarms",
     summary="Alarms, filtered, in pages",
     response_model=Page[AlarmOut],
+    openapi_extra=query_parameters(AlarmListQuery),
 )
-async def list_alarms(
-    who: Reader,
-    session: Session,
-    now: Now,
-    paging: Pages,
-    state: Annotated[StateFilter, Query(description="`open`: raised or acknowledged")] = "any",
-    alarm_type: Annotated[AlarmType | None, Query(alias="type")] = None,
-    severity: Severity | None = None,
-    site: Ident = None,
-    subdistrict: Ident = None,
-    maintainer: Annotated[
-        str | None, Query(pattern=ID_PATTERN.pattern, description="whose sites, now")
-    ] = None,
-    asset: Annotated[str | None, Query(pattern=ASSET, description="kind:id")] = None,
-    since: Annotated[Moment | None, Query(description="raised at or after")] = None,
-    until: Annotated[Moment | None, Query(description="raised before")] = None,
-    roots: Annotated[bool, Query(description="only root causes (no parent)")] = False,
-    newest_first: bool = False,
-) -> Response:
+async def list_alarms(request: Request, who: Reader, now: Now) -> Response:
+    """Served from the alarms the API holds in memory (api.alarm_index), within a second of
+    the store; only a maintainer's scope is read from the store."""
+    asked = read_query(AlarmListQuery, request)
+    since, until, maintainer, asset = asked.since, asked.until, asked.maintainer, asked.asset
     if since is not None and until is not None and until <= since:
         raise ApiError(422, "invalid", "until is not after since", "query.until")
-    limits = await scope(session, who, now)
-    sites = None if limits is None else limits.sites
-    if maintainer is not None:
-        theirs = await sites_of(session, maintainer, now)
-        sites = theirs if sites is None else sites & theirs
+    pages = paging(request, asked.limit, asked.cursor)
+    after = pages.after
+    if after is not None and (not isinstance(after, int) or not 0 <= after < 2**31):
+        raise ApiError(422, "invalid", "not a cursor this list gave", "query.cursor")
+    sites = None
+    if who.role is Role.MAINTAINER or maintainer is not None:
+        async with request.app.state.sessions() as session:
+            limits = await scope(session, who, now)
+            sites = None if limits is None else limits.sites
+            if maintainer is not None:
+                theirs = await sites_of(session, maintainer, now)
+                sites = theirs if sites is None else sites & theirs
     kind, _, ident = asset.partition(":") if asset is not None else ("", "", "")
     query = AlarmQuery(
-        states=STATES[state],
-        type=None if alarm_type is None else alarm_type.value,
-        severity=None if severity is None else severity.value,
-        site=site,
+        states=STATES[asked.state],
+        type=None if asked.alarm_type is None else asked.alarm_type.value,
+        severity=None if asked.severity is None else asked.severity.value,
+        site=asked.site,
         sites=sites,
-        subdistrict=subdistrict,
+        subdistrict=asked.subdistrict,
         asset=(kind, ident) if asset is not None else None,
         raised_since=since,
         raised_until=until,
-        roots_only=roots,
+        roots_only=asked.roots,
     )
-    after = paging.after
-    if after is not None and (not isinstance(after, int) or not 0 <= after < 2**31):
-        raise ApiError(422, "invalid", "not a cursor this list gave", "query.cursor")
-    lines = await find_alarms(session, query, after=after, limit=paging.limit + 1,
-                             newest_first=newest_first)  # fmt: skip
-    shown, after = paging.cut(lines, lambda line: line.id)
-    page = {"items": [_listed(line) for line in shown], "next": after}
-    return Response(orjson.dumps(page, option=orjson.OPT_UTC_Z), media_type="application/json")
+    index: AlarmIndex = request.app.state.alarm_index
+    items, last = index.page(query, after=after, limit=pages.limit,
+                             newest_first=asked.newest_first)  # fmt: skip
+    cursor = None if last is None else encode_cursor(last)
+    body = b"".join((b'{"items":[', b",".join(items), b'],"next":', orjson.dumps(cursor), b"}"))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/alarms/{alarm_id}", summary="An alarm, its transitions (who, when) and children")
@@ -279,6 +268,7 @@ async def _step(
 ) -> AlarmStepOut:
     """An operator's step, stored, then on the bus."""
     detail, row, newer = await _take(alarm_id, who, session, now, step, body.note if body else "")
+    await request.app.state.alarm_index.catch_up()  # the caller's next list shows the step
     error = await _publish(request.app.state.bus, row, newer, now)
     return AlarmStepOut(alarm=detail, published=error is None, bus_error=error)
 

@@ -8,7 +8,7 @@ here too (`streetlight alarms ack|close`, the API), by name. The controller's ow
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -251,6 +251,12 @@ def _filtered(statement: _Statement, query: AlarmQuery) -> _Statement:
     return statement
 
 
+def _lines() -> Select[Any]:
+    return select(*_LINE_COLUMNS, WorkOrderRow.id).outerjoin(
+        WorkOrderRow, WorkOrderRow.alarm_id == AlarmRow.id
+    )
+
+
 async def find_alarms(
     session: AsyncSession,
     query: AlarmQuery,
@@ -260,10 +266,7 @@ async def find_alarms(
     newest_first: bool = False,
 ) -> list[AlarmLine]:
     """A page of the alarms `query` lets through, by id, after the alarm `after`."""
-    lines = select(*_LINE_COLUMNS, WorkOrderRow.id).outerjoin(
-        WorkOrderRow, WorkOrderRow.alarm_id == AlarmRow.id
-    )
-    statement = _filtered(lines, query)
+    statement = _filtered(_lines(), query)
     if newest_first:
         if after is not None:
             statement = statement.where(AlarmRow.id < after)
@@ -273,6 +276,57 @@ async def find_alarms(
             statement = statement.where(AlarmRow.id > after)
         statement = statement.order_by(AlarmRow.id)
     return [AlarmLine._make(row) for row in (await session.execute(statement.limit(limit))).all()]
+
+
+async def alarm_lines(session: AsyncSession, ids: Collection[int] | None) -> list[AlarmLine]:
+    """The lines of the alarms `ids` (None: of every alarm), by id; an id of no alarm is left
+    out."""
+    if ids is None:
+        return [AlarmLine._make(row) for row in (await session.execute(_lines())).all()]
+    lines: list[AlarmLine] = []
+    wanted = sorted(ids)
+    for first in range(0, len(wanted), _CHUNK):
+        statement = _lines().where(AlarmRow.id.in_(wanted[first : first + _CHUNK]))
+        lines.extend(AlarmLine._make(row) for row in (await session.execute(statement)).all())
+    return sorted(lines)
+
+
+_CHUNK = 500  # ids in one `IN (...)`
+# the two logs of what changes an alarm as a list shows it: each change of its state (and each
+# note) is a transition, and its work order, once opened, is for good
+CHANGE_LOGS: dict[str, type[AlarmTransitionRow] | type[WorkOrderRow]] = {
+    "transitions": AlarmTransitionRow,
+    "orders": WorkOrderRow,
+}
+
+
+async def changes_after(
+    session: AsyncSession, log: str, after: int, also: Collection[int] = ()
+) -> list[tuple[int, int]]:
+    """The rows of a change log (`CHANGE_LOGS`) with an id after `after` or in `also`, as
+    (row id, alarm id), by row id."""
+    table = CHANGE_LOGS[log]
+    wanted = table.id > after
+    if also:
+        wanted = wanted | table.id.in_(sorted(also))
+    rows = await session.execute(select(table.id, table.alarm_id).where(wanted).order_by(table.id))
+    return [(row_id, alarm_id) for row_id, alarm_id in rows.all()]
+
+
+async def last_change(session: AsyncSession, log: str) -> int:
+    """The highest row id of a change log (0: empty)."""
+    table = CHANGE_LOGS[log]
+    return int(await session.scalar(select(func.max(table.id))) or 0)
+
+
+async def site_subdistricts(session: AsyncSession) -> dict[str, str]:
+    """Each site's subdistrict, as the `subdistrict` filter of a query joins them."""
+    rows = await session.execute(
+        select(SiteRow.id, CommunityRow.subdistrict_id).join(
+            CommunityRow, CommunityRow.id == SiteRow.community_id
+        )
+    )
+    return {str(site): str(subdistrict) for site, subdistrict in rows.all()}
 
 
 async def alarm_with_order(
