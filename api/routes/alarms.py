@@ -162,6 +162,8 @@ async def _detail(
 
 
 class AlarmListQuery(ListQuery):
+    """The alarm list's filters, besides `limit` and `cursor`."""
+
     state: StateFilter = Field(default="any", description="`open`: raised or acknowledged")
     alarm_type: AlarmType | None = Field(default=None, alias="type")
     severity: Severity | None = None
