@@ -229,9 +229,11 @@ async def _stock(db_url: str) -> None:
 
 
 async def _queue(page: Page) -> list[str]:
-    """The alarm queue's root rows."""
+    """The alarm queue's root rows. A fresh page loads the district's 5 MB state before its
+    queue: on a loaded two-core machine (the whole suite, Chromium, the API in this process)
+    that took over 10 s once, so it is given 30."""
     await show(page, "alarms")
-    await page.wait_for_selector("#view-alarms tr[data-alarm]", timeout=10_000)
+    await page.wait_for_selector("#view-alarms tr[data-alarm]", timeout=30_000)
     rows: list[str] = await page.eval_on_selector_all(
         "#view-alarms tr[data-alarm]", "(rows) => rows.map((r) => r.dataset.alarm)"
     )
