@@ -286,13 +286,14 @@ class AlarmIndex:
     ) -> tuple[list[bytes], int | None]:
         """Up to `limit` alarms `query` lets through, by id after the alarm `after` (newest
         first: before it), as JSON; and the id to go on after (None: there are no more)."""
-        ids = self._candidates(query)
+        sites = self._sites(query)
+        ids = self._candidates(query, sites)
         if newest_first:
             end = len(ids) if after is None else bisect.bisect_left(ids, after)
             walk: Iterable[int] = range(end - 1, -1, -1)
         else:
             walk = range(0 if after is None else bisect.bisect_right(ids, after), len(ids))
-        admits = self._admits(query)
+        admits = self._admits(query, sites)
         alarms = self._alarms
         found: list[_Alarm] = []
         for k in walk:
@@ -310,7 +311,7 @@ class AlarmIndex:
             sites = frozenset({query.site}) if sites is None else sites & {query.site}
         return sites
 
-    def _candidates(self, query: AlarmQuery) -> list[int]:
+    def _candidates(self, query: AlarmQuery, sites: frozenset[str] | None) -> list[int]:
         """The shortest list of ids (in order) that holds every alarm the query lets through:
         every alarm, the open ones, a subdistrict's, an asset's, the sites', or those raised
         in the query's window."""
@@ -322,7 +323,6 @@ class AlarmIndex:
         if query.asset is not None:
             options.append(self._of_asset.get(":".join(query.asset), []))
         shortest = min(options, key=len)
-        sites = self._sites(query)
         if sites is not None:
             lists = [self._of_site.get(site, []) for site in sites]
             if sum(map(len, lists)) < len(shortest):
@@ -345,9 +345,9 @@ class AlarmIndex:
             self._by_raised, (until.timestamp() + 1,))  # fmt: skip
         return self._by_raised[first:end]
 
-    def _admits(self, query: AlarmQuery) -> Callable[[_Alarm], bool]:
+    def _admits(self, query: AlarmQuery, sites: frozenset[str] | None) -> Callable[[_Alarm], bool]:
         states, kind, severity = query.states, query.type, query.severity
-        sites, asset = self._sites(query), query.asset and ":".join(query.asset)
+        asset = query.asset and ":".join(query.asset)
         since, until, roots = query.raised_since, query.raised_until, query.roots_only
 
         subdistrict = query.subdistrict

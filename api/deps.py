@@ -73,10 +73,15 @@ class Paging:
         return shown, encode_cursor(key(shown[-1])) if more and shown else None
 
 
+# the bounds of a page's `limit` and `cursor`, wherever a list reads them
+LIMIT_MAX = 100_000
+CURSOR_MAX = 500
+
+
 async def _paging(
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=100_000, description="items per page")] = 100,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX, description="items per page")] = 100,
+    cursor: Annotated[str | None, Query(max_length=CURSOR_MAX)] = None,
 ) -> Paging:
     return paging(request, limit, cursor)
 
@@ -96,8 +101,8 @@ class ListQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    limit: int = Field(default=100, ge=1, le=100_000, description="items per page")
-    cursor: str | None = Field(default=None, max_length=500)
+    limit: int = Field(default=100, ge=1, le=LIMIT_MAX, description="items per page")
+    cursor: str | None = Field(default=None, max_length=CURSOR_MAX)
 
 
 Q = TypeVar("Q", bound=ListQuery)

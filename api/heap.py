@@ -2,9 +2,9 @@
 
 The live state, the schedule's evaluator (its groups: seven references a lamp) and the alarm
 list of a district of 100,000 lamps are about 1.6 million objects that live as long as the
-process. A full run of the collector
-walks every one of them, holding the event loop (and every request) for half a second or more
-(bench/api_load.py counts them: `full_gc_runs`, `loop_held_over_100ms`). Once they are loaded,
+process. A full run of the collector walks every one of them, holding the event loop (and
+every request) for half a second or more (bench/api_load.py counts them: `full_gc_runs`,
+`loop_held_over_100ms`). Once they are loaded,
 `settle()` collects what loading left and freezes the rest (gc.freeze: frozen objects are
 never walked; they are still freed when nothing refers to them). After the assets are read
 again, the old objects are let back in, collected, and the new ones frozen.

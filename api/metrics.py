@@ -64,7 +64,6 @@ class LoopLag:
 
     def __init__(self, histogram: Histogram) -> None:
         self.histogram = histogram
-        self.worst_s = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         while True:
@@ -73,7 +72,6 @@ class LoopLag:
                 return
             lag = max(0.0, time.perf_counter() - due)
             self.histogram.observe(lag)
-            self.worst_s = max(self.worst_s, lag)
             if lag > HELD_S:
                 logger.warning("the event loop was held for %.0f ms", 1000 * lag)
 
