@@ -45,7 +45,7 @@ from api.security import Recognised
 from api.settings import ApiSettings
 from streetlight.clock import Clock
 from streetlight.influx import InfluxClient
-from streetlight.store import open_store, read_inventory, sessions
+from streetlight.store import open_store, read_inventory, sessions, warm_pool
 
 logger = logging.getLogger(__name__)
 
@@ -71,14 +71,23 @@ def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
             state.engine = engine
             state.sessions = sessions(engine)
             state.influx = influx
-            state.alarm_index = AlarmIndex(state.sessions, settings.api_alarm_sync_s)
-            await state.alarm_index.load()
-            state.live, state.lighting, state.hub, state.bus = await _live(
-                settings, engine, state.clock, state.alarm_index
-            )
-            state.reload_assets = AssetReload(engine, state.live, state.lighting, state.hub,
-                                              state.clock, alarms=state.alarm_index)  # fmt: skip
-            await state.lighting.reload()  # the evaluator, its groups among the long-lived
+            with heap.loading():
+                state.alarm_index = AlarmIndex(state.sessions, settings.api_alarm_sync_s)
+                await state.alarm_index.load()
+                state.live, state.lighting, state.hub, state.bus = await _live(
+                    settings, engine, state.clock, state.alarm_index
+                )
+                state.reload_assets = AssetReload(
+                    engine, state.live, state.lighting, state.hub, state.clock,
+                    alarms=state.alarm_index,
+                )  # fmt: skip
+                # the evaluator (its groups) and its first evaluation's rows are long-lived too
+                await state.lighting.reload()
+                await state.lighting.evaluate()
+                await warm_pool(engine)
+                # the OpenAPI document, built once now: built at its first request, it held
+                # every request for 1.5 s (FastAPI caches it)
+                app.openapi()
             logger.info("long-lived heap settled in %.2f s", heap.settle())
             stop = asyncio.Event()
             async with asyncio.TaskGroup() as tasks:

@@ -8,12 +8,27 @@ every request) for half a second or more (bench/api_load.py counts them: `full_g
 `settle()` collects what loading left and freezes the rest (gc.freeze: frozen objects are
 never walked; they are still freed when nothing refers to them). After the assets are read
 again, the old objects are let back in, collected, and the new ones frozen.
+
+While they are being built at start, `loading()` keeps the collector off: each of its full
+runs walked everything built so far (seen: 23 runs, 6 s of a start with 100,000 lamps).
 """
 
 from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def loading() -> Iterator[None]:
+    """No garbage collection in the block (what it builds is meant to stay); `settle()` after."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def settle() -> float:

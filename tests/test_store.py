@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 
 from streetlight.domain import Inventory
 from streetlight.inventory import load_inventory
 from streetlight.services import Postgres
-from streetlight.store import open_engine, read_inventory, save_inventory, sessions
+from streetlight.store import open_engine, read_inventory, save_inventory, sessions, warm_pool
 from streetlight.store.models import Base
 from tests.conftest import SAMPLE_INVENTORY
 
@@ -40,6 +41,27 @@ async def test_migrations_from_empty_create_exactly_the_models_on_postgresql(
     try:
         async with engine.connect() as connection:
             assert await connection.run_sync(_diff) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_warmed_pool_holds_its_connections_open_on_postgresql(
+    postgres: Postgres,
+) -> None:
+    """A service opens its connections at start: a burst of work later opens none (each new
+    asyncpg connection holds the event loop while it builds its SSL context)."""
+    engine = await open_engine(postgres.create_database(f"t_{uuid.uuid4().hex[:12]}"))
+    try:
+        pool = engine.sync_engine.pool
+        assert pool.checkedin() < pool.size()  # type: ignore[attr-defined]
+        await warm_pool(engine)
+        assert pool.checkedin() == pool.size()  # type: ignore[attr-defined]
+        opened = []
+        event.listen(engine.sync_engine, "connect", lambda *_: opened.append(1))
+        async with AsyncExitStack() as stack:
+            for _ in range(pool.size()):  # type: ignore[attr-defined]
+                await stack.enter_async_context(engine.connect())
+        assert opened == []
     finally:
         await engine.dispose()
 

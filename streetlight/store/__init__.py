@@ -17,7 +17,14 @@ from streetlight.store.assets import (
     read_inventory,
     save_inventory,
 )
-from streetlight.store.engine import StoreError, async_url, open_engine, open_store, sessions
+from streetlight.store.engine import (
+    StoreError,
+    async_url,
+    open_engine,
+    open_store,
+    sessions,
+    warm_pool,
+)
 
 __all__ = [
     "LoadReport",
@@ -31,4 +38,5 @@ __all__ = [
     "read_inventory",
     "save_inventory",
     "sessions",
+    "warm_pool",
 ]

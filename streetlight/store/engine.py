@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,19 @@ async def open_engine(url: str, *, migrate: bool = True) -> AsyncEngine:
             where = target.render_as_string(hide_password=True)
             raise StoreError(f"cannot open the store at {where}: {exc}") from exc
     return engine
+
+
+async def warm_pool(engine: AsyncEngine) -> None:
+    """Open the pool's connections now (held together, so the pool keeps each), rather
+    than one by one as bursts of work first need them later. asyncpg builds an SSL context
+    for each new connection (sslmode "prefer"), which holds the event loop for 50-100 ms: in
+    a service, a stall of every request in flight (seen in bench/api_load.py on PostgreSQL)."""
+    size = getattr(engine.sync_engine.pool, "size", None)
+    if size is None:
+        return  # a pool of one shared connection (SQLite in memory)
+    async with AsyncExitStack() as stack:
+        for _ in range(size()):
+            await stack.enter_async_context(engine.connect())
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
